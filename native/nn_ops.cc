@@ -1,0 +1,167 @@
+// Neural-network ops: matmuls, softmax, embedding, RMSNorm, attention and the losses, plus
+// the optimiser kernels. Compositions are written with ATen ops so autograd derives their
+// backward; the point of composing in C++ is fewer JS→C++ crossings per layer.
+#include <cmath>
+
+#include "common.h"
+
+namespace gr2 {
+namespace {
+
+#define FN [](const Napi::CallbackInfo& info) -> Napi::Value
+
+// RMSNorm as in Llama/Qwen: normalise in float32, cast back, then scale.
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  auto xf = x.to(at::kFloat);
+  auto normed = xf * at::rsqrt(xf.square().mean(-1, true) + eps);
+  return normed.to(x.scalar_type()) * weight;
+}
+
+// Scaled dot-product attention with grouped-query heads.
+// q: [B, Hq, T, D]; k, v: [B, Hkv, S, D] with Hq a multiple of Hkv; mask (optional) broadcastable
+// to [B, 1 or Hq, T, S], bool (true = may attend) or additive float. `causal` aligns the last
+// query with the last key (so a decode step with T = 1 sees every cached key).
+// GQA without copying K/V: the G = Hq/Hkv query heads that share a KV head are folded into the
+// query-length axis, so one batched matmul per KV head serves them all.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const c10::optional<at::Tensor>& mask, bool causal, double scale) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention expects 4-d q, k, v ([B, H, T, D]); got q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
+  const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3);
+  const int64_t Hkv = k.size(1), S = k.size(2);
+  TORCH_CHECK(k.size(0) == B && v.size(0) == B, "attention: batch sizes differ (q ", B, ", k ", k.size(0), ", v ", v.size(0), ")");
+  TORCH_CHECK(Hkv > 0 && Hq % Hkv == 0, "attention: query heads (", Hq, ") must be a multiple of key/value heads (", Hkv, ")");
+  TORCH_CHECK(k.size(3) == D && v.size(2) == S && v.size(1) == Hkv, "attention: k/v shapes ", k.sizes(), "/", v.sizes(), " do not match q ", q.sizes());
+  const int64_t G = Hq / Hkv;
+  auto qg = q.reshape({B, Hkv, G * T, D});
+  auto scores = at::matmul(qg, k.transpose(-2, -1)) * scale;  // [B, Hkv, G*T, S]
+  scores = scores.to(at::kFloat);
+  if (causal) {
+    // Query i (absolute position S - T + i) may see keys j <= S - T + i.
+    auto allowed = at::ones({T, S}, q.options().dtype(at::kBool)).tril(S - T);
+    allowed = allowed.unsqueeze(0).expand({G, T, S}).reshape({G * T, S});
+    scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  }
+  if (mask) {
+    auto m = *mask;
+    while (m.dim() < 4) m = m.unsqueeze(0);
+    const int64_t mh = m.size(1);
+    TORCH_CHECK(mh == 1 || mh == Hq, "attention: mask head dim must be 1 or ", Hq, ", got ", mh);
+    m = m.expand({B, mh, T, S});
+    m = mh == 1 ? m.unsqueeze(2).expand({B, 1, G, T, S}).reshape({B, 1, G * T, S})
+                : m.reshape({B, Hkv, G * T, S});
+    if (m.scalar_type() == at::kBool) {
+      scores = scores.masked_fill(m.logical_not(), -std::numeric_limits<float>::infinity());
+    } else {
+      scores = scores + m;
+    }
+  }
+  auto probs = at::softmax(scores, -1);
+  // A row with every key masked (padding) gives NaN; make it attend to nothing instead.
+  if (mask) probs = at::nan_to_num(probs, 0.0);
+  auto out = at::matmul(probs.to(v.scalar_type()), v);  // [B, Hkv, G*T, D]
+  return out.reshape({B, Hq, T, D});
+}
+
+// Cross-entropy over the last dim with ignore_index and optional per-token weights.
+// reduction: 0 = none (per token, 0 where ignored), 1 = mean over weights of kept tokens, 2 = sum.
+at::Tensor crossEntropy(const at::Tensor& logits, const at::Tensor& targets,
+                        const c10::optional<at::Tensor>& weights, int64_t ignoreIndex, int64_t reduction) {
+  TORCH_CHECK(logits.dim() == 2, "crossEntropy expects logits [N, V], got ", logits.sizes());
+  TORCH_CHECK(targets.dim() == 1 && targets.size(0) == logits.size(0), "crossEntropy: targets ", targets.sizes(), " do not match logits ", logits.sizes());
+  TORCH_CHECK(targets.scalar_type() == at::kLong, "crossEntropy: targets must be int64, got ", targets.scalar_type());
+  auto logp = at::log_softmax(logits.to(at::kFloat), -1);
+  auto keep = targets.ne(ignoreIndex);
+  auto safe = at::where(keep, targets, at::zeros_like(targets));
+  auto nll = -logp.gather(1, safe.unsqueeze(1)).squeeze(1);
+  auto w = keep.to(at::kFloat);
+  if (weights) {
+    TORCH_CHECK(weights->sizes() == targets.sizes(), "crossEntropy: weights ", weights->sizes(), " do not match targets ", targets.sizes());
+    w = w * weights->to(at::kFloat);
+  }
+  auto per = nll * w;
+  if (reduction == 0) return per;
+  if (reduction == 2) return per.sum();
+  return per.sum() / w.sum().clamp_min(1e-12);
+}
+
+void nn(Napi::Env env, Napi::Object exports) {
+  reg(env, exports, "matmul", FN { return ret(info.Env(), at::matmul(T(info, 0), T(info, 1))); });
+  reg(env, exports, "bmm", FN { return ret(info.Env(), at::bmm(T(info, 0), T(info, 1))); });
+  reg(env, exports, "linear", FN { return ret(info.Env(), at::linear(T(info, 0), T(info, 1), optT(info, 2))); });
+  reg(env, exports, "softmax", FN { return ret(info.Env(), at::softmax(T(info, 0), I(info, 1))); });
+  reg(env, exports, "logSoftmax", FN { return ret(info.Env(), at::log_softmax(T(info, 0), I(info, 1))); });
+  reg(env, exports, "embedding", FN { return ret(info.Env(), at::embedding(T(info, 0), T(info, 1))); });
+  reg(env, exports, "rmsNorm", FN { return ret(info.Env(), rmsNorm(T(info, 0), T(info, 1), F(info, 2))); });
+  reg(env, exports, "dropout", FN { return ret(info.Env(), at::dropout(T(info, 0), F(info, 1), B(info, 2))); });
+  reg(env, exports, "attention", FN {
+    return ret(info.Env(), attention(T(info, 0), T(info, 1), T(info, 2), optT(info, 3), B(info, 4), F(info, 5)));
+  });
+  reg(env, exports, "crossEntropy", FN {
+    return ret(info.Env(), crossEntropy(T(info, 0), T(info, 1), optT(info, 2), I(info, 3), I(info, 4)));
+  });
+  // SwiGLU's gate: silu(gate) * up, one crossing instead of two.
+  reg(env, exports, "swiglu", FN { return ret(info.Env(), at::silu(T(info, 0)) * T(info, 1)); });
+  // Rotary embedding, the HF "rotate half" convention: x * cos + rotate_half(x) * sin.
+  // x: [B, H, T, D]; cos, sin: broadcastable to it (e.g. [1, 1, T, D] or [B, 1, T, D]).
+  reg(env, exports, "rope", FN {
+    auto& x = T(info, 0);
+    auto half = x.size(-1) / 2;
+    auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+    auto rotated = at::cat({-x2, x1}, -1);
+    return ret(info.Env(), x * T(info, 1) + rotated * T(info, 2));
+  });
+}
+
+// AdamW (Loshchilov & Hutter), the same update as torch.optim.AdamW: decoupled weight decay,
+// bias-corrected moments. One call per parameter group; state tensors live in TS so that
+// checkpoints can save them. Parameters without a grad are skipped.
+void optim(Napi::Env env, Napi::Object exports) {
+  reg(env, exports, "adamwStep", FN {
+    auto params = tensors(info[0]);
+    auto expAvg = tensors(info[1]);
+    auto expAvgSq = tensors(info[2]);
+    double lr = F(info, 3), beta1 = F(info, 4), beta2 = F(info, 5), eps = F(info, 6), wd = F(info, 7);
+    double step = F(info, 8);
+    at::NoGradGuard noGrad;
+    double bc1 = 1 - std::pow(beta1, step), bc2 = 1 - std::pow(beta2, step);
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto& p = params[i];
+      const auto& g = p.grad();
+      if (!g.defined()) continue;
+      if (wd != 0) p.mul_(1 - lr * wd);
+      expAvg[i].mul_(beta1).add_(g, 1 - beta1);
+      expAvgSq[i].mul_(beta2).addcmul_(g, g, 1 - beta2);
+      auto denom = (expAvgSq[i].sqrt() / std::sqrt(bc2)).add_(eps);
+      p.addcdiv_(expAvg[i], denom, -lr / bc1);
+    }
+    return info.Env().Undefined();
+  });
+  // Global L2 norm of the grads; when maxNorm > 0 and the norm exceeds it, scale the grads
+  // down (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
+  reg(env, exports, "clipGradNorm", FN {
+    auto params = tensors(info[0]);
+    double maxNorm = F(info, 1);
+    at::NoGradGuard noGrad;
+    std::vector<at::Tensor> norms;
+    for (auto& p : params)
+      if (p.grad().defined()) norms.push_back(at::norm(p.grad().to(at::kFloat), 2));
+    if (norms.empty()) return Napi::Number::New(info.Env(), 0.0);
+    double total = at::norm(at::stack(norms), 2).item<double>();
+    if (maxNorm > 0) {
+      double coef = maxNorm / (total + 1e-6);
+      if (coef < 1)
+        for (auto& p : params)
+          if (p.grad().defined()) p.mutable_grad().mul_(coef);
+    }
+    return Napi::Number::New(info.Env(), total);
+  });
+}
+
+}  // namespace
+
+void registerNNOps(Napi::Env env, Napi::Object exports) {
+  nn(env, exports);
+  optim(env, exports);
+}
+
+}  // namespace gr2

@@ -1,0 +1,134 @@
+/**
+ * Batched sampling with a pre-allocated KV cache.
+ *
+ * Prompts of different lengths are left-padded to a common length and the padding is masked
+ * out of attention, so every row's next token comes from the same step. Each step:
+ *   logits (fp32) → constraint hook (mask forbidden tokens) → temperature → top-k / top-p →
+ *   sample → record log p(token) under the temperature-scaled, constrained distribution.
+ * The recorded log-probabilities are what RL (DAPO) needs as the old policy's values.
+ */
+import { int64, multinomial, noGrad, tensor, tidy, type Tensor } from "../torch/index.js";
+import { KVCache } from "./kv-cache.js";
+import type { DecoderLM } from "./model.js";
+
+/**
+ * Called before sampling each step with the fp32 logits [B, V] and each row's tokens generated
+ * so far; returns a bool mask [B, V] of allowed tokens (or null to allow all). Used to force
+ * valid semantic IDs and valid permutations.
+ */
+export type LogitConstraint = (step: number, generated: readonly number[][], logits: Tensor) => Tensor | null;
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** Generation of a row stops after it emits one of these. */
+  stopTokens?: readonly number[];
+  /** Token used to left-pad shorter prompts (never attended to). */
+  padToken?: number;
+  constraint?: LogitConstraint;
+}
+
+export interface GenerateResult {
+  /** Generated tokens per row (including the stop token when one was emitted). */
+  tokens: number[][];
+  /** log p of each generated token under the sampling distribution. */
+  logprobs: number[][];
+  /** Why each row ended. */
+  finish: ("stop" | "length")[];
+}
+
+export function generate(model: DecoderLM, prompts: readonly (readonly number[])[], o: GenerateOptions): GenerateResult {
+  if (prompts.length === 0) return { tokens: [], logprobs: [], finish: [] };
+  if (prompts.some((p) => p.length === 0)) throw new Error("generate: every prompt needs at least one token");
+  const B = prompts.length;
+  const P = Math.max(...prompts.map((p) => p.length));
+  const capacity = P + o.maxNewTokens;
+  if (capacity > model.config.maxPositions) throw new Error(`generate: prompt (${P}) + maxNewTokens (${o.maxNewTokens}) exceeds maxPositions (${model.config.maxPositions})`);
+  const stop = new Set(o.stopTokens ?? []);
+  const pad = o.padToken ?? 0;
+  const temperature = o.temperature ?? 1;
+
+  const tokens: number[][] = prompts.map(() => []);
+  const logprobs: number[][] = prompts.map(() => []);
+  const finish: ("stop" | "length")[] = prompts.map(() => "length");
+  const done = new Array<boolean>(B).fill(false);
+
+  const cache = new KVCache(model.config, B, capacity, { device: model.device });
+  // keyValid[b][s]: position s of row b holds a real token. Left padding makes positions differ per row.
+  const padLen = prompts.map((p) => P - p.length);
+  const keyValid = tensor(Uint8Array.from({ length: B * capacity }, (_, i) => (i % capacity >= padLen[Math.floor(i / capacity)]! ? 1 : 0)), [B, capacity], { dtype: "bool", device: model.device }).keep();
+  try {
+    noGrad(() => {
+      // Prefill: positions count real tokens only, so a padded row starts at position 0.
+      let next = tidy(() => {
+        const ids = int64(prompts.flatMap((p, b) => [...new Array(padLen[b]!).fill(pad), ...p]), [B, P], model.device);
+        const pos = int64(prompts.flatMap((_, b) => Array.from({ length: P }, (_, t) => Math.max(0, t - padLen[b]!))), [B, P], model.device);
+        const logits = model.forward(ids, { positions: pos, cache, keyMask: keyValid.narrow(1, 0, P) });
+        return logits.select(1, P - 1).keep();
+      });
+      for (let step = 0; step < o.maxNewTokens; step++) {
+        const [ids, lps] = tidy(() => {
+          const [tok, lp] = sample(next, step, tokens, temperature, o);
+          return [tok.data<"int64">(), lp.toFloat32Array()] as const;
+        });
+        next.dispose();
+        for (let b = 0; b < B; b++) {
+          if (done[b]) continue;
+          const t = Number(ids[b]);
+          tokens[b]!.push(t);
+          logprobs[b]!.push(lps[b]!);
+          if (stop.has(t)) {
+            done[b] = true;
+            finish[b] = "stop";
+          }
+        }
+        if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
+        next = tidy(() => {
+          const ids1 = int64(Array.from(ids, (x, b) => (done[b] ? pad : Number(x))), [B, 1], model.device);
+          const pos = int64(prompts.map((p) => p.length + step), [B, 1], model.device);
+          const logits = model.forward(ids1, { positions: pos, cache, keyMask: keyValid.narrow(1, 0, cache.length + 1) });
+          return logits.select(1, 0).keep();
+        });
+      }
+    });
+  } finally {
+    cache.dispose();
+    keyValid.dispose();
+  }
+  return { tokens, logprobs, finish };
+}
+
+/** One sampling step: returns (token [B] int64, log-prob [B] fp32). */
+function sample(logitsIn: Tensor, step: number, generated: readonly number[][], temperature: number, o: GenerateOptions): [Tensor, Tensor] {
+  let logits = logitsIn.to("float32");
+  const allowed = o.constraint?.(step, generated, logits) ?? null;
+  if (allowed) logits = logits.maskedFill(allowed.logicalNot(), -Infinity);
+  if (temperature <= 0) {
+    const tok = logits.argmax(-1);
+    const lp = logits.logSoftmax(-1).gather(1, tok.unsqueeze(1)).squeeze(1);
+    return [tok, lp];
+  }
+  const scaled = logits.div(temperature);
+  const logp = scaled.logSoftmax(-1);
+  let filtered = scaled;
+  if (o.topK && o.topK > 0 && o.topK < scaled.size(-1)) {
+    const kth = scaled.topk(o.topK, -1).values.narrow(-1, o.topK - 1, 1);
+    filtered = filtered.maskedFill(filtered.lt(kth), -Infinity);
+  }
+  if (o.topP !== undefined && o.topP < 1) {
+    // Keep the smallest set of tokens whose probability reaches topP (always at least one).
+    const { values, indices } = filtered.sort(-1, true);
+    const probs = values.softmax(-1);
+    const before = probs.cumsum(-1).sub(probs); // mass strictly before each token
+    const dropSorted = before.ge(o.topP);
+    const drop = dropSorted.scatter(-1, indices, dropSorted);
+    filtered = filtered.maskedFill(drop, -Infinity);
+  }
+  const tok = multinomial(filtered.softmax(-1), 1).squeeze(1);
+  const lp = logp.gather(1, tok.unsqueeze(1)).squeeze(1);
+  return [tok, lp];
+}
+

@@ -1,0 +1,218 @@
+/**
+ * A decoder-only language model compatible with HF Llama, Qwen2 and Qwen3 checkpoints.
+ *
+ *   x = embed(ids)
+ *   for each layer:   x = x + o_proj(attention(rope(q_norm(q)), rope(k_norm(k)), v))   ← pre-norm
+ *                     x = x + down_proj(silu(gate_proj(h)) · up_proj(h))             (h = norm(x))
+ *   logits = lm_head(norm(x))      (lm_head = embedᵀ when embeddings are tied)
+ *
+ * Parameter names follow HF exactly ("model.layers.0.self_attn.q_proj.weight", ...), so a
+ * state dict is a checkpoint. Attention is grouped-query (numKvHeads ≤ numHeads); q/k-norm is
+ * Qwen3's, attention biases are Qwen2's.
+ */
+import { arange, attention, cat, crossEntropy, int64, linear, noGrad, rope, swiglu, tidy, type Tensor } from "../torch/index.js";
+import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
+import { Module, normalInit } from "../nn/module.js";
+import type { LMConfig } from "./config.js";
+import type { KVCache } from "./kv-cache.js";
+
+export interface ForwardOptions {
+  /** int64 [B, T] absolute positions (defaults to cache length + 0..T-1 for every row). */
+  positions?: Tensor;
+  /** Key/value cache to read from and append to (generation). */
+  cache?: KVCache;
+  /** bool [B, S]: which key positions are real tokens (false = left padding). S = keys seen. */
+  keyMask?: Tensor;
+}
+
+class Attention extends Module {
+  readonly qProj: Linear;
+  readonly kProj: Linear;
+  readonly vProj: Linear;
+  readonly oProj: Linear;
+  readonly qNorm: RMSNorm | null;
+  readonly kNorm: RMSNorm | null;
+
+  constructor(readonly c: LMConfig, readonly layer: number, device: string) {
+    super();
+    const { hiddenSize: d, numHeads: h, numKvHeads: kv, headDim: hd, attentionBias: bias, initializerRange: std } = c;
+    this.qProj = this.child("q_proj", new Linear(d, h * hd, { bias, std, device }));
+    this.kProj = this.child("k_proj", new Linear(d, kv * hd, { bias, std, device }));
+    this.vProj = this.child("v_proj", new Linear(d, kv * hd, { bias, std, device }));
+    this.oProj = this.child("o_proj", new Linear(h * hd, d, { std, device }));
+    this.qNorm = c.qkNorm ? this.child("q_norm", new RMSNorm(hd, c.rmsNormEps, { device })) : null;
+    this.kNorm = c.qkNorm ? this.child("k_norm", new RMSNorm(hd, c.rmsNormEps, { device })) : null;
+  }
+
+  forward(x: Tensor, cos: Tensor, sin: Tensor, o: ForwardOptions): Tensor {
+    const [B, T] = x.shape as [number, number];
+    const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
+    // [B, T, H*D] → [B, H, T, D]
+    let q = this.qProj.forward(x).view(B, T, H, D);
+    let k = this.kProj.forward(x).view(B, T, KV, D);
+    const v = this.vProj.forward(x).view(B, T, KV, D).transpose(1, 2);
+    if (this.qNorm && this.kNorm) {
+      q = this.qNorm.forward(q);
+      k = this.kNorm.forward(k);
+    }
+    q = rope(q.transpose(1, 2), cos, sin);
+    k = rope(k.transpose(1, 2), cos, sin);
+    let keys = k;
+    let values = v;
+    if (o.cache) [keys, values] = o.cache.append(this.layer, k, v);
+    const mask = o.keyMask ? o.keyMask.view(B, 1, 1, o.keyMask.size(1)) : null;
+    const y = attention(q, keys, values, { causal: true, mask });
+    return this.oProj.forward(y.transpose(1, 2).reshape(B, T, H * D));
+  }
+}
+
+class MLP extends Module {
+  readonly gateProj: Linear;
+  readonly upProj: Linear;
+  readonly downProj: Linear;
+  constructor(c: LMConfig, device: string) {
+    super();
+    const std = c.initializerRange;
+    this.gateProj = this.child("gate_proj", new Linear(c.hiddenSize, c.intermediateSize, { std, device }));
+    this.upProj = this.child("up_proj", new Linear(c.hiddenSize, c.intermediateSize, { std, device }));
+    this.downProj = this.child("down_proj", new Linear(c.intermediateSize, c.hiddenSize, { std, device }));
+  }
+  forward(x: Tensor): Tensor {
+    return this.downProj.forward(swiglu(this.gateProj.forward(x), this.upProj.forward(x)));
+  }
+}
+
+class Block extends Module {
+  readonly inputNorm: RMSNorm;
+  readonly attn: Attention;
+  readonly postNorm: RMSNorm;
+  readonly mlp: MLP;
+  constructor(c: LMConfig, layer: number, device: string) {
+    super();
+    this.inputNorm = this.child("input_layernorm", new RMSNorm(c.hiddenSize, c.rmsNormEps, { device }));
+    this.attn = this.child("self_attn", new Attention(c, layer, device));
+    this.postNorm = this.child("post_attention_layernorm", new RMSNorm(c.hiddenSize, c.rmsNormEps, { device }));
+    this.mlp = this.child("mlp", new MLP(c, device));
+  }
+  forward(x: Tensor, cos: Tensor, sin: Tensor, o: ForwardOptions): Tensor {
+    const h = x.add(this.attn.forward(this.inputNorm.forward(x), cos, sin, o));
+    return h.add(this.mlp.forward(this.postNorm.forward(h)));
+  }
+}
+
+/** The transformer body ("model." in HF names). */
+class Body extends Module {
+  readonly embedTokens: Embedding;
+  readonly layers: Block[];
+  readonly norm: RMSNorm;
+  constructor(c: LMConfig, device: string) {
+    super();
+    this.embedTokens = this.child("embed_tokens", new Embedding(c.vocabSize, c.hiddenSize, { std: c.initializerRange, device }));
+    this.layers = Array.from({ length: c.numLayers }, (_, i) => this.child(`layers.${i}`, new Block(c, i, device)));
+    this.norm = this.child("norm", new RMSNorm(c.hiddenSize, c.rmsNormEps, { device }));
+  }
+}
+
+export class DecoderLM extends Module {
+  readonly model: Body;
+  /** Untied output projection; null when tied to the input embeddings. */
+  readonly lmHead: Linear | null;
+  /** RoPE tables [maxPositions, headDim], not parameters. */
+  readonly #cos: Tensor;
+  readonly #sin: Tensor;
+
+  constructor(readonly config: LMConfig, readonly device = "cpu") {
+    super();
+    this.model = this.child("model", new Body(config, device));
+    this.lmHead = config.tieWordEmbeddings ? null : this.child("lm_head", new Linear(config.hiddenSize, config.vocabSize, { std: config.initializerRange, device }));
+    [this.#cos, this.#sin] = ropeTables(config, device);
+  }
+
+  get outputWeight(): Tensor {
+    return this.lmHead ? this.lmHead.weight : this.model.embedTokens.weight;
+  }
+
+  /** Final hidden states [B, T, d] for int64 ids [B, T]. */
+  hidden(ids: Tensor, o: ForwardOptions = {}): Tensor {
+    const [B, T] = ids.shape as [number, number];
+    const positions = o.positions ?? defaultPositions(B, T, o.cache?.length ?? 0, this.device);
+    const flat = positions.reshape(-1);
+    const D = this.config.headDim;
+    // [B, 1, T, D]: broadcast over heads.
+    const cos = this.#cos.indexSelect(0, flat).view(B, 1, T, D);
+    const sin = this.#sin.indexSelect(0, flat).view(B, 1, T, D);
+    let x = this.model.embedTokens.forward(ids);
+    for (const layer of this.model.layers) x = layer.forward(x, cos, sin, o);
+    if (o.cache) o.cache.advance(T);
+    return this.model.norm.forward(x);
+  }
+
+  /** Logits [B, T, V]. */
+  forward(ids: Tensor, o: ForwardOptions = {}): Tensor {
+    return linear(this.hidden(ids, o), this.outputWeight);
+  }
+
+  /**
+   * Next-token cross-entropy. `targets` [B, T] holds the token to predict at each position
+   * (-100 = no loss there, e.g. prompt tokens); `weights` [B, T] scales each target's loss
+   * (λ_r/λ_o in SFT). Returns the weighted mean over the kept targets.
+   */
+  loss(ids: Tensor, targets: Tensor, { weights, reduction = "mean" }: { weights?: Tensor; reduction?: "mean" | "sum" | "none" } = {}): Tensor {
+    const logits = this.forward(ids);
+    const V = this.config.vocabSize;
+    return crossEntropy(logits.view(-1, V), targets.reshape(-1), { weights: weights?.reshape(-1) ?? null, reduction });
+  }
+
+  /**
+   * Grows the vocabulary (added tokens such as semantic IDs): existing rows are kept, new
+   * rows drawn from N(0, initializerRange²). Returns a new model; this one is disposed.
+   */
+  resizeVocab(newSize: number): DecoderLM {
+    const old = this.config.vocabSize;
+    if (newSize < old) throw new Error(`resizeVocab: cannot shrink the vocabulary (${old} → ${newSize})`);
+    const grown = new DecoderLM({ ...this.config, vocabSize: newSize }, this.device);
+    const src = this.stateDict();
+    noGrad(() =>
+      tidy(() => {
+        const resized: Record<string, Tensor> = { ...src };
+        for (const name of ["model.embed_tokens.weight", "lm_head.weight"]) {
+          const w = src[name];
+          if (!w) continue;
+          const extra = normalInit([newSize - old, this.config.hiddenSize], this.config.initializerRange, { device: this.device });
+          resized[name] = cat([w, extra], 0);
+        }
+        grown.loadStateDict(resized);
+      }),
+    );
+    this.dispose();
+    return grown;
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.#cos.dispose();
+    this.#sin.dispose();
+  }
+}
+
+/** cos/sin of position·θ_i, θ_i = theta^(-2i/D), duplicated over both halves (HF layout). */
+function ropeTables(c: LMConfig, device: string): [Tensor, Tensor] {
+  return noGrad(() =>
+    tidy(() => {
+      const half = c.headDim / 2;
+      const i = arange(0, half, 1, { dtype: "float32", device });
+      const invFreq = i.mul((-2 * Math.log(c.ropeTheta)) / c.headDim).exp(); // theta^(-2i/D)
+      const pos = arange(0, c.maxPositions, 1, { dtype: "float32", device });
+      const angles = pos.unsqueeze(1).mul(invFreq.unsqueeze(0)); // [P, D/2]
+      const full = cat([angles, angles], 1);
+      return [full.cos().keep(), full.sin().keep()] as [Tensor, Tensor];
+    }),
+  );
+}
+
+function defaultPositions(B: number, T: number, start: number, device: string): Tensor {
+  const row = arange(start, start + T, 1, { device });
+  return B === 1 ? row.view(1, T) : row.view(1, T).expand(B, T);
+}
+
+export { int64 };

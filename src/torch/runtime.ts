@@ -1,0 +1,31 @@
+/** Process-wide engine settings: threads, seeds and RNG state, autocast, device discovery. */
+import { native } from "./native.js";
+import { DTYPE_CODES, type DType } from "./dtype.js";
+import { fromHandle, type Tensor } from "./tensor.js";
+
+/** libtorch intra-op threads (defaults to every core, or GR2_THREADS). */
+export const setNumThreads = (n: number): void => native.setNumThreads(n);
+export const getNumThreads = (): number => native.getNumThreads();
+export const libtorchVersion = (): string => native.version();
+export const cudaAvailable = (): boolean => native.cudaAvailable();
+
+/** Seeds libtorch's generator (every random op: init, dropout, sampling). */
+export const manualSeed = (seed: number): void => native.manualSeed(seed);
+/** The CPU generator's complete state, as a uint8 tensor (saved in checkpoints). */
+export const getRngState = (): Tensor => fromHandle(native.getRngState());
+export const setRngState = (state: Tensor): void => native.setRngState(state.handle);
+
+/**
+ * Runs fn with automatic mixed precision: matmuls and linears run in `dtype` (bf16 by default)
+ * while parameters stay fp32 (master weights) and reductions stay fp32. On our CPUs bf16
+ * matmuls use AMX/AVX-512 through oneDNN and run several times faster than fp32.
+ */
+export function autocast<R>(fn: () => R, { device = "cpu", dtype = "bfloat16" as DType, enabled = true } = {}): R {
+  const deviceType = device.startsWith("cuda") ? "cuda" : "cpu";
+  const prev = native.setAutocast(deviceType, enabled, DTYPE_CODES[dtype]);
+  try {
+    return fn();
+  } finally {
+    native.setAutocast(deviceType, prev, DTYPE_CODES[dtype]);
+  }
+}
