@@ -1,0 +1,108 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as torch from "../../src/torch/index.js";
+import { makeConfig, type LMConfig, type ModelType } from "../../src/lm/config.js";
+import { DecoderLM } from "../../src/lm/model.js";
+import { KVCache } from "../../src/lm/kv-cache.js";
+import { generate } from "../../src/lm/generate.js";
+
+function tinyModel(modelType: ModelType = "llama", extra: Partial<LMConfig> = {}): DecoderLM {
+  torch.manualSeed(7);
+  return new DecoderLM(makeConfig({ modelType, vocabSize: 97, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, maxPositions: 64, ...extra }));
+}
+
+const maxAbsDiff = (a: torch.Tensor, b: torch.Tensor) => torch.tidy(() => a.sub(b).abs().amax([...a.shape.keys()]).item());
+
+for (const type of ["llama", "qwen2", "qwen3"] as const) {
+  test(`${type}: KV-cache decoding gives the logits of a full forward pass`, () => {
+    const model = tinyModel(type, { tieWordEmbeddings: type !== "llama" });
+    torch.noGrad(() =>
+      torch.tidy(() => {
+        const ids = torch.randint(0, 97, [3, 10]);
+        const full = model.forward(ids);
+        const cache = new KVCache(model.config, 3, 16);
+        const parts = [model.forward(ids.narrow(1, 0, 6), { cache })];
+        for (let t = 6; t < 10; t++) parts.push(model.forward(ids.narrow(1, t, 1), { cache }));
+        cache.dispose();
+        assert.ok(maxAbsDiff(full, torch.cat(parts, 1)) < 1e-5);
+      }),
+    );
+    model.dispose();
+  });
+}
+
+test("parameter names follow HF (qwen3 has q/k norms, qwen2 has q/k/v biases, untied head)", () => {
+  const q3 = tinyModel("qwen3", { tieWordEmbeddings: false });
+  const names = q3.namedParameters().map(([n]) => n);
+  for (const n of ["model.embed_tokens.weight", "model.layers.1.self_attn.q_norm.weight", "model.layers.0.mlp.gate_proj.weight", "model.norm.weight", "lm_head.weight"]) assert.ok(names.includes(n), n);
+  q3.dispose();
+  const q2 = tinyModel("qwen2");
+  assert.ok(q2.namedParameters().some(([n]) => n === "model.layers.0.self_attn.k_proj.bias"));
+  assert.ok(!q2.namedParameters().some(([n]) => n === "lm_head.weight"), "tied: no lm_head");
+  q2.dispose();
+});
+
+test("batched greedy generation with left padding equals generating each prompt alone", () => {
+  const model = tinyModel();
+  const prompts = [[5, 6, 7, 8, 9, 10], [11, 12], [13, 14, 15]];
+  const together = generate(model, prompts, { maxNewTokens: 6, temperature: 0 });
+  prompts.forEach((p, i) => {
+    const alone = generate(model, [p], { maxNewTokens: 6, temperature: 0 });
+    assert.deepEqual(together.tokens[i], alone.tokens[0], `prompt ${i}`);
+    together.logprobs[i]!.forEach((lp, j) => assert.ok(Math.abs(lp - alone.logprobs[0]![j]!) < 1e-4));
+  });
+  model.dispose();
+});
+
+test("recorded log-probs equal a forward pass over prompt + generated tokens", () => {
+  const model = tinyModel();
+  torch.manualSeed(3);
+  const prompt = [1, 2, 3, 4];
+  const r = generate(model, [prompt], { maxNewTokens: 5, temperature: 0.7 });
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      const seq = [...prompt, ...r.tokens[0]!];
+      const logits = model.forward(torch.int64(seq, [1, seq.length])).squeeze(0).div(0.7).logSoftmax(-1);
+      r.tokens[0]!.forEach((tok, j) => {
+        const expected = logits.select(0, prompt.length - 1 + j).select(0, tok).item();
+        assert.ok(Math.abs(expected - r.logprobs[0]![j]!) < 1e-4, `token ${j}`);
+      });
+    }),
+  );
+  model.dispose();
+});
+
+test("the constraint hook limits every sampled token, and stop tokens end a row", () => {
+  const model = tinyModel();
+  const allowed = new Set([3, 4, 5]);
+  const r = generate(model, [[1, 2], [7]], {
+    maxNewTokens: 12,
+    temperature: 1.5,
+    stopTokens: [5],
+    constraint: (_step, _generated, logits) => {
+      const mask = new Uint8Array(logits.numel);
+      for (let b = 0; b < logits.size(0); b++) for (const t of allowed) mask[b * logits.size(1) + t] = 1;
+      return torch.tensor(mask, logits.shape, { dtype: "bool" });
+    },
+  });
+  for (let b = 0; b < 2; b++) {
+    assert.ok(r.tokens[b]!.every((t) => allowed.has(t)));
+    if (r.finish[b] === "stop") assert.equal(r.tokens[b]!.at(-1), 5);
+    else assert.equal(r.tokens[b]!.length, 12);
+  }
+  model.dispose();
+});
+
+test("resizeVocab keeps the old rows and adds new ones", () => {
+  const model = tinyModel();
+  const before = model.model.embedTokens.weight.narrow(0, 0, 97).toFloat32Array();
+  const grown = model.resizeVocab(120);
+  assert.deepEqual(grown.model.embedTokens.weight.shape, [120, 32]);
+  assert.deepEqual(grown.model.embedTokens.weight.narrow(0, 0, 97).toFloat32Array(), before);
+  grown.dispose();
+});
+
+test("bad model configs are refused with the field named", () => {
+  assert.throws(() => makeConfig({ vocabSize: 10, hiddenSize: 30, numLayers: 1, numHeads: 4, numKvHeads: 3 }), /multiple of numKvHeads/);
+  assert.throws(() => makeConfig({ vocabSize: 0, hiddenSize: 32, numLayers: 1, numHeads: 4 }), /vocabSize/);
+});
