@@ -29,3 +29,31 @@ export async function runCommand(name: string, usage: string, body: () => Promis
     return 2;
   }
 }
+
+/** The flags every dataset-reading command takes. */
+export const DATASET_OPTIONS = {
+  dataset: { type: "string" },
+  "data-dir": { type: "string" },
+  users: { type: "string" },
+  items: { type: "string" },
+  seed: { type: "string" },
+} as const;
+
+export interface DatasetFlags {
+  name: string;
+  dataDir?: string;
+  users?: number;
+  items?: number;
+  seed?: number;
+}
+
+export function datasetFlags(values: Record<string, unknown>, fallback = "synthetic"): DatasetFlags {
+  const opt = (name: string) => (values[name] === undefined ? undefined : numberFlag(values, name, 0));
+  return {
+    name: (values.dataset as string | undefined) ?? fallback,
+    dataDir: values["data-dir"] as string | undefined,
+    users: opt("users"),
+    items: opt("items"),
+    seed: opt("seed"),
+  };
+}

@@ -10,7 +10,7 @@
  * state dict is a checkpoint. Attention is grouped-query (numKvHeads ≤ numHeads); q/k-norm is
  * Qwen3's, attention biases are Qwen2's.
  */
-import { arange, attention, cat, crossEntropy, int64, linear, noGrad, rope, swiglu, tidy, type Tensor } from "../torch/index.js";
+import { arange, attention, cat, crossEntropy, int64, linear, noGrad, rope, swiglu, tidy, zeros, type Tensor } from "../torch/index.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { Module, normalInit } from "../nn/module.js";
 import type { LMConfig } from "./config.js";
@@ -44,7 +44,7 @@ class Attention extends Module {
     this.kNorm = c.qkNorm ? this.child("k_norm", new RMSNorm(hd, c.rmsNormEps, { device })) : null;
   }
 
-  forward(x: Tensor, cos: Tensor, sin: Tensor, o: ForwardOptions): Tensor {
+  forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null): Tensor {
     const [B, T] = x.shape as [number, number];
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
     // [B, T, H*D] → [B, H, T, D]
@@ -59,8 +59,7 @@ class Attention extends Module {
     k = rope(k.transpose(1, 2), cos, sin);
     let keys = k;
     let values = v;
-    if (o.cache) [keys, values] = o.cache.append(this.layer, k, v);
-    const mask = o.keyMask ? o.keyMask.view(B, 1, 1, o.keyMask.size(1)) : null;
+    if (cache) [keys, values] = cache.append(this.layer, k, v);
     const y = attention(q, keys, values, { causal: true, mask });
     return this.oProj.forward(y.transpose(1, 2).reshape(B, T, H * D));
   }
@@ -94,8 +93,8 @@ class Block extends Module {
     this.postNorm = this.child("post_attention_layernorm", new RMSNorm(c.hiddenSize, c.rmsNormEps, { device }));
     this.mlp = this.child("mlp", new MLP(c, device));
   }
-  forward(x: Tensor, cos: Tensor, sin: Tensor, o: ForwardOptions): Tensor {
-    const h = x.add(this.attn.forward(this.inputNorm.forward(x), cos, sin, o));
+  forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null): Tensor {
+    const h = x.add(this.attn.forward(this.inputNorm.forward(x), cos, sin, cache, mask));
     return h.add(this.mlp.forward(this.postNorm.forward(h)));
   }
 }
@@ -141,8 +140,9 @@ export class DecoderLM extends Module {
     // [B, 1, T, D]: broadcast over heads.
     const cos = this.#cos.indexSelect(0, flat).view(B, 1, T, D);
     const sin = this.#sin.indexSelect(0, flat).view(B, 1, T, D);
+    const mask = o.keyMask ? attentionMask(o.keyMask, T) : null;
     let x = this.model.embedTokens.forward(ids);
-    for (const layer of this.model.layers) x = layer.forward(x, cos, sin, o);
+    for (const layer of this.model.layers) x = layer.forward(x, cos, sin, o.cache, mask);
     if (o.cache) o.cache.advance(T);
     return this.model.norm.forward(x);
   }
@@ -208,6 +208,18 @@ function ropeTables(c: LMConfig, device: string): [Tensor, Tensor] {
       return [full.cos().keep(), full.sin().keep()] as [Tensor, Tensor];
     }),
   );
+}
+
+/**
+ * The key mask as attention wants it, built once per forward rather than once per layer.
+ * A single query (a decoding step) always sees its own key, so an additive 0/-inf mask is
+ * safe and cheapest; with several queries a left-padded row can have queries that see no key
+ * at all, so the bool form is kept (attention turns such rows into zeros instead of NaN).
+ */
+function attentionMask(keyMask: Tensor, T: number): Tensor {
+  const [B, S] = keyMask.shape as [number, number];
+  if (T > 1) return keyMask.view(B, 1, 1, S);
+  return zeros([B, 1, 1, S], { device: keyMask.device }).maskedFill(keyMask.logicalNot().view(B, 1, 1, S), -Infinity);
 }
 
 function defaultPositions(B: number, T: number, start: number, device: string): Tensor {

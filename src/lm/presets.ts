@@ -1,0 +1,36 @@
+/**
+ * Model sizes for the embedded presets (DESIGN.md §4). `hf` runs use the checkpoint's own
+ * config instead. Vocabulary sizes are the BPE targets before SID tokens are added.
+ */
+import { makeConfig, type LMConfig } from "./config.js";
+
+export type PresetName = "tiny" | "demo" | "beauty";
+
+export interface ModelPreset {
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  intermediateSize: number;
+  maxPositions: number;
+}
+
+export const MODEL_PRESETS: Record<PresetName, ModelPreset> = {
+  // ~0.3M parameters: tests and CI, seconds per stage.
+  tiny: { vocabSize: 1024, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 176, maxPositions: 1024 },
+  // ~3M parameters: `npm run demo` on a laptop CPU.
+  demo: { vocabSize: 4096, hiddenSize: 256, numLayers: 4, numHeads: 8, numKvHeads: 2, intermediateSize: 704, maxPositions: 2048 },
+  // ~15M parameters: Amazon Beauty benchmarks on 2 cores.
+  beauty: { vocabSize: 8192, hiddenSize: 384, numLayers: 6, numHeads: 6, numKvHeads: 2, intermediateSize: 1024, maxPositions: 2048 },
+};
+
+export function isPreset(name: string): name is PresetName {
+  return name in MODEL_PRESETS;
+}
+
+/** The preset's model config for a tokenizer of `vocabSize` tokens (Qwen3-style: q/k-norm, tied). */
+export function presetConfig(name: PresetName, vocabSize: number): LMConfig {
+  const p = MODEL_PRESETS[name];
+  return makeConfig({ ...p, modelType: "qwen3", vocabSize, tieWordEmbeddings: true, ropeTheta: 10000, rmsNormEps: 1e-6 });
+}
