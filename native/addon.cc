@@ -164,10 +164,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const char* threads = std::getenv("GR2_THREADS");
   int n = threads ? std::atoi(threads) : static_cast<int>(std::thread::hardware_concurrency());
   if (n > 0) at::set_num_threads(n);
+  gr2::installAllocator();
   gr2::registerSystem(env, exports);
   gr2::registerTensorOps(env, exports);
   gr2::registerNNOps(env, exports);
   gr2::registerAutogradOps(env, exports);
+  gr2::registerAllocatorOps(env, exports);
   return exports;
 }
 

@@ -99,5 +99,7 @@ void reg(Napi::Env env, Napi::Object exports, const char* name, Fn fn);
 void registerTensorOps(Napi::Env env, Napi::Object exports);
 void registerNNOps(Napi::Env env, Napi::Object exports);
 void registerAutogradOps(Napi::Env env, Napi::Object exports);
+void registerAllocatorOps(Napi::Env env, Napi::Object exports);
+void installAllocator();
 
 }  // namespace gr2

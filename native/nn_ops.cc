@@ -1,6 +1,9 @@
 // Neural-network ops: matmuls, softmax, embedding, RMSNorm, attention and the losses, plus
 // the optimiser kernels. Compositions are written with ATen ops so autograd derives their
 // backward; the point of composing in C++ is fewer JS→C++ crossings per layer.
+#include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
+
 #include <cmath>
 
 #include "common.h"
@@ -10,11 +13,74 @@ namespace {
 
 #define FN [](const Napi::CallbackInfo& info) -> Napi::Value
 
+// True when no autograd graph is needed for these inputs: then the fused kernels below may
+// run instead of the ATen compositions (which autograd can differentiate).
+bool inferenceOnly(std::initializer_list<at::Tensor> ts) {
+  if (!c10::GradMode::is_enabled()) return true;
+  for (const auto& t : ts)
+    if (t.requires_grad()) return false;
+  return true;
+}
+
 // RMSNorm as in Llama/Qwen: normalise in float32, cast back, then scale.
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  if (inferenceOnly({x, weight}) && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.device().is_cpu() && weight.is_contiguous()) {
+    // Fused single pass per row: one op instead of six, which is what decoding spends its time on.
+    auto xc = x.contiguous();
+    auto out = at::empty_like(xc);
+    const int64_t D = xc.size(-1), rows = xc.numel() / D;
+    const float* in = xc.data_ptr<float>();
+    const float* w = weight.data_ptr<float>();
+    float* o = out.data_ptr<float>();
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* row = in + r * D;
+        float ss = 0;
+        for (int64_t i = 0; i < D; ++i) ss += row[i] * row[i];
+        const float scale = 1.0f / std::sqrt(ss / D + static_cast<float>(eps));
+        float* dst = o + r * D;
+        for (int64_t i = 0; i < D; ++i) dst[i] = row[i] * scale * w[i];
+      }
+    });
+    return out;
+  }
   auto xf = x.to(at::kFloat);
   auto normed = xf * at::rsqrt(xf.square().mean(-1, true) + eps);
   return normed.to(x.scalar_type()) * weight;
+}
+
+// Rotary embedding, HF "rotate half" layout: out = x·cos + rotate_half(x)·sin where
+// rotate_half(x) = [-x2, x1]. x: [B, H, T, D] (any strides); cos/sin broadcastable [B|1, 1, T, D].
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  if (inferenceOnly({x, cos, sin}) && x.scalar_type() == at::kFloat && cos.scalar_type() == at::kFloat && x.dim() == 4 && x.device().is_cpu()) {
+    const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3), half = D / 2;
+    auto c = cos.expand({B, 1, T, D}).contiguous();
+    auto s = sin.expand({B, 1, T, D}).contiguous();
+    auto out = at::empty({B, H, T, D}, x.options());
+    const float* xp = x.data_ptr<float>();
+    const float* cp = c.data_ptr<float>();
+    const float* sp = s.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    const int64_t sb = x.stride(0), sh = x.stride(1), st = x.stride(2), sd = x.stride(3);
+    at::parallel_for(0, B * H * T, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t b = r / (H * T), h = (r / T) % H, t = r % T;
+        const float* xr = xp + b * sb + h * sh + t * st;
+        const float* cr = cp + (b * T + t) * D;
+        const float* sr = sp + (b * T + t) * D;
+        float* dst = op + r * D;
+        for (int64_t i = 0; i < half; ++i) {
+          const float x1 = xr[i * sd], x2 = xr[(i + half) * sd];
+          dst[i] = x1 * cr[i] - x2 * sr[i];
+          dst[i + half] = x2 * cr[i + half] + x1 * sr[i + half];
+        }
+      }
+    });
+    return out;
+  }
+  auto half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return x * cos + at::cat({-x2, x1}, -1) * sin;
 }
 
 // Scaled dot-product attention with grouped-query heads.
@@ -35,7 +101,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   auto qg = q.reshape({B, Hkv, G * T, D});
   auto scores = at::matmul(qg, k.transpose(-2, -1)) * scale;  // [B, Hkv, G*T, S]
   scores = scores.to(at::kFloat);
-  if (causal) {
+  if (causal && T > 1) {
     // Query i (absolute position S - T + i) may see keys j <= S - T + i.
     auto allowed = at::ones({T, S}, q.options().dtype(at::kBool)).tril(S - T);
     allowed = allowed.unsqueeze(0).expand({G, T, S}).reshape({G * T, S});
@@ -56,8 +122,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     }
   }
   auto probs = at::softmax(scores, -1);
-  // A row with every key masked (padding) gives NaN; make it attend to nothing instead.
-  if (mask) probs = at::nan_to_num(probs, 0.0);
+  // A row whose keys are all masked (padding) gives NaN; make it attend to nothing instead.
+  // Additive float masks are the caller's: they must leave each row at least one key.
+  if (mask && mask->scalar_type() == at::kBool) probs = at::nan_to_num(probs, 0.0);
   auto out = at::matmul(probs.to(v.scalar_type()), v);  // [B, Hkv, G*T, D]
   return out.reshape({B, Hq, T, D});
 }
@@ -101,15 +168,7 @@ void nn(Napi::Env env, Napi::Object exports) {
   });
   // SwiGLU's gate: silu(gate) * up, one crossing instead of two.
   reg(env, exports, "swiglu", FN { return ret(info.Env(), at::silu(T(info, 0)) * T(info, 1)); });
-  // Rotary embedding, the HF "rotate half" convention: x * cos + rotate_half(x) * sin.
-  // x: [B, H, T, D]; cos, sin: broadcastable to it (e.g. [1, 1, T, D] or [B, 1, T, D]).
-  reg(env, exports, "rope", FN {
-    auto& x = T(info, 0);
-    auto half = x.size(-1) / 2;
-    auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
-    auto rotated = at::cat({-x2, x1}, -1);
-    return ret(info.Env(), x * T(info, 1) + rotated * T(info, 2));
-  });
+  reg(env, exports, "rope", FN { return ret(info.Env(), rope(T(info, 0), T(info, 1), T(info, 2))); });
 }
 
 // AdamW (Loshchilov & Hutter), the same update as torch.optim.AdamW: decoupled weight decay,
