@@ -1,7 +1,9 @@
 // Neural-network ops: matmuls, softmax, embedding, RMSNorm, attention and the losses, plus
 // the optimiser kernels. Compositions are written with ATen ops so autograd derives their
 // backward; the point of composing in C++ is fewer JS→C++ crossings per layer.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/DistributionsHelper.h>
 #include <c10/core/GradMode.h>
 
 #include <cmath>
@@ -151,7 +153,48 @@ at::Tensor crossEntropy(const at::Tensor& logits, const at::Tensor& targets,
   return per.sum() / w.sum().clamp_min(1e-12);
 }
 
+// One draw per row from unnormalised non-negative weights [B, V], by inverse CDF: one uniform
+// and one running sum per row. (at::multinomial draws an exponential per *element*, i.e.
+// B·V logarithms per step, which is most of a small model's sampling time.) Uses libtorch's
+// default generator, so manualSeed and the saved RNG state govern it like any other draw.
+at::Tensor sampleCategorical(const at::Tensor& weights) {
+  TORCH_CHECK(weights.dim() == 2, "sampleCategorical expects [B, V] weights, got ", weights.sizes());
+  if (!weights.device().is_cpu()) return at::multinomial(weights, 1).squeeze(1);
+  auto w = weights.to(at::kFloat).contiguous();
+  const int64_t B = w.size(0), V = w.size(1);
+  auto out = at::empty({B}, w.options().dtype(at::kLong));
+  const float* wp = w.data_ptr<float>();
+  int64_t* op = out.data_ptr<int64_t>();
+  auto gen = at::get_generator_or_default<at::CPUGeneratorImpl>(c10::nullopt, at::detail::getDefaultCPUGenerator());
+  std::lock_guard<std::mutex> lock(gen->mutex_);
+  at::uniform_real_distribution<double> uniform(0.0, 1.0);
+  for (int64_t b = 0; b < B; ++b) {
+    const float* row = wp + b * V;
+    double total = 0;
+    int64_t last = -1;
+    for (int64_t i = 0; i < V; ++i) {
+      TORCH_CHECK(row[i] >= 0, "sampleCategorical: row ", b, " has a negative or NaN weight at ", i);
+      total += row[i];
+      if (row[i] > 0) last = i;
+    }
+    TORCH_CHECK(total > 0 && std::isfinite(total), "sampleCategorical: row ", b, " has no positive weight (every token masked?)");
+    const double u = uniform(gen) * total;
+    double cum = 0;
+    int64_t pick = last;  // rounding can leave u just above the final sum
+    for (int64_t i = 0; i < V; ++i) {
+      cum += row[i];
+      if (cum > u && row[i] > 0) {
+        pick = i;
+        break;
+      }
+    }
+    op[b] = pick;
+  }
+  return out;
+}
+
 void nn(Napi::Env env, Napi::Object exports) {
+  reg(env, exports, "sampleCategorical", FN { return ret(info.Env(), sampleCategorical(T(info, 0))); });
   reg(env, exports, "matmul", FN { return ret(info.Env(), at::matmul(T(info, 0), T(info, 1))); });
   reg(env, exports, "bmm", FN { return ret(info.Env(), at::bmm(T(info, 0), T(info, 1))); });
   reg(env, exports, "linear", FN { return ret(info.Env(), at::linear(T(info, 0), T(info, 1), optT(info, 2))); });

@@ -7,7 +7,7 @@
  *   sample → record log p(token) under the temperature-scaled, constrained distribution.
  * The recorded log-probabilities are what RL (DAPO) needs as the old policy's values.
  */
-import { int64, multinomial, noGrad, tensor, tidy, type Tensor } from "../torch/index.js";
+import { int64, noGrad, sampleCategorical, tensor, tidy, type Tensor } from "../torch/index.js";
 import { KVCache } from "./kv-cache.js";
 import type { DecoderLM } from "./model.js";
 
@@ -57,6 +57,9 @@ export function generate(model: DecoderLM, prompts: readonly (readonly number[])
   const done = new Array<boolean>(B).fill(false);
 
   const cache = new KVCache(model.config, B, capacity, { device: model.device });
+  // Fused projections for the duration of this call, unless the caller prepared them (serving).
+  const ownFusion = !model.inferencePrepared;
+  if (ownFusion) model.prepareInference();
   // keyValid[b][s]: position s of row b holds a real token. Left padding makes positions differ per row.
   const padLen = prompts.map((p) => P - p.length);
   const keyValid = tensor(Uint8Array.from({ length: B * capacity }, (_, i) => (i % capacity >= padLen[Math.floor(i / capacity)]! ? 1 : 0)), [B, capacity], { dtype: "bool", device: model.device }).keep();
@@ -95,6 +98,7 @@ export function generate(model: DecoderLM, prompts: readonly (readonly number[])
       }
     });
   } finally {
+    if (ownFusion) model.releaseInference();
     cache.dispose();
     keyValid.dispose();
   }
@@ -127,7 +131,7 @@ function sample(logitsIn: Tensor, step: number, generated: readonly number[][], 
     const drop = dropSorted.scatter(-1, indices, dropSorted);
     filtered = filtered.maskedFill(drop, -Infinity);
   }
-  const tok = multinomial(filtered.softmax(-1), 1).squeeze(1);
+  const tok = sampleCategorical(filtered.softmax(-1));
   const lp = logp.gather(1, tok.unsqueeze(1)).squeeze(1);
   return [tok, lp];
 }

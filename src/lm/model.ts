@@ -44,13 +44,24 @@ class Attention extends Module {
     this.kNorm = c.qkNorm ? this.child("k_norm", new RMSNorm(hd, c.rmsNormEps, { device })) : null;
   }
 
+  /** q, k, v projections fused into one matmul; built by DecoderLM.prepareInference(). */
+  fusedQKV: { weight: Tensor; bias: Tensor | null } | null = null;
+
   forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null): Tensor {
     const [B, T] = x.shape as [number, number];
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
     // [B, T, H*D] → [B, H, T, D]
-    let q = this.qProj.forward(x).view(B, T, H, D);
-    let k = this.kProj.forward(x).view(B, T, KV, D);
-    const v = this.vProj.forward(x).view(B, T, KV, D).transpose(1, 2);
+    let q: Tensor, k: Tensor, v: Tensor;
+    if (this.fusedQKV) {
+      const qkv = linear(x, this.fusedQKV.weight, this.fusedQKV.bias);
+      q = qkv.narrow(-1, 0, H * D).view(B, T, H, D);
+      k = qkv.narrow(-1, H * D, KV * D).view(B, T, KV, D);
+      v = qkv.narrow(-1, (H + KV) * D, KV * D).view(B, T, KV, D).transpose(1, 2);
+    } else {
+      q = this.qProj.forward(x).view(B, T, H, D);
+      k = this.kProj.forward(x).view(B, T, KV, D);
+      v = this.vProj.forward(x).view(B, T, KV, D).transpose(1, 2);
+    }
     if (this.qNorm && this.kNorm) {
       q = this.qNorm.forward(q);
       k = this.kNorm.forward(k);
@@ -76,7 +87,15 @@ class MLP extends Module {
     this.upProj = this.child("up_proj", new Linear(c.hiddenSize, c.intermediateSize, { std, device }));
     this.downProj = this.child("down_proj", new Linear(c.intermediateSize, c.hiddenSize, { std, device }));
   }
+  /** gate and up projections fused into one matmul; built by DecoderLM.prepareInference(). */
+  fusedGateUp: Tensor | null = null;
+
   forward(x: Tensor): Tensor {
+    if (this.fusedGateUp) {
+      const gu = linear(x, this.fusedGateUp);
+      const I = this.gateProj.outFeatures;
+      return this.downProj.forward(swiglu(gu.narrow(-1, 0, I), gu.narrow(-1, I, I)));
+    }
     return this.downProj.forward(swiglu(this.gateProj.forward(x), this.upProj.forward(x)));
   }
 }
@@ -164,6 +183,38 @@ export class DecoderLM extends Module {
   }
 
   /**
+   * Fuses each layer's q/k/v and gate/up weights into single matrices for generation: half
+   * the matmul calls per layer, and wider ones, which is what small-batch decoding is bound
+   * by. The fused copies are snapshots: call again after the parameters change (generate()
+   * does this itself when they are absent) and releaseInference() to free them.
+   */
+  prepareInference(): void {
+    this.releaseInference();
+    noGrad(() => {
+      for (const layer of this.model.layers) {
+        const a = layer.attn;
+        const bias = a.qProj.bias && a.kProj.bias && a.vProj.bias ? cat([a.qProj.bias, a.kProj.bias, a.vProj.bias], 0).keep() : null;
+        a.fusedQKV = { weight: cat([a.qProj.weight, a.kProj.weight, a.vProj.weight], 0).keep(), bias };
+        layer.mlp.fusedGateUp = cat([layer.mlp.gateProj.weight, layer.mlp.upProj.weight], 0).keep();
+      }
+    });
+  }
+
+  get inferencePrepared(): boolean {
+    return this.model.layers[0]?.attn.fusedQKV != null;
+  }
+
+  releaseInference(): void {
+    for (const layer of this.model.layers) {
+      layer.attn.fusedQKV?.weight.dispose();
+      layer.attn.fusedQKV?.bias?.dispose();
+      layer.attn.fusedQKV = null;
+      layer.mlp.fusedGateUp?.dispose();
+      layer.mlp.fusedGateUp = null;
+    }
+  }
+
+  /**
    * Grows the vocabulary (added tokens such as semantic IDs): existing rows are kept, new
    * rows drawn from N(0, initializerRange²). Returns a new model; this one is disposed.
    */
@@ -189,6 +240,7 @@ export class DecoderLM extends Module {
   }
 
   override dispose(): void {
+    this.releaseInference();
     super.dispose();
     this.#cos.dispose();
     this.#sin.dispose();

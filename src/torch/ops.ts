@@ -65,3 +65,9 @@ export const dropout = (x: Tensor, p: number, training: boolean): Tensor => from
 /** Draws `n` indices per row from the (unnormalised, non-negative) probabilities. */
 export const multinomial = (probs: Tensor, n: number, replacement = false): Tensor =>
   fromHandle(native.multinomial(probs.handle, n, replacement));
+
+/**
+ * One sample per row of non-negative weights [B, V] (need not sum to 1), int64 [B]. Exact
+ * inverse-CDF sampling from the seeded generator; far cheaper than multinomial on CPU.
+ */
+export const sampleCategorical = (weights: Tensor): Tensor => fromHandle(native.sampleCategorical(weights.handle));

@@ -1,0 +1,286 @@
+/**
+ * `gr2 sid …`: build, inspect and benchmark semantic IDs. Thin: parses flags, calls src/sid,
+ * prints. Every error becomes one line on stderr and exit code 2.
+ *
+ *   gr2 sid build --dataset NAME [--data-dir DIR] --out DIR [--json] …   (see USAGE)
+ *   gr2 sid inspect FILE [--json]
+ *   gr2 sid bench-encode [--rows N] [--dim D] … [--json]
+ */
+import { parseArgs } from "node:util";
+import { loadDataset } from "../data/load.js";
+import { itemText } from "../data/text.js";
+import { leaveOneOut } from "../data/split.js";
+import { type EmbeddingSource, buildSids, quantiserMethods, writeSidArtefacts } from "../sid/build.js";
+import { readSidMap } from "../sid/sidmap.js";
+import { benchEncode } from "../sid/bench.js";
+
+const USAGE = `usage:
+  gr2 sid build --dataset NAME [--data-dir DIR] [--users N --items N --data-seed S] --out DIR [--json]
+      [--method rqkmeans] [--levels 4] [--codebook-size 256] [--random-last 1]
+      [--no-balanced] [--balance-slack 0.1] [--max-iterations 25] [--seed 0]
+      [--embed tfidf,cooc] [--weights tfidf=1,cooc=1] [--tfidf-dim 64] [--cooc-dim 32] [--cooc-window 3]
+      [--embeddings FILE [--embeddings-tensor NAME] [--embeddings-ids FILE]]
+      [--remote-url URL --remote-model MODEL [--remote-key-env OPENAI_API_KEY] [--remote-cache DIR]]
+  gr2 sid inspect SID_MAP.json [--json]
+  gr2 sid bench-encode [--rows 1000000] [--dim 64] [--levels 4] [--codebook-size 256]
+      [--random-last 1] [--chunk-rows 65536] [--materialise] [--json]
+embedding sources: tfidf (item text), cooc (train-split co-interactions), file (--embeddings),
+remote (an OpenAI-compatible /v1/embeddings server); file/remote are added when their flags are given.`;
+
+export interface Output {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const PROCESS_OUTPUT: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+class UsageError extends Error {}
+
+export async function sidCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
+  const [sub, ...rest] = args;
+  try {
+    switch (sub) {
+      case "build":
+        return await buildCommand(rest, io);
+      case "inspect":
+        return await inspectCommand(rest, io);
+      case "bench-encode":
+        return benchCommand(rest, io);
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(`${USAGE}\n`);
+        return 0;
+      default:
+        throw new UsageError(sub === undefined ? "missing subcommand (build, inspect or bench-encode)" : `unknown subcommand "${sub}"`);
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    io.err(`gr2 sid: ${message.replace(/\s*\n\s*/g, " ")}${usage ? " (gr2 sid help)" : ""}\n`);
+    return 2;
+  }
+}
+
+async function buildCommand(args: string[], io: Output): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    options: {
+      dataset: { type: "string" },
+      "data-dir": { type: "string" },
+      users: { type: "string" },
+      items: { type: "string" },
+      "data-seed": { type: "string" },
+      out: { type: "string" },
+      method: { type: "string", default: "rqkmeans" },
+      levels: { type: "string", default: "4" },
+      "codebook-size": { type: "string", default: "256" },
+      "random-last": { type: "string", default: "1" },
+      "no-balanced": { type: "boolean", default: false },
+      "balance-slack": { type: "string", default: "0.1" },
+      "max-iterations": { type: "string", default: "25" },
+      seed: { type: "string", default: "0" },
+      embed: { type: "string", default: "tfidf,cooc" },
+      weights: { type: "string" },
+      "tfidf-dim": { type: "string", default: "64" },
+      "cooc-dim": { type: "string", default: "32" },
+      "cooc-window": { type: "string", default: "3" },
+      embeddings: { type: "string" },
+      "embeddings-tensor": { type: "string" },
+      "embeddings-ids": { type: "string" },
+      "remote-url": { type: "string" },
+      "remote-model": { type: "string" },
+      "remote-key-env": { type: "string", default: "OPENAI_API_KEY" },
+      "remote-cache": { type: "string", default: ".cache/embeddings" },
+      json: { type: "boolean", default: false },
+    },
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (!v.dataset) throw new UsageError("missing --dataset NAME");
+  if (!v.out) throw new UsageError("missing --out DIR");
+  if (!quantiserMethods().includes(v.method)) throw new UsageError(`--method must be one of ${quantiserMethods().join(", ")}, got "${v.method}"`);
+  const seed = int("seed", v.seed, 0);
+  const levels = int("levels", v.levels, 1);
+
+  const kinds = new Set(v.embed.split(",").map((s) => s.trim()).filter(Boolean));
+  if (v.embeddings) kinds.add("file");
+  if (v["remote-model"] || v["remote-url"]) kinds.add("remote");
+  const weights = parseWeights(v.weights);
+  const sources: EmbeddingSource[] = [...kinds].map((kind): EmbeddingSource => {
+    const weight = weights.get(kind);
+    switch (kind) {
+      case "tfidf":
+        return { kind, weight, options: { dim: int("tfidf-dim", v["tfidf-dim"], 1), seed } };
+      case "cooc":
+        return { kind, weight, options: { dim: int("cooc-dim", v["cooc-dim"], 1), window: int("cooc-window", v["cooc-window"], 1), seed } };
+      case "file":
+        if (!v.embeddings) throw new UsageError("the file embedding source needs --embeddings FILE");
+        return { kind, weight, path: v.embeddings, tensor: v["embeddings-tensor"], idsFile: v["embeddings-ids"] };
+      case "remote":
+        if (!v["remote-url"] || !v["remote-model"]) throw new UsageError("the remote embedding source needs --remote-url and --remote-model");
+        return { kind, weight, options: { baseUrl: v["remote-url"], model: v["remote-model"], apiKeyEnv: v["remote-key-env"], cacheDir: v["remote-cache"] } };
+      default:
+        throw new UsageError(`unknown embedding source "${kind}" in --embed (expected tfidf, cooc, file, remote)`);
+    }
+  });
+  for (const k of weights.keys()) if (!kinds.has(k)) throw new UsageError(`--weights names "${k}", which is not an embedding source in use`);
+
+  const started = performance.now();
+  // --seed drives the SID build; the synthetic generator keeps its own seed (--data-seed) so that
+  // every stage of a pipeline sees the same catalogue.
+  const ds = await loadDataset({
+    name: v.dataset,
+    dataDir: v["data-dir"],
+    users: optInt("users", v.users),
+    items: optInt("items", v.items),
+    seed: v["data-seed"] === undefined ? undefined : int("data-seed", v["data-seed"], 0),
+  });
+  const items = ds.catalogue.items;
+  const result = await buildSids(
+    {
+      ids: items.map((it) => it.id),
+      texts: items.map(itemText),
+      // Co-interactions come from the train split only: valid/test targets must not shape the SIDs.
+      trainSequences: kinds.has("cooc") ? leaveOneOut(ds.interactions, { skipShortUsers: true }).train : undefined,
+      categories: items.map((it) => it.categories),
+    },
+    {
+      sources,
+      method: v.method,
+      quantiser: {
+        levels,
+        codebookSize: int("codebook-size", v["codebook-size"], 1),
+        randomLastLevels: int("random-last", v["random-last"], 0),
+        balanced: !v["no-balanced"],
+        balanceSlack: num("balance-slack", v["balance-slack"]),
+        maxIterations: int("max-iterations", v["max-iterations"], 0),
+        seed,
+      },
+      onStage: v.json ? undefined : (stage) => io.err(`sid: ${stage}…\n`),
+    },
+  );
+  const paths = await writeSidArtefacts(v.out, result);
+  const seconds = (performance.now() - started) / 1000;
+  const r = result.report;
+  const summary = {
+    dataset: ds.catalogue.name,
+    items: r.items,
+    levels: r.levels,
+    codebook_size: r.codebook_size,
+    method: v.method,
+    natural_uniqueness: r.natural_uniqueness,
+    final_uniqueness: r.final_uniqueness,
+    moved_items: r.moved_items,
+    reconstruction_relative: r.reconstruction?.relative,
+    perplexity: r.per_level.map((l) => round(l.perplexity, 1)),
+    utilisation: r.per_level.map((l) => round(l.utilisation, 3)),
+    embedding_dim: result.embeddings.cols,
+    seconds: round(seconds, 2),
+    timings: Object.fromEntries(Object.entries(result.timings).map(([k, t]) => [k, round(t, 2)])),
+    sid_map: paths.sidMap,
+    codebooks: paths.codebooks,
+  };
+  if (v.json) {
+    io.out(`${JSON.stringify(summary)}\n`);
+    return 0;
+  }
+  printTable(io, [
+    ["dataset", `${summary.dataset} (${summary.items} items)`],
+    ["codes", `${summary.levels} levels × ${summary.codebook_size} (${summary.method}), embeddings d=${summary.embedding_dim}`],
+    ["uniqueness", `natural ${pct(r.natural_uniqueness)}, final ${pct(r.final_uniqueness)} (${r.moved_items} moved)`],
+    ["perplexity", summary.perplexity.join(" / ")],
+    ["reconstruction", r.reconstruction ? `${pct(r.reconstruction.relative)} of variance` : "n/a"],
+    ["seconds", String(summary.seconds)],
+    ["wrote", `${paths.sidMap}, ${paths.codebooks}`],
+  ]);
+  return 0;
+}
+
+async function inspectCommand(args: string[], io: Output): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { json: { type: "boolean", default: false } }, allowPositionals: true });
+  if (positionals.length !== 1) throw new UsageError("expected one SID map file");
+  const map = await readSidMap(positionals[0]!);
+  const { largest_collision_groups: _groups, embedding: _embedding, quantiser: _quantiser, ...report } = map.extra as Record<string, unknown>;
+  const summary = { file: positionals[0], items: map.ids.length, levels: map.levels, codebook_size: map.codebookSize, method: map.method, ...report };
+  if (values.json) io.out(`${JSON.stringify(summary)}\n`);
+  else {
+    printTable(io, Object.entries(summary).map(([k, x]) => [k, typeof x === "object" ? JSON.stringify(x) : String(x)]));
+    io.out(`example   ${map.ids[0] ?? ""} ${map.ids.length > 0 ? map.sidOf(0) : ""}\n`);
+  }
+  return 0;
+}
+
+function benchCommand(args: string[], io: Output): number {
+  const { values: v, positionals } = parseArgs({
+    args,
+    options: {
+      rows: { type: "string", default: "1000000" },
+      dim: { type: "string", default: "64" },
+      levels: { type: "string", default: "4" },
+      "codebook-size": { type: "string", default: "256" },
+      "random-last": { type: "string", default: "1" },
+      "chunk-rows": { type: "string", default: "65536" },
+      materialise: { type: "boolean", default: false },
+      seed: { type: "string", default: "0" },
+      json: { type: "boolean", default: false },
+    },
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const r = benchEncode({
+    rows: int("rows", v.rows, 1),
+    dim: int("dim", v.dim, 1),
+    levels: int("levels", v.levels, 1),
+    codebookSize: int("codebook-size", v["codebook-size"], 1),
+    randomLastLevels: int("random-last", v["random-last"], 0),
+    chunkRows: int("chunk-rows", v["chunk-rows"], 1),
+    materialise: v.materialise,
+    seed: int("seed", v.seed, 0),
+  });
+  if (v.json) io.out(`${JSON.stringify(r)}\n`);
+  else printTable(io, Object.entries(r).map(([k, x]) => [k, String(x)]));
+  return 0;
+}
+
+/** `tfidf=1,cooc=0.5` → Map. */
+function parseWeights(text: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!text) return out;
+  for (const part of text.split(",")) {
+    const m = /^\s*([a-z]+)\s*=\s*([^,]+)$/.exec(part);
+    const w = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isFinite(w) || w < 0) throw new UsageError(`--weights expects NAME=WEIGHT[,NAME=WEIGHT…] with weights ≥ 0, got "${part}"`);
+    out.set(m[1]!, w);
+  }
+  return out;
+}
+
+function int(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} expects an integer ≥ ${min}, got "${value}"`);
+  }
+  return n;
+}
+
+function optInt(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : int(name, value, 1);
+}
+
+function num(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${value}"`);
+  return n;
+}
+
+function printTable(io: Output, rows: [string, string][]): void {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [key, value] of rows) io.out(`${key.padEnd(width)}  ${value}\n`);
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;

@@ -1,0 +1,156 @@
+/**
+ * Building semantic IDs end to end: embedding sources → combined embeddings → quantiser →
+ * collision resolution → health report → SID map (+ codebooks). The CLI (`gr2 sid build`) and
+ * the pipeline call this; it knows nothing about datasets or files except for the `file`
+ * embedding source, so it can be fed from any catalogue.
+ */
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { type Matrix, row } from "./matrix.js";
+import { type EmbeddingPart, type CombinedEmbeddings, combineEmbeddings } from "./embed.js";
+import { type TfidfOptions, tfidfEmbeddings } from "./embed-tfidf.js";
+import { type CoocOptions, coocEmbeddings } from "./embed-cooc.js";
+import { type RemoteEmbeddingOptions, remoteEmbeddings } from "./embed-remote.js";
+import { readEmbeddingFile } from "./embed-file.js";
+import type { Quantiser, QuantiserModel } from "./quantiser.js";
+import { type RqKMeansOptions, RqKMeans } from "./rqkmeans.js";
+import { resolveCollisions } from "./collisions.js";
+import { type SidReport, buildReport } from "./report.js";
+import { SidMap, writeFileAtomic, writeSidMap } from "./sidmap.js";
+import { encodeSafetensors } from "./safetensors.js";
+
+/** Where item vectors come from; several are concatenated (embed.ts). */
+export type EmbeddingSource =
+  | { kind: "tfidf"; weight?: number; options?: TfidfOptions }
+  | { kind: "cooc"; weight?: number; options?: CoocOptions }
+  | { kind: "file"; weight?: number; path: string; tensor?: string; idsFile?: string }
+  | { kind: "remote"; weight?: number; options: RemoteEmbeddingOptions };
+
+export interface SidBuildInput {
+  /** Item ids in item-index order. */
+  ids: readonly string[];
+  /** One text per item (needed by the tfidf and remote sources). */
+  texts?: readonly string[];
+  /** The TRAIN split's sequences (needed by the cooc source; never valid/test targets). */
+  trainSequences?: readonly (readonly number[])[];
+  /** Category paths, for the alignment part of the report. */
+  categories?: readonly (readonly string[])[];
+}
+
+export interface SidBuildOptions {
+  sources: readonly EmbeddingSource[];
+  /** Quantiser name in the registry. Default "rqkmeans". */
+  method?: string;
+  /** Options for the quantiser (RqKMeansOptions for rqkmeans). */
+  quantiser?: Record<string, unknown>;
+  /** Move colliding items to the nearest free code in embedding space (else by code number). Default true. */
+  resolveInEmbeddingSpace?: boolean;
+  onStage?: (stage: string) => void;
+}
+
+export interface SidBuildResult {
+  map: SidMap;
+  report: SidReport;
+  model: QuantiserModel;
+  embeddings: Matrix;
+  sources: (CombinedEmbeddings["parts"][number] & { details: Record<string, number> })[];
+  /** Seconds per stage. */
+  timings: Record<string, number>;
+}
+
+/** Quantiser factories by method name; the RQ-VAE registers itself here with `registerQuantiser`. */
+const QUANTISERS = new Map<string, (opts: Record<string, unknown>) => Quantiser>([
+  ["rqkmeans", (opts) => new RqKMeans(opts as RqKMeansOptions)],
+]);
+
+export function registerQuantiser(method: string, factory: (opts: Record<string, unknown>) => Quantiser): void {
+  QUANTISERS.set(method, factory);
+}
+
+export function quantiserMethods(): string[] {
+  return [...QUANTISERS.keys()];
+}
+
+export function makeQuantiser(method: string, opts: Record<string, unknown> = {}): Quantiser {
+  const f = QUANTISERS.get(method);
+  if (!f) throw new Error(`unknown SID method "${method}" (known: ${quantiserMethods().join(", ")})`);
+  return f(opts);
+}
+
+/** Compute one source's item vectors, with a few numbers worth reporting. */
+async function embedSource(src: EmbeddingSource, input: SidBuildInput): Promise<{ part: EmbeddingPart; details: Record<string, number> }> {
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`embedding source "${src.kind}" needs ${what}`);
+    return v;
+  };
+  const n = input.ids.length;
+  switch (src.kind) {
+    case "tfidf": {
+      const r = tfidfEmbeddings(need(input.texts, "item texts"), src.options);
+      return { part: { name: "tfidf", matrix: r.embeddings, weight: src.weight }, details: { vocabulary: r.vocabularySize, empty_items: r.emptyItems } };
+    }
+    case "cooc": {
+      const r = coocEmbeddings(need(input.trainSequences, "train sequences"), n, src.options);
+      return { part: { name: "cooc", matrix: r.embeddings, weight: src.weight }, details: { covered_items: r.coveredItems, pairs: r.pairs } };
+    }
+    case "file": {
+      const r = await readEmbeddingFile(src.path, { ids: input.ids, tensor: src.tensor, idsFile: src.idsFile });
+      return { part: { name: `file:${src.path}`, matrix: r.embeddings, weight: src.weight }, details: { extra_rows: r.extraRows } };
+    }
+    case "remote": {
+      const r = await remoteEmbeddings(need(input.texts, "item texts"), src.options);
+      return {
+        part: { name: `remote:${src.options.model}`, matrix: r.embeddings, weight: src.weight },
+        details: { cached: r.cached, fetched: r.fetched, requests: r.requests, retries: r.retries },
+      };
+    }
+  }
+}
+
+export async function buildSids(input: SidBuildInput, opts: SidBuildOptions): Promise<SidBuildResult> {
+  const timings: Record<string, number> = {};
+  const timed = async <T>(stage: string, f: () => T | Promise<T>): Promise<T> => {
+    opts.onStage?.(stage);
+    const t0 = performance.now();
+    const r = await f();
+    timings[stage] = (timings[stage] ?? 0) + (performance.now() - t0) / 1000;
+    return r;
+  };
+  if (opts.sources.length === 0) throw new Error("no embedding sources");
+  const embedded: { part: EmbeddingPart; details: Record<string, number> }[] = [];
+  for (const src of opts.sources) embedded.push(await timed(`embed_${src.kind}`, () => embedSource(src, input)));
+  const combined = combineEmbeddings(embedded.map((e) => e.part));
+  const x = combined.matrix;
+  if (x.cols === 0) throw new Error("the embedding sources produced no dimensions (empty texts and no interactions?)");
+
+  const method = opts.method ?? "rqkmeans";
+  const fit = await timed("quantise", () => makeQuantiser(method, opts.quantiser).fit(x));
+  const { model } = fit;
+  const rank = model.rankCodes?.bind(model);
+  const resolved = await timed("collisions", () =>
+    resolveCollisions(fit.codes, {
+      rankCodes: opts.resolveInEmbeddingSpace !== false && rank ? (i, prefix, level) => rank(row(x, i), prefix, level) : undefined,
+    }),
+  );
+  const report = await timed("report", () =>
+    buildReport({ natural: fit.codes, final: resolved.codes, x, reconstruction: model.decode(fit.codes), categories: input.categories }),
+  );
+  const sources = combined.parts.map((p, i) => ({ ...p, details: embedded[i]!.details }));
+  const map = new SidMap(input.ids, resolved.codes, method, {
+    ...report,
+    embedding: { dim: x.cols, sources },
+    quantiser: { ...opts.quantiser, iterations: fit.iterations, residual_mse: fit.residualMse },
+  });
+  return { map, report, model, embeddings: x, sources, timings };
+}
+
+/** Write `sid_map.json` and `codebooks.safetensors` into `dir` (created if needed); returns their paths. */
+export async function writeSidArtefacts(dir: string, result: Pick<SidBuildResult, "map" | "model">): Promise<{ sidMap: string; codebooks: string }> {
+  await mkdir(dir, { recursive: true });
+  const sidMap = join(dir, "sid_map.json");
+  const codebooks = join(dir, "codebooks.safetensors");
+  await writeSidMap(sidMap, result.map);
+  const { tensors, metadata } = result.model.tensors();
+  await writeFileAtomic(codebooks, encodeSafetensors(tensors, metadata));
+  return { sidMap, codebooks };
+}
