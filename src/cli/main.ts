@@ -7,6 +7,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(args: str
   data: { summary: "dataset statistics and downloads", load: async () => (await import("./data.js")).dataCommand },
   sid: { summary: "build and inspect semantic IDs", load: async () => (await import("./sid.js")).sidCommand },
   pretrain: { summary: "pre-train the embedded LM on catalogue text", load: async () => (await import("./pretrain.js")).pretrainCommand },
+  lm: { summary: "inspect a model folder (logits for given token ids)", load: async () => (await import("./lm.js")).lmCommand },
+  export: { summary: "export a trained model as a Hugging Face folder", load: async () => (await import("./lm.js")).exportCommand },
+  import: { summary: "import a Hugging Face checkpoint into a run", load: async () => (await import("./lm.js")).importCommand },
   bench: { summary: "benchmarks (engine) printing JSON", load: async () => (await import("./bench.js")).benchCommand },
   demo: { summary: "run the end-to-end demo", load: async () => (await import("./demo.js")).demoCommand },
 };

@@ -193,9 +193,11 @@ export class DecoderLM extends Module {
     noGrad(() => {
       for (const layer of this.model.layers) {
         const a = layer.attn;
+        // Effective weights: a LoRA adapter's update is folded into the fused copy.
+        const w = (l: Linear) => l.effectiveWeight();
         const bias = a.qProj.bias && a.kProj.bias && a.vProj.bias ? cat([a.qProj.bias, a.kProj.bias, a.vProj.bias], 0).keep() : null;
-        a.fusedQKV = { weight: cat([a.qProj.weight, a.kProj.weight, a.vProj.weight], 0).keep(), bias };
-        layer.mlp.fusedGateUp = cat([layer.mlp.gateProj.weight, layer.mlp.upProj.weight], 0).keep();
+        a.fusedQKV = { weight: tidy(() => cat([w(a.qProj), w(a.kProj), w(a.vProj)], 0)).keep(), bias };
+        layer.mlp.fusedGateUp = tidy(() => cat([w(layer.mlp.gateProj), w(layer.mlp.upProj)], 0)).keep();
       }
     });
   }

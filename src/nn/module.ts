@@ -19,6 +19,14 @@ export abstract class Module {
     this.#children.set(name, m);
     return m;
   }
+  /** Removes and disposes a child module (e.g. a merged LoRA adapter). */
+  protected removeChild(name: string): void {
+    this.#children.get(name)?.dispose();
+    this.#children.delete(name);
+  }
+  namedChildren(): [string, Module][] {
+    return [...this.#children];
+  }
 
   namedParameters(prefix = ""): [string, Tensor][] {
     const out: [string, Tensor][] = [];
