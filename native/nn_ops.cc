@@ -26,6 +26,7 @@ bool inferenceOnly(std::initializer_list<at::Tensor> ts) {
 
 // RMSNorm as in Llama/Qwen: normalise in float32, cast back, then scale.
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  TORCH_CHECK(weight.dim() == 1 && x.dim() >= 1 && weight.size(0) == x.size(-1), "rmsNorm: weight of shape ", weight.sizes(), " does not match the last dim of x ", x.sizes());
   if (inferenceOnly({x, weight}) && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.device().is_cpu() && weight.is_contiguous()) {
     // Fused single pass per row: one op instead of six, which is what decoding spends its time on.
     auto xc = x.contiguous();
@@ -54,7 +55,9 @@ at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 // Rotary embedding, HF "rotate half" layout: out = x·cos + rotate_half(x)·sin where
 // rotate_half(x) = [-x2, x1]. x: [B, H, T, D] (any strides); cos/sin broadcastable [B|1, 1, T, D].
 at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  if (inferenceOnly({x, cos, sin}) && x.scalar_type() == at::kFloat && cos.scalar_type() == at::kFloat && x.dim() == 4 && x.device().is_cpu()) {
+  TORCH_CHECK(x.dim() >= 1 && x.size(-1) % 2 == 0, "rope: the last dim of x must be even (it is split in halves), got ", x.sizes());
+  if (inferenceOnly({x, cos, sin}) && x.scalar_type() == at::kFloat && cos.scalar_type() == at::kFloat && sin.scalar_type() == at::kFloat &&
+      x.dim() == 4 && cos.dim() == 4 && cos.size(1) == 1 && sin.sizes() == cos.sizes() && x.device().is_cpu()) {
     const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3), half = D / 2;
     auto c = cos.expand({B, 1, T, D}).contiguous();
     auto s = sin.expand({B, 1, T, D}).contiguous();
@@ -126,7 +129,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   auto probs = at::softmax(scores, -1);
   // A row whose keys are all masked (padding) gives NaN; make it attend to nothing instead.
   // Additive float masks are the caller's: they must leave each row at least one key.
-  if (mask && mask->scalar_type() == at::kBool) probs = at::nan_to_num(probs, 0.0);
+  // (Causal attention with more queries than keys has such rows too.)
+  if ((mask && mask->scalar_type() == at::kBool) || (causal && T > S)) probs = at::nan_to_num(probs, 0.0);
   auto out = at::matmul(probs.to(v.scalar_type()), v);  // [B, Hkv, G*T, D]
   return out.reshape({B, Hq, T, D});
 }

@@ -48,7 +48,7 @@ void creation(Napi::Env env, Napi::Object exports) {
     size_t want = static_cast<size_t>(numel) * c10::elementSize(options.dtype().toScalarType());
     if (bytes != want) {
       throw std::invalid_argument("buffer holds " + std::to_string(bytes) + " bytes but shape " +
-                                  c10::str(at::IntArrayRef(shape)) + " of " + c10::toString(options.dtype()) + " needs " +
+                                  c10::str(at::IntArrayRef(shape)) + " of " + c10::toString(options.dtype().toScalarType()) + " needs " +
                                   std::to_string(want));
     }
     auto cpu = at::empty(shape, options.device(c10::kCPU));
@@ -179,7 +179,13 @@ void reductions(Napi::Env env, Napi::Object exports) {
     return retMany(info.Env(), {std::get<0>(r), std::get<1>(r)});
   });
   reg(env, exports, "argmax", FN { return ret(info.Env(), at::argmax(T(info, 0), I(info, 1), B(info, 2))); });
-  reg(env, exports, "logsumexp", FN { return ret(info.Env(), at::logsumexp(T(info, 0), ints(info[1]), B(info, 2))); });
+  reg(env, exports, "logsumexp", FN {
+    auto dims = ints(info[1]);
+    auto& a = T(info, 0);
+    if (dims.empty()) for (int64_t d = 0; d < a.dim(); ++d) dims.push_back(d);
+    return ret(info.Env(), at::logsumexp(a, dims, B(info, 2)));
+  });
+  // Callers pass the dims explicitly (src/torch/tensor.ts expands "all" to every dim).
   reg(env, exports, "var", FN { return ret(info.Env(), at::var(T(info, 0), at::OptionalIntArrayRef(ints(info[1])), B(info, 2) ? 1 : 0, B(info, 3))); });
   reg(env, exports, "norm", FN { return ret(info.Env(), at::norm(T(info, 0), F(info, 1))); });
   reg(env, exports, "cumsum", FN { return ret(info.Env(), at::cumsum(T(info, 0), I(info, 1))); });

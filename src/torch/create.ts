@@ -1,7 +1,7 @@
 /** Creating tensors: from JS data, constants, ranges and random draws. */
 import { native } from "./native.js";
 import { fromHandle, Tensor } from "./tensor.js";
-import { BYTES_PER_ELEMENT, DTYPE_CODES, dtypeOfArray, type AnyTypedArray, type DType } from "./dtype.js";
+import { assertDType, BYTES_PER_ELEMENT, DTYPE_CODES, dtypeOfArray, type AnyTypedArray, type DType } from "./dtype.js";
 
 export interface TensorOptions {
   dtype?: DType;
@@ -16,6 +16,7 @@ export interface TensorOptions {
  */
 export function tensor(data: AnyTypedArray | number[], shape?: readonly number[], opts: TensorOptions = {}): Tensor {
   const dtype = opts.dtype ?? dtypeOfArray(data);
+  assertDType(dtype);
   const arr = Array.isArray(data) ? toTyped(data, dtype) : data;
   const n = arr.byteLength / BYTES_PER_ELEMENT[dtype];
   const s = shape ?? [n];
@@ -46,7 +47,12 @@ export function int64(data: number[] | readonly number[], shape?: readonly numbe
   return tensor(BigInt64Array.from(data, (x) => BigInt(x)), shape, { dtype: "int64", device });
 }
 
-const dt = (o: TensorOptions) => DTYPE_CODES[o.dtype ?? "float32"];
+/** The dtype's native code; an unknown dtype string is refused by name (JS callers have no type checks). */
+function code(dtype: string): number {
+  assertDType(dtype);
+  return DTYPE_CODES[dtype];
+}
+const dt = (o: TensorOptions) => code(o.dtype ?? "float32");
 const dev = (o: TensorOptions) => o.device ?? "cpu";
 
 export const zeros = (shape: readonly number[], o: TensorOptions = {}) => fromHandle(native.zeros(shape, dt(o), dev(o)));
@@ -55,13 +61,13 @@ export const empty = (shape: readonly number[], o: TensorOptions = {}) => fromHa
 export const full = (shape: readonly number[], value: number, o: TensorOptions = {}) => fromHandle(native.full(shape, value, dt(o), dev(o)));
 /** Values start, start+step, ... < end; int64 unless a dtype is given. */
 export const arange = (start: number, end: number, step = 1, o: TensorOptions = {}) =>
-  fromHandle(native.arange(start, end, step, DTYPE_CODES[o.dtype ?? "int64"], dev(o)));
+  fromHandle(native.arange(start, end, step, code(o.dtype ?? "int64"), dev(o)));
 /** Standard normal draws from the seeded generator (see manualSeed). */
 export const randn = (shape: readonly number[], o: TensorOptions = {}) => fromHandle(native.randn(shape, dt(o), dev(o)));
 /** Uniform [0, 1) draws. */
 export const rand = (shape: readonly number[], o: TensorOptions = {}) => fromHandle(native.rand(shape, dt(o), dev(o)));
 /** Uniform integers in [low, high). */
 export const randint = (low: number, high: number, shape: readonly number[], o: TensorOptions = {}) =>
-  fromHandle(native.randint(low, high, shape, DTYPE_CODES[o.dtype ?? "int64"], dev(o)));
+  fromHandle(native.randint(low, high, shape, code(o.dtype ?? "int64"), dev(o)));
 export const zerosLike = (t: Tensor) => fromHandle(native.zerosLike(t.handle));
 export const onesLike = (t: Tensor) => fromHandle(native.onesLike(t.handle));

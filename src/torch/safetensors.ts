@@ -1,16 +1,16 @@
 /**
- * The safetensors format (huggingface/safetensors), read and written in TypeScript:
- *   8 bytes   little-endian u64 N, the header's length
- *   N bytes   JSON header: { "<name>": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]},
- *                            "__metadata__": {"key": "string", ...} }
- *   rest      raw little-endian tensor data; offsets are relative to the end of the header.
- * Files are written atomically (temp file + rename) so a crash never leaves half a checkpoint.
+ * safetensors files (huggingface/safetensors) to and from engine Tensors. The format itself
+ * (header layout, validation, 8-byte aligned writing) is src/util/safetensors-format.ts; this
+ * module maps its dtypes to the engine's, words its errors as `SafetensorsError`s, and moves
+ * bytes in and out of Tensors. Files are written atomically (temp file + rename) so a crash
+ * never leaves half a checkpoint.
  */
 import { closeSync, openSync, readSync, fstatSync } from "node:fs";
 import { tensor } from "./create.js";
 import type { DType } from "./dtype.js";
 import { Tensor, tidy } from "./tensor.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { encodeSafetensorsBytes, describeSafetensorsProblem, parseSafetensorsBytes, type SafetensorsProblem } from "../util/safetensors-format.js";
 
 const TO_ST: Partial<Record<DType, string>> = {
   float32: "F32",
@@ -23,7 +23,7 @@ const TO_ST: Partial<Record<DType, string>> = {
   uint8: "U8",
 };
 const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
-const WIDTH: Record<string, number> = { F32: 4, F64: 8, BF16: 2, F16: 2, I64: 8, I32: 4, BOOL: 1, U8: 1 };
+const SUPPORTED = Object.keys(FROM_ST);
 
 export interface RawTensor {
   dtype: DType;
@@ -64,40 +64,30 @@ export function readSafetensors(path: string): SafetensorsFile {
 }
 
 export function parseSafetensors(buf: Uint8Array, file = "<buffer>"): SafetensorsFile {
-  if (buf.byteLength < 8) throw new SafetensorsError(file, `truncated: ${buf.byteLength} bytes, the 8-byte header length is missing`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = Number(dv.getBigUint64(0, true));
-  if (8 + n > buf.byteLength) throw new SafetensorsError(file, `truncated: header says ${n} bytes of JSON but the file has ${buf.byteLength - 8} after the length`);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString("utf8"));
-  } catch (e) {
-    throw new SafetensorsError(file, `header is not valid JSON (${(e as Error).message})`);
-  }
-  const dataStart = 8 + n;
-  const dataLen = buf.byteLength - dataStart;
+  const parsed = parseSafetensorsBytes(buf, file, { dtypes: SUPPORTED, error: (p) => new SafetensorsError(file, wording(p)) });
   const tensors = new Map<string, RawTensor>();
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === "__metadata__") {
-      metadata = entry as Record<string, string>;
-      continue;
-    }
-    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (!e || typeof e.dtype !== "string" || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
-      throw new SafetensorsError(file, `tensor "${name}": expected {dtype, shape, data_offsets}`);
-    }
-    const dtype = FROM_ST[e.dtype];
-    if (!dtype) throw new SafetensorsError(file, `tensor "${name}": unsupported dtype ${e.dtype} (supported: ${Object.keys(FROM_ST).join(", ")})`);
-    const [begin, end] = e.data_offsets;
-    const numel = e.shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== numel * WIDTH[e.dtype]!) {
-      throw new SafetensorsError(file, `tensor "${name}": data_offsets span ${end - begin} bytes but shape [${e.shape}] of ${e.dtype} needs ${numel * WIDTH[e.dtype]!}`);
-    }
-    if (begin < 0 || end > dataLen) throw new SafetensorsError(file, `truncated: tensor "${name}" ends at byte ${end} of the data but only ${dataLen} bytes are present`);
-    tensors.set(name, { dtype, shape: e.shape, bytes: new Uint8Array(buf.buffer, buf.byteOffset + dataStart + begin, end - begin) });
+  for (const [name, e] of parsed.tensors) tensors.set(name, { dtype: FROM_ST[e.dtype]!, shape: e.shape, bytes: e.bytes });
+  return { tensors, metadata: parsed.metadata };
+}
+
+/** The engine's long-standing wording of the format's problems (callers and tests match on it). */
+function wording(p: SafetensorsProblem): string {
+  switch (p.kind) {
+    case "short":
+      return `truncated: ${p.bytes} bytes, the 8-byte header length is missing`;
+    case "header-length":
+      return `truncated: header says ${p.length} bytes of JSON but the file has ${p.available} after the length`;
+    case "header-json":
+      return `header is not valid JSON (${p.reason})`;
+    case "entry":
+      return `tensor "${p.tensor}": expected {dtype, shape, data_offsets}`;
+    case "size":
+      return `tensor "${p.tensor}": data_offsets span ${p.span} bytes but shape [${p.shape}] of ${p.dtype} needs ${p.need}`;
+    case "past-end":
+      return `truncated: tensor "${p.tensor}" ends at byte ${p.end} of the data but only ${p.available} bytes are present`;
+    default:
+      return describeSafetensorsProblem(p);
   }
-  return { tensors, metadata };
 }
 
 /** Loads every tensor of a file into the engine (on `device`). The caller owns the result. */
@@ -123,27 +113,15 @@ export function rawToTensor(raw: RawTensor, device = "cpu"): Tensor {
 
 /** Serialises tensors (any device; copied to host) into safetensors bytes. Names are sorted. */
 export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
-  const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (const name of names) {
+  const entries = Object.keys(tensors).sort().map((name) => {
     const t = tensors[name]!;
-    const st = TO_ST[t.dtype];
-    if (!st) throw new Error(`safetensors: tensor "${name}" has dtype ${t.dtype}, which the format cannot hold`);
+    const dtype = TO_ST[t.dtype];
+    if (!dtype) throw new Error(`safetensors: tensor "${name}" has dtype ${t.dtype}, which the format cannot hold`);
     const data = t.data();
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    header[name] = { dtype: st, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
-    chunks.push(bytes);
-    offset += bytes.byteLength;
-  }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
-  json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  return Buffer.concat([head, Buffer.from(json, "utf8"), ...chunks]);
+    return [name, { dtype, shape: t.shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }] as const;
+  });
+  const bytes = encodeSafetensorsBytes(entries, metadata);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): void {

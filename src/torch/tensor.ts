@@ -8,7 +8,7 @@
  * safety net only: a loop that relies on it will grow until the GC happens to run.
  */
 import { native } from "./native.js";
-import { DTYPE_CODES, DTYPES_BY_CODE, viewAs, type DType, type TypedArrayFor } from "./dtype.js";
+import { assertDType, DTYPE_CODES, DTYPES_BY_CODE, viewAs, type DType, type TypedArrayFor } from "./dtype.js";
 
 type Scope = Tensor[];
 const scopes: Scope[] = [];
@@ -161,7 +161,7 @@ export class Tensor implements Disposable {
   min(dim: number, keepdim = false): { values: Tensor; indices: Tensor } { return pair(native.minDim(this.handle, dim, keepdim)); }
   argmax(dim: number, keepdim = false): Tensor { return wrap(native.argmax(this.handle, dim, keepdim)); }
   logsumexp(dims: number | number[], keepdim = false): Tensor { return wrap(native.logsumexp(this.handle, dimList(dims), keepdim)); }
-  var(dims: number | number[] = [], { unbiased = true, keepdim = false } = {}): Tensor { return wrap(native.var(this.handle, dimList(dims), unbiased, keepdim)); }
+  var(dims: number | number[] = [], { unbiased = true, keepdim = false } = {}): Tensor { return wrap(native.var(this.handle, dimList(dims).length ? dimList(dims) : this.shape.map((_, i) => i), unbiased, keepdim)); }
   norm(p = 2): Tensor { return wrap(native.norm(this.handle, p)); }
   cumsum(dim: number): Tensor { return wrap(native.cumsum(this.handle, dim)); }
   all(): Tensor { return unary(this, "all"); }
@@ -207,7 +207,9 @@ export class Tensor implements Disposable {
       const moved = wrap(native.toDevice(this.handle, device));
       return dtype && dtype !== moved.dtype ? withTemp(moved, (m) => m.to(dtype)) : moved;
     }
-    return wrap(native.toDtype(this.handle, DTYPE_CODES[dtype ?? this.dtype]));
+    const want = dtype ?? this.dtype;
+    assertDType(want);
+    return wrap(native.toDtype(this.handle, DTYPE_CODES[want]));
   }
   clone(): Tensor { return unary(this, "clone"); }
 
@@ -296,7 +298,10 @@ export function tidy<R>(fn: () => R): R {
     throw e;
   }
   scopes.pop();
-  if (result instanceof Promise) throw new Error("tidy(fn) needs a synchronous fn; await outside and tidy the synchronous parts");
+  if (result instanceof Promise) {
+    for (const t of scope) if (!t.kept) t.dispose();
+    throw new Error("tidy(fn) needs a synchronous fn; await outside and tidy the synchronous parts");
+  }
   const survivors = collect(result, new Set());
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
