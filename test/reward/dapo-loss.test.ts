@@ -1,0 +1,61 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as torch from "../../src/torch/index.js";
+import { dapoPolicyLoss, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty } from "../../src/train/dapo/loss.js";
+
+const t = (xs: number[], shape: number[]) => torch.tensor(xs, shape);
+
+test("the DAPO loss at ratio 1 is minus the token-mean advantage", () => {
+  torch.tidy(() => {
+    const logp = t([-1, -2, -3, -1, -1, -1], [2, 3]);
+    const mask = t([1, 1, 0, 1, 1, 1], [2, 3]);
+    const r = dapoPolicyLoss(logp, logp, t([1, -0.5], [2]), mask);
+    // (1 + 1 + (-0.5)·3) / 5 tokens
+    assert.ok(Math.abs(r.loss.item() - -(2 - 1.5) / 5) < 1e-6);
+    assert.equal(r.clipFracLow, 0);
+    assert.equal(r.clipFracHigh, 0);
+  });
+});
+
+test("clip-higher: positive advantages are clipped at 1+eps_high, negative ones at 1-eps_low", () => {
+  torch.tidy(() => {
+    const old = t([0, 0], [1, 2]);
+    const mask = t([1, 1], [1, 2]);
+    // ratio e^0.5 ≈ 1.65 > 1.28: with A > 0 the objective is capped at 1.28·A.
+    const up = dapoPolicyLoss(t([0.5, 0.5], [1, 2]), old, t([1], [1]), mask);
+    assert.ok(Math.abs(up.loss.item() - -1.28) < 1e-6);
+    assert.equal(up.clipFracHigh, 1);
+    // ratio e^-1 ≈ 0.37 < 0.8: with A < 0 the objective is min(0.37·A, 0.8·A) = 0.8·A.
+    const down = dapoPolicyLoss(t([-1, -1], [1, 2]), old, t([-1], [1]), mask);
+    assert.ok(Math.abs(down.loss.item() - 0.8) < 1e-6);
+    assert.equal(down.clipFracLow, 1);
+  });
+});
+
+test("the gradient pushes up the log-prob of tokens with positive advantage", () => {
+  torch.tidy(() => {
+    const logp = t([-1, -1], [1, 2]).requiresGrad_();
+    const r = dapoPolicyLoss(logp, t([-1, -1], [1, 2]), t([2], [1]), t([1, 1], [1, 2]));
+    r.loss.backward();
+    assert.ok(logp.grad!.toArray().every((g) => g < 0), "minimising −J raises logp");
+  });
+});
+
+test("k3 KL is zero at equality and positive otherwise", () => {
+  torch.tidy(() => {
+    const kl = k3KL(t([-1, -2], [2]), t([-1, -1], [2])).toArray();
+    assert.equal(kl[0], 0);
+    assert.ok(kl[1]! > 0);
+  });
+});
+
+test("group advantages, overlong shaping and the dynamic-sampling filter", () => {
+  const a = groupAdvantages([1, 0, 0, 1, 0.5, 0.5], 2);
+  assert.ok(Math.abs(a[0]! - 1) < 1e-5 && Math.abs(a[1]! + 1) < 1e-5);
+  assert.deepEqual(a.slice(4), [0, 0]);
+  assert.equal(overlongPenalty(80, 100, 20), 0);
+  assert.equal(overlongPenalty(90, 100, 20, 1), -0.5);
+  assert.equal(overlongPenalty(120, 100, 20), -1);
+  assert.deepEqual(groupsWithSignal([1, 1, 0, 1, 0.2, 0.2], 2), [1]);
+  assert.throws(() => groupAdvantages([1, 2, 3], 2), /groups of 2/);
+});
