@@ -155,7 +155,7 @@ export function train(model: DecoderLM, runDir: string, cfg: TrainConfig, hooks:
 }
 
 /** Drops log lines past `step` (they belong to the interrupted part that is being redone). */
-function truncateLog(path: string, step: number): void {
+export function truncateLog(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readFileSync(path, "utf8")
     .split("\n")

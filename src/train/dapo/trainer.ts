@@ -1,0 +1,327 @@
+/**
+ * DAPO for re-ranking (GR2's RL stage). One step:
+ *
+ *   1. generation   G samples for each of `promptsPerStep` prompts (batched, KV cache,
+ *                   optionally under the permutation constraint), at temperature T;
+ *   2. scoring      each sample is parsed and scored by the verifiable reward;
+ *   3. filtering    dynamic sampling keeps groups whose outcome varies, refilling from further
+ *                   prompts up to `maxGenBatches` generation batches;
+ *   4. optimisation the old policy's token log-probs come from one no-grad forward pass (as
+ *                   verl does), then `epochs` × `miniBatches` clipped, token-level updates.
+ *
+ * Prompts for a step are chosen from (seed, step) alone and checkpoints hold parameters, AdamW
+ * moments and the RNG, so a resumed run continues the same sequence of prompts and samples.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { AdamW, clipGradNorm, int64, noGrad, tensor, tidy, type Tensor } from "../../torch/index.js";
+import type { DecoderLM } from "../../lm/model.js";
+import { generate, type LogitConstraint } from "../../lm/generate.js";
+import { Progress } from "../../util/progress.js";
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
+import { parameterGroups, truncateLog } from "../loop.js";
+import { hash32 } from "../corpus.js";
+import { conditionalReward, naiveReward, DEFAULT_REWARD, type RewardConfig } from "../../reward/rank.js";
+import { monitor, type RolloutOutcome } from "../../reward/monitors.js";
+import { dapoPolicyLoss, DAPO_CLIP, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, type ClipConfig } from "./loss.js";
+
+/** One re-ranking prompt the policy answers. */
+export interface RerankTask {
+  promptIds: number[];
+  /** 1-based position of the target in the incoming order. */
+  rankPre: number;
+  listSize: number;
+  /** Incoming index → position shown in the prompt (when candidates were shuffled). */
+  shownPosition?: number[];
+  /** Parses a response into the model's order (incoming indices, best first) or null. */
+  score(responseIds: number[]): { order: number[] | null };
+  /** Optional decoding constraint for this prompt (one per row). */
+  constraint?: () => LogitConstraint;
+}
+
+export interface DapoConfig {
+  steps: number;
+  promptsPerStep: number;
+  /** G: samples per prompt. */
+  groupSize: number;
+  maxNewTokens: number;
+  temperature: number;
+  lr: number;
+  weightDecay: number;
+  gradClip: number;
+  clip: ClipConfig;
+  /** Optimisation passes over each rollout batch, and mini-batches per pass. */
+  epochs: number;
+  miniBatches: number;
+  reward: "conditional" | "naive";
+  rewardConfig: RewardConfig;
+  /** Dynamic sampling: what must vary within a group to keep it. */
+  filterMetric: "rank_re" | "reward" | "none";
+  /** Cap on generation batches per step while refilling filtered groups. */
+  maxGenBatches: number;
+  /** Overlong shaping: buffer length (tokens before maxNewTokens where the penalty ramps) and factor. */
+  overlongBuffer: number;
+  overlongFactor: number;
+  /** Coefficient of the k3 KL to the frozen reference (0 = off, DAPO's default). */
+  klCoef: number;
+  checkpointEvery: number;
+  seed: number;
+}
+
+export const DAPO_DEFAULTS: Omit<DapoConfig, "steps" | "maxNewTokens"> = {
+  promptsPerStep: 8,
+  groupSize: 8,
+  temperature: 1,
+  lr: 1e-6,
+  weightDecay: 0.0,
+  gradClip: 1,
+  clip: DAPO_CLIP,
+  epochs: 1,
+  miniBatches: 2,
+  reward: "conditional",
+  rewardConfig: DEFAULT_REWARD,
+  filterMetric: "rank_re",
+  maxGenBatches: 3,
+  overlongBuffer: 0,
+  overlongFactor: 1,
+  klCoef: 0,
+  checkpointEvery: 10,
+  seed: 0,
+};
+
+export interface DapoStepLog {
+  step: number;
+  reward_mean: number;
+  reward_std: number;
+  r_rank: number;
+  valid_rate: number;
+  identity_rate: number;
+  top1_position_hist: number[];
+  entropy: number;
+  clip_frac_low: number;
+  clip_frac_high: number;
+  response_length: number;
+  kept_group_fraction: number;
+  loss: number;
+  tokens_per_s: number;
+  seconds_generation: number;
+  seconds_scoring: number;
+  seconds_optimisation: number;
+}
+
+interface Sample {
+  task: RerankTask;
+  response: number[];
+  reward: number;
+  rankRe: number | null;
+  outcome: RolloutOutcome;
+}
+
+export function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[], runDir: string, cfg: DapoConfig, o: { reference?: DecoderLM; resume?: boolean; label?: string; pad?: number } = {}): DapoStepLog[] {
+  if (tasks.length === 0) throw new Error("DAPO needs at least one prompt");
+  mkdirSync(runDir, { recursive: true });
+  const opt = new AdamW(parameterGroups(policy, { weightDecay: cfg.weightDecay }), { lr: cfg.lr, weightDecay: cfg.weightDecay });
+  const logPath = join(runDir, "metrics.jsonl");
+  let start = 0;
+  const ckpt = o.resume === false ? null : latestCheckpoint(runDir);
+  if (ckpt) start = loadCheckpoint(ckpt, policy, opt).step;
+  truncateLog(logPath, start);
+  const progress = new Progress(o.label ?? "dapo", cfg.steps);
+  const logs: DapoStepLog[] = [];
+  try {
+    for (let step = start; step < cfg.steps; step++) {
+      const t0 = performance.now();
+      // ---- 1-3. generate, score, filter (refilling up to maxGenBatches) ----
+      const kept: Sample[][] = [];
+      let tGen = 0;
+      let tScore = 0;
+      let groupsSeen = 0;
+      const all: Sample[] = [];
+      for (let batch = 0; batch < cfg.maxGenBatches && kept.length < cfg.promptsPerStep; batch++) {
+        const chosen = Array.from({ length: cfg.promptsPerStep }, (_, i) => tasks[hash32(cfg.seed, step, batch, i) % tasks.length]!);
+        const g0 = performance.now();
+        const groups = rollout(policy, chosen, cfg, o.pad ?? 0);
+        const g1 = performance.now();
+        for (const group of groups) score(group, cfg);
+        tScore += performance.now() - g1;
+        tGen += g1 - g0;
+        groupsSeen += groups.length;
+        for (const group of groups) {
+          all.push(...group);
+          const metric = group.map((s) => (cfg.filterMetric === "rank_re" ? (s.rankRe ?? -1) : s.reward));
+          if (cfg.filterMetric === "none" || groupsWithSignal(metric, cfg.groupSize).length > 0) kept.push(group);
+        }
+      }
+      const batchGroups = kept.slice(0, cfg.promptsPerStep);
+      // ---- 4. optimise ----
+      const o0 = performance.now();
+      const stats = batchGroups.length > 0 ? optimise(policy, opt, batchGroups, cfg, o.reference) : { loss: 0, entropy: 0, clipLow: 0, clipHigh: 0, tokens: 0 };
+      const tOpt = performance.now() - o0;
+      const rewards = all.map((s) => s.reward);
+      const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+      const mon = monitor(all.map((s) => s.outcome), all[0]!.task.listSize);
+      const seconds = (performance.now() - t0) / 1000;
+      const entry: DapoStepLog = {
+        step: step + 1,
+        reward_mean: mean,
+        reward_std: Math.sqrt(rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / rewards.length),
+        r_rank: mean0(all.filter((s) => s.rankRe !== null).map((s) => (s.task.rankPre - s.rankRe!) / s.task.listSize)),
+        valid_rate: mon.valid_rate,
+        identity_rate: mon.identity_rate,
+        top1_position_hist: mon.top1_position_hist,
+        entropy: stats.entropy,
+        clip_frac_low: stats.clipLow,
+        clip_frac_high: stats.clipHigh,
+        response_length: mean0(all.map((s) => s.response.length)),
+        kept_group_fraction: groupsSeen ? kept.length / groupsSeen : 0,
+        loss: stats.loss,
+        tokens_per_s: (all.reduce((a, s) => a + s.response.length, 0) + stats.tokens) / seconds,
+        seconds_generation: tGen / 1000,
+        seconds_scoring: tScore / 1000,
+        seconds_optimisation: tOpt / 1000,
+      };
+      logs.push(entry);
+      appendFileSync(logPath, JSON.stringify(entry) + "\n");
+      progress.update(step + 1, `reward ${mean.toFixed(3)} valid ${(mon.valid_rate * 100).toFixed(0)}% copy ${(mon.identity_rate * 100).toFixed(0)}%`);
+      if ((step + 1) % cfg.checkpointEvery === 0 || step + 1 === cfg.steps) {
+        saveCheckpoint(runDir, policy, opt, { step: step + 1, optimizerSteps: opt.stepCount, lr: opt.lr, extra: {} });
+      }
+    }
+  } finally {
+    opt.dispose();
+    policy.eval();
+  }
+  return logs;
+}
+
+/** G samples for each task, batched into one generate() call per group of prompts. */
+function rollout(policy: DecoderLM, chosen: readonly RerankTask[], cfg: DapoConfig, pad: number): Sample[][] {
+  policy.eval();
+  const prompts: number[][] = [];
+  const constraints: (LogitConstraint | undefined)[] = [];
+  for (const task of chosen) {
+    for (let g = 0; g < cfg.groupSize; g++) {
+      prompts.push(task.promptIds);
+      constraints.push(task.constraint?.());
+    }
+  }
+  const anyConstraint = constraints.some(Boolean);
+  const constraint: LogitConstraint | undefined = anyConstraint
+    ? (step, generated, logits) => rowwiseConstraint(constraints, step, generated, logits)
+    : undefined;
+  const out = generate(policy, prompts, { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, padToken: pad, constraint });
+  return chosen.map((task, i) =>
+    Array.from({ length: cfg.groupSize }, (_, g) => ({ task, response: out.tokens[i * cfg.groupSize + g]!, reward: 0, rankRe: null, outcome: { order: null } })),
+  );
+}
+
+/** Runs each row's own constraint on its row of the logits and stacks the masks. */
+function rowwiseConstraint(rows: readonly (LogitConstraint | undefined)[], step: number, generated: readonly number[][], logits: Tensor): Tensor {
+  const V = logits.size(1);
+  const mask = new Uint8Array(rows.length * V).fill(1);
+  rows.forEach((c, b) => {
+    if (!c) return;
+    const m = tidy(() => c(step, [generated[b]!], logits.narrow(0, b, 1))?.toArray());
+    if (m) for (let v = 0; v < V; v++) mask[b * V + v] = m[v] ? 1 : 0;
+  });
+  return tensor(mask, [rows.length, V], { dtype: "bool", device: logits.device });
+}
+
+function score(group: Sample[], cfg: DapoConfig): void {
+  const rewardOf = cfg.reward === "naive" ? naiveReward : conditionalReward;
+  for (const s of group) {
+    const { order } = s.task.score(s.response);
+    s.rankRe = order ? order.indexOf(s.task.rankPre - 1) + 1 : null;
+    s.outcome = { order, shownPosition: s.task.shownPosition };
+    s.reward = rewardOf({ rankPre: s.task.rankPre, rankRe: s.rankRe, listSize: s.task.listSize }, cfg.rewardConfig);
+    if (cfg.overlongBuffer > 0) s.reward += overlongPenalty(s.response.length, cfg.maxNewTokens, cfg.overlongBuffer, cfg.overlongFactor);
+  }
+}
+
+interface OptStats {
+  loss: number;
+  entropy: number;
+  clipLow: number;
+  clipHigh: number;
+  tokens: number;
+}
+
+/** Token log-probs of each response under `model`, with the [N, L] response mask and entropy. */
+function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperature: number): { logp: Tensor; mask: Tensor; entropy: Tensor } {
+  const P = Math.max(...samples.map((s) => s.task.promptIds.length));
+  const L = Math.max(1, ...samples.map((s) => s.response.length));
+  const N = samples.length;
+  // Right-aligned prompts would need a key mask; left-align prompt+response and pad the tail instead
+  // (causal attention never looks at the tail), reading response logits at each row's offsets.
+  const T = P + L;
+  const ids = new Array<number>(N * T).fill(0);
+  const gatherIdx = new Array<number>(N * L).fill(0);
+  const targets = new Array<number>(N * L).fill(0);
+  const mask = new Array<number>(N * L).fill(0);
+  samples.forEach((s, n) => {
+    const seq = [...s.task.promptIds, ...s.response];
+    seq.forEach((t, j) => (ids[n * T + j] = t));
+    s.response.forEach((t, j) => {
+      gatherIdx[n * L + j] = s.task.promptIds.length - 1 + j; // the logits that predicted response token j
+      targets[n * L + j] = t;
+      mask[n * L + j] = 1;
+    });
+  });
+  const logits = model.forward(int64(ids, [N, T], model.device)); // [N, T, V]
+  const V = logits.size(2);
+  const picked = logits.gather(1, int64(gatherIdx, [N, L, 1], model.device).expand(N, L, V)).div(temperature);
+  const logProbs = picked.logSoftmax(-1);
+  const logp = logProbs.gather(2, int64(targets, [N, L, 1], model.device)).squeeze(2);
+  const maskT = tensor(mask, [N, L], { device: model.device });
+  const entropy = noGrad(() => logProbs.exp().mul(logProbs).sum(-1).neg().mul(maskT).sum().div(Math.max(1, maskT.sum().item())));
+  return { logp, mask: maskT, entropy };
+}
+
+function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoConfig, reference?: DecoderLM): OptStats {
+  const samples = groups.flat();
+  const advantages = groupAdvantages(samples.map((s) => s.reward), cfg.groupSize);
+  const totalTokens = Math.max(1, samples.reduce((a, s) => a + s.response.length, 0));
+  // Old policy log-probs: the policy before this step's updates.
+  const chunks = splitEvenly(samples.map((_, i) => i), cfg.miniBatches);
+  const oldLogp = chunks.map((idx) => noGrad(() => tidy(() => responseLogProbs(policy, idx.map((i) => samples[i]!), cfg.temperature).logp.keep())));
+  const refLogp = reference ? chunks.map((idx) => noGrad(() => tidy(() => responseLogProbs(reference, idx.map((i) => samples[i]!), cfg.temperature).logp.keep()))) : null;
+  let loss = 0;
+  let entropy = 0;
+  let clipLow = 0;
+  let clipHigh = 0;
+  policy.train();
+  try {
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      chunks.forEach((idx, c) => {
+        tidy(() => {
+          const batch = idx.map((i) => samples[i]!);
+          const { logp, mask, entropy: ent } = responseLogProbs(policy, batch, cfg.temperature);
+          const A = tensor(idx.map((i) => advantages[i]!), [idx.length], { device: policy.device });
+          // Token-level normalisation over the whole rollout batch (every mini-batch shares it).
+          const r = dapoPolicyLoss(logp, oldLogp[c]!, A, mask, cfg.clip, totalTokens);
+          let total = r.loss;
+          if (refLogp && cfg.klCoef > 0) total = total.add(k3KL(logp, refLogp[c]!).mul(mask).sum().div(totalTokens).mul(cfg.klCoef));
+          total.backward();
+          clipGradNorm(opt.params, cfg.gradClip);
+          opt.step();
+          opt.zeroGrad();
+          loss += r.loss.item();
+          entropy += ent.item() / chunks.length / cfg.epochs;
+          clipLow += r.clipFracLow;
+          clipHigh += r.clipFracHigh;
+        });
+      });
+    }
+  } finally {
+    for (const t of [...oldLogp, ...(refLogp ?? [])]) t.dispose();
+    policy.eval();
+  }
+  return { loss: loss / cfg.epochs, entropy, clipLow: clipLow / cfg.epochs, clipHigh: clipHigh / cfg.epochs, tokens: totalTokens * cfg.epochs };
+}
+
+function splitEvenly<T>(xs: T[], parts: number): T[][] {
+  const n = Math.max(1, Math.min(parts, xs.length));
+  return Array.from({ length: n }, (_, i) => xs.slice(Math.floor((i * xs.length) / n), Math.floor(((i + 1) * xs.length) / n)));
+}
+
+const mean0 = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
