@@ -29,13 +29,13 @@ function tasks(): RerankTask[] {
 const p2 = (m: DecoderLM) =>
   torch.noGrad(() => torch.tidy(() => m.forward(torch.int64([10, 20, 21], [1, 3])).select(1, 2).squeeze(0).narrow(0, 0, 8).softmax(-1).select(0, 2).item()));
 
-test("DAPO raises the probability of the rewarded answer and logs every monitor", () => {
+test("DAPO raises the probability of the rewarded answer and logs every monitor", async () => {
   const dir = mkdtempSync(join(tmpdir(), "gr2-dapo-"));
   try {
     torch.manualSeed(3);
     const m = new DecoderLM(makeConfig({ vocabSize: 24, hiddenSize: 32, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 16 }));
     const before = p2(m);
-    const logs = trainDapo(m, tasks(), dir, { ...DAPO_DEFAULTS, steps: 12, promptsPerStep: 3, groupSize: 8, maxNewTokens: 1, lr: 1e-2, checkpointEvery: 6, filterMetric: "rank_re", miniBatches: 2 });
+    const logs = await trainDapo(m, tasks(), dir, { ...DAPO_DEFAULTS, steps: 12, promptsPerStep: 3, groupSize: 8, maxNewTokens: 1, lr: 1e-2, checkpointEvery: 6, filterMetric: "rank_re", miniBatches: 2 });
     const after = p2(m);
     assert.ok(after > before + 0.2, `p(answer) ${before.toFixed(3)} → ${after.toFixed(3)}`);
     assert.ok(logs.at(-1)!.reward_mean > logs[0]!.reward_mean);
@@ -50,7 +50,7 @@ test("DAPO raises the probability of the rewarded answer and logs every monitor"
   }
 });
 
-test("a resumed DAPO run continues from its checkpoint to the same parameters", () => {
+test("a resumed DAPO run continues from its checkpoint to the same parameters", async () => {
   const dirA = mkdtempSync(join(tmpdir(), "gr2-dapo-a-"));
   const dirB = mkdtempSync(join(tmpdir(), "gr2-dapo-b-"));
   const cfg = { ...DAPO_DEFAULTS, steps: 4, promptsPerStep: 2, groupSize: 4, maxNewTokens: 1, lr: 1e-2, checkpointEvery: 2 };
@@ -61,12 +61,12 @@ test("a resumed DAPO run continues from its checkpoint to the same parameters", 
   const snap = (m: DecoderLM) => m.parameters().map((p) => Array.from(p.toFloat32Array()));
   try {
     const a = fresh();
-    trainDapo(a, tasks(), dirA, cfg);
+    await trainDapo(a, tasks(), dirA, cfg);
     const b1 = fresh();
-    trainDapo(b1, tasks(), dirB, { ...cfg, steps: 2 });
+    await trainDapo(b1, tasks(), dirB, { ...cfg, steps: 2 });
     b1.dispose();
     const b2 = fresh();
-    trainDapo(b2, tasks(), dirB, cfg);
+    await trainDapo(b2, tasks(), dirB, cfg);
     assert.deepEqual(snap(b2), snap(a));
     a.dispose();
     b2.dispose();

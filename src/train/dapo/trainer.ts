@@ -35,9 +35,10 @@ export interface RerankTask {
   shownPosition?: number[];
   /** Parses a response into the model's order (incoming indices, best first) or null. */
   score(responseIds: number[]): { order: number[] | null };
-  /** Optional decoding constraint for this prompt (one per row). */
-  constraint?: () => LogitConstraint;
 }
+
+/** Builds the decoding constraint for one rollout batch, given each row's task (optional). */
+export type ConstraintBuilder = (rows: readonly RerankTask[]) => Promise<LogitConstraint>;
 
 export interface DapoConfig {
   steps: number;
@@ -117,7 +118,17 @@ interface Sample {
   outcome: RolloutOutcome;
 }
 
-export function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[], runDir: string, cfg: DapoConfig, o: { reference?: DecoderLM; resume?: boolean; label?: string; pad?: number } = {}): DapoStepLog[] {
+export interface DapoRunOptions {
+  /** Frozen reference policy for the optional k3 KL term. */
+  reference?: DecoderLM;
+  resume?: boolean;
+  label?: string;
+  pad?: number;
+  stopTokens?: number[];
+  constraint?: ConstraintBuilder;
+}
+
+export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[], runDir: string, cfg: DapoConfig, o: DapoRunOptions = {}): Promise<DapoStepLog[]> {
   if (tasks.length === 0) throw new Error("DAPO needs at least one prompt");
   mkdirSync(runDir, { recursive: true });
   const opt = new AdamW(parameterGroups(policy, { weightDecay: cfg.weightDecay }), { lr: cfg.lr, weightDecay: cfg.weightDecay });
@@ -140,7 +151,7 @@ export function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[], runDi
       for (let batch = 0; batch < cfg.maxGenBatches && kept.length < cfg.promptsPerStep; batch++) {
         const chosen = Array.from({ length: cfg.promptsPerStep }, (_, i) => tasks[hash32(cfg.seed, step, batch, i) % tasks.length]!);
         const g0 = performance.now();
-        const groups = rollout(policy, chosen, cfg, o.pad ?? 0);
+        const groups = await rollout(policy, chosen, cfg, o);
         const g1 = performance.now();
         for (const group of groups) score(group, cfg);
         tScore += performance.now() - g1;
@@ -194,37 +205,15 @@ export function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[], runDi
   return logs;
 }
 
-/** G samples for each task, batched into one generate() call per group of prompts. */
-function rollout(policy: DecoderLM, chosen: readonly RerankTask[], cfg: DapoConfig, pad: number): Sample[][] {
+/** G samples for each task, all in one generate() call. */
+async function rollout(policy: DecoderLM, chosen: readonly RerankTask[], cfg: DapoConfig, o: DapoRunOptions): Promise<Sample[][]> {
   policy.eval();
-  const prompts: number[][] = [];
-  const constraints: (LogitConstraint | undefined)[] = [];
-  for (const task of chosen) {
-    for (let g = 0; g < cfg.groupSize; g++) {
-      prompts.push(task.promptIds);
-      constraints.push(task.constraint?.());
-    }
-  }
-  const anyConstraint = constraints.some(Boolean);
-  const constraint: LogitConstraint | undefined = anyConstraint
-    ? (step, generated, logits) => rowwiseConstraint(constraints, step, generated, logits)
-    : undefined;
-  const out = generate(policy, prompts, { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, padToken: pad, constraint });
+  const rows = chosen.flatMap((task) => new Array<RerankTask>(cfg.groupSize).fill(task));
+  const constraint = o.constraint ? await o.constraint(rows) : undefined;
+  const out = generate(policy, rows.map((t) => t.promptIds), { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, padToken: o.pad ?? 0, stopTokens: o.stopTokens, constraint });
   return chosen.map((task, i) =>
     Array.from({ length: cfg.groupSize }, (_, g) => ({ task, response: out.tokens[i * cfg.groupSize + g]!, reward: 0, rankRe: null, outcome: { order: null } })),
   );
-}
-
-/** Runs each row's own constraint on its row of the logits and stacks the masks. */
-function rowwiseConstraint(rows: readonly (LogitConstraint | undefined)[], step: number, generated: readonly number[][], logits: Tensor): Tensor {
-  const V = logits.size(1);
-  const mask = new Uint8Array(rows.length * V).fill(1);
-  rows.forEach((c, b) => {
-    if (!c) return;
-    const m = tidy(() => c(step, [generated[b]!], logits.narrow(0, b, 1))?.toArray());
-    if (m) for (let v = 0; v < V; v++) mask[b * V + v] = m[v] ? 1 : 0;
-  });
-  return tensor(mask, [rows.length, V], { dtype: "bool", device: logits.device });
 }
 
 function score(group: Sample[], cfg: DapoConfig): void {
