@@ -1,13 +1,43 @@
-/** Small helpers every subcommand shares for reading flags. */
+/** Small helpers every subcommand shares: reading flags, reporting errors, printing. */
+
+/** Thrown for bad command lines; reported like any other error, but with the usage hint. */
 export class UsageError extends Error {}
 
+/** A bad command line: a UsageError or one of parseArgs' own errors (unknown option, …). */
+export function isUsageError(err: unknown): boolean {
+  return err instanceof UsageError || ((err as { code?: string } | null)?.code?.startsWith("ERR_PARSE_ARGS") ?? false);
+}
+
+/** `text` as a number; anything else is a usage error naming the flag. */
+export function parseNumber(name: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${text}"`);
+  return n;
+}
+
+/** `text` as an integer ≥ `min` (the bound is named in the error unless it is -Infinity). */
+export function parseInteger(name: string, text: string, min = -Infinity): number {
+  const n = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} expects an integer${min > -Infinity ? ` ≥ ${min}` : ""}, got "${text}"`);
+  }
+  return n;
+}
+
 /** A flag's value as a number, or the default; a non-number is a usage error naming the flag. */
-export function numberFlag(values: Record<string, unknown>, name: string, fallback: number): number {
+export function numberFlag<F extends number | undefined>(values: Record<string, unknown>, name: string, fallback: F): number | F {
   const v = values[name];
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${String(v)}"`);
-  return n;
+  if (typeof v !== "string") throw new UsageError(`--${name} expects a number, got "${String(v)}"`);
+  return parseNumber(name, v);
+}
+
+/** An optional integer flag (≥ `min`): undefined when absent, a usage error when not such an integer. */
+export function integerFlag(values: Record<string, unknown>, name: string, min = -Infinity): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw new UsageError(`--${name} expects an integer, got "${String(v)}"`);
+  return parseInteger(name, v, min);
 }
 
 export function choiceFlag<T extends string>(values: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
@@ -17,18 +47,89 @@ export function choiceFlag<T extends string>(values: Record<string, unknown>, na
   return v as T;
 }
 
-/** Runs a command body, turning errors into one stderr line and exit code 2. */
-export async function runCommand(name: string, usage: string, body: () => Promise<number> | number): Promise<number> {
+/** Where a command writes; replaceable so tests can capture output. */
+export interface Output {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export const PROCESS_OUTPUT: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+export interface RunOptions {
+  /** Where the error report goes (default: the process's stderr). */
+  io?: Output;
+  /**
+   * Report every error as exactly one stderr line (line breaks in the message folded), a usage
+   * error ending with a pointer to `gr2 <name> help` instead of the whole usage text.
+   */
+  oneLine?: boolean;
+}
+
+/**
+ * Runs a command body, turning errors into a stderr report and exit code 2: `gr2 <name>: <message>`,
+ * followed for usage errors by the usage text (or, with `oneLine`, by ` (gr2 <name> help)`).
+ * GR2_DEBUG=1 adds the stack.
+ */
+export async function runCommand(
+  name: string,
+  usage: string,
+  body: () => Promise<number> | number,
+  { io = PROCESS_OUTPUT, oneLine = false }: RunOptions = {},
+): Promise<number> {
   try {
     return await body();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const isUsage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    process.stderr.write(`gr2 ${name}: ${message}${isUsage ? `\n${usage}` : ""}\n`);
-    if (process.env.GR2_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    const usageError = isUsageError(err);
+    io.err(
+      oneLine
+        ? `gr2 ${name}: ${message.replace(/\s*\n\s*/g, " ")}${usageError ? ` (gr2 ${name} help)` : ""}\n`
+        : `gr2 ${name}: ${message}${usageError ? `\n${usage}` : ""}\n`,
+    );
+    if (process.env.GR2_DEBUG && err instanceof Error) io.err(`${err.stack}\n`);
     return 2;
   }
 }
+
+/** A subcommand of a `gr2 <command> <subcommand> …` family. */
+export type Subcommand = (args: string[], io: Output) => Promise<number> | number;
+
+/**
+ * Runs `gr2 <name> <sub> [args]`: the subcommand named first in `args`, or the usage text for
+ * help/--help/-h. Errors are reported on one stderr line (see `runCommand`'s `oneLine`).
+ */
+export function runSubcommands(name: string, usage: string, subcommands: Record<string, Subcommand>, args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
+  const [sub, ...rest] = args;
+  return runCommand(
+    name,
+    usage,
+    () => {
+      if (sub === "help" || sub === "--help" || sub === "-h") {
+        io.out(`${usage}\n`);
+        return 0;
+      }
+      const names = Object.keys(subcommands);
+      const expected = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : names.join("");
+      if (sub === undefined) throw new UsageError(`missing subcommand (${expected})`);
+      const run = Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined;
+      if (!run) throw new UsageError(`unknown subcommand "${sub}" (expected ${expected})`);
+      return run(rest, io);
+    },
+    { io, oneLine: true },
+  );
+}
+
+/** Prints `key  value` rows with the keys padded to one width. */
+export function printTable(io: Output, rows: [string, string][]): void {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [key, value] of rows) io.out(`${key.padEnd(width)}  ${value}\n`);
+}
+
+/** `x` rounded to `digits` decimals (for JSON summaries). */
+export const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** The flags every dataset-reading command takes. */
 export const DATASET_OPTIONS = {

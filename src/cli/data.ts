@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { fetchDataset, type FetchedFile } from "../data/fetch.js";
 import { datasetStats, loadDataset } from "../data/load.js";
 import type { ReadReport } from "../data/types.js";
+import { integerFlag, numberFlag, type Output, printTable, PROCESS_OUTPUT, round, runSubcommands, UsageError } from "./args.js";
 
 export const DEFAULT_CACHE_DIR = ".cache/datasets";
 
@@ -18,42 +19,8 @@ const USAGE = `usage:
   gr2 data fetch NAME [--cache-dir DIR] [--base-url URL] [--json]
 datasets: amazon-beauty (amazon-<name>), movielens-100k, recbole:<path>, jsonl:<dir>, synthetic`;
 
-/** Where the command writes; replaceable so tests can capture output. */
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const PROCESS_OUTPUT: Output = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
-/** Thrown for bad command lines; reported like any other error, but with the usage hint. */
-class UsageError extends Error {}
-
 export async function dataCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    switch (sub) {
-      case "stats":
-        return await statsCommand(rest, io);
-      case "fetch":
-        return await fetchCommand(rest, io);
-      case "help":
-      case "--help":
-      case "-h":
-        io.out(`${USAGE}\n`);
-        return 0;
-      default:
-        throw new UsageError(sub === undefined ? "missing subcommand (stats or fetch)" : `unknown subcommand "${sub}" (expected stats or fetch)`);
-    }
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const hint = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? " (gr2 data help)" : "";
-    io.err(`gr2 data: ${message.replace(/\s*\n\s*/g, " ")}${hint}\n`);
-    return 2;
-  }
+  return runSubcommands("data", USAGE, { stats: statsCommand, fetch: fetchCommand }, args, io);
 }
 
 async function statsCommand(args: string[], io: Output): Promise<number> {
@@ -77,10 +44,10 @@ async function statsCommand(args: string[], io: Output): Promise<number> {
   const ds = await loadDataset({
     name,
     dataDir: values["data-dir"],
-    users: integerFlag("users", values.users, 1),
-    items: integerFlag("items", values.items, 1),
-    seed: integerFlag("seed", values.seed, Number.MIN_SAFE_INTEGER),
-    minRating: numberFlag("min-rating", values["min-rating"]),
+    users: integerFlag(values, "users", 1),
+    items: integerFlag(values, "items", 1),
+    seed: integerFlag(values, "seed"),
+    minRating: numberFlag(values, "min-rating", undefined),
   });
   const stats = datasetStats(ds);
   if (values.json) {
@@ -125,32 +92,9 @@ async function fetchCommand(args: string[], io: Output): Promise<number> {
   return 0;
 }
 
-/** An optional integer flag with a lower bound; anything else is a usage error. */
-function integerFlag(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} expects an integer${min === 1 ? " ≥ 1" : ""}, got "${value}"`);
-  }
-  return n;
-}
-
-function numberFlag(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${value}"`);
-  return n;
-}
-
 function describeSkipped(report: ReadReport): string {
   const entries = Object.entries(report.skipped);
   return entries.length === 0 ? "nothing" : entries.map(([reason, n]) => `${reason}: ${count(n)}`).join("; ");
 }
 
-function printTable(io: Output, rows: [string, string][]): void {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [key, value] of rows) io.out(`${key.padEnd(width)}  ${value}\n`);
-}
-
 const count = (n: number) => n.toLocaleString("en-US");
-const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;

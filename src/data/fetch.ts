@@ -2,8 +2,9 @@
  * Downloads the public upstream files of a supported dataset (sources.ts) into a cache folder,
  * verifying each file's sha256.
  *
- * - Atomic: a file is written to a temporary name in the same folder and renamed into place only
- *   after its checksum matched, so an interrupted run never leaves a half file under the real name.
+ * - Atomic: a file is written only after its checksum matched, to a temporary name in the same
+ *   folder renamed into place (src/util/atomic.ts), so an interrupted run never leaves a half file
+ *   under the real name.
  * - Resume-safe: files already present with the right checksum are not downloaded again; a
  *   present file with a wrong checksum is replaced.
  * - Errors are `FetchError`s naming the URL (unreachable, HTTP status) or the file (checksum,
@@ -11,8 +12,9 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomicAsync } from "../util/atomic.js";
 import { FetchError } from "./errors.js";
 import { DATASET_SOURCES, findDatasetSource, rawUrl, type SourceFile } from "./sources.js";
 
@@ -81,13 +83,7 @@ async function fetchFile(file: SourceFile, dir: string, options: FetchFilesOptio
   if (got !== file.sha256) {
     throw new FetchError(`checksum mismatch for ${file.name} from ${url}: expected sha256 ${file.sha256}, got ${got}`);
   }
-  const temp = join(dir, `.${file.name}.${process.pid}.${Date.now()}.part`);
-  try {
-    await writeFile(temp, body);
-    await rename(temp, path);
-  } finally {
-    await rm(temp, { force: true });
-  }
+  await writeFileAtomicAsync(path, body);
   return { name: file.name, path, url, status: "downloaded", bytes: body.length };
 }
 

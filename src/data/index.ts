@@ -8,7 +8,7 @@ export { readRecbole } from "./recbole.js";
 export { readMovieLens, MOVIELENS_GENRES } from "./movielens.js";
 export { readJsonl } from "./jsonl.js";
 export { generateSynthetic, SYNTHETIC_DEFAULTS, type SyntheticOptions } from "./synthetic.js";
-export { Rng, WeightedTable } from "./rng.js";
+export { Rng, WeightedTable } from "../util/rng.js";
 export { leaveOneOut, trainExamples, type SplitOptions } from "./split.js";
 export { loadDataset, DATA_DIR_ENV, type LoadOptions } from "./load.js";
 export { datasetStats, type DatasetStats } from "./stats.js";

@@ -15,7 +15,7 @@
  * Same options → identical output: all randomness comes from one seeded `Rng`.
  */
 import { newReport } from "./report.js";
-import { Rng, WeightedTable } from "./rng.js";
+import { Rng, WeightedTable } from "../util/rng.js";
 import type { Dataset, Item, PlantedStructure } from "./types.js";
 
 export interface SyntheticOptions {

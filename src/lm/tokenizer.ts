@@ -16,11 +16,11 @@
  * Encoding never adds the tokenizer's own special tokens (BOS etc. from a post-processor)
  * unless asked: prompt layout belongs to the chat template (src/lm/chat.ts).
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import type * as HF from "tokenizers";
-import { writeJsonAtomic } from "../util/atomic.js";
+import { writeAtomicWith, writeJsonAtomic } from "../util/atomic.js";
 import { SID_BEGIN, SID_END, codeToken } from "../sid/sidmap.js";
 import { PRETOKENIZE_PATTERN, countWords, trainBpeFromWords } from "./bpe-trainer.js";
 import { CHATML, toJinja } from "./chat.js";
@@ -275,20 +275,10 @@ export class TextTokenizer {
     };
     if (options.chatTemplate !== undefined) config.chat_template = options.chatTemplate;
     writeJsonAtomic(join(dir, TOKENIZER_CONFIG_FILE), config); // also creates dir
-    // The binding can only save to a path: save to a temporary file beside the target, make it
-    // durable, then rename it into place.
-    const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-${Date.now()}`);
+    // The binding can only save to a path: it saves to a temporary file, renamed into place.
     try {
-      this.hf.save(tmp, true);
-      const fd = openSync(tmp, "r+");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
+      writeAtomicWith(file, (tmp) => this.hf.save(tmp, true));
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw new Error(`tokenizer: cannot write ${file}: ${(e as Error).message}`);
     }
     this.config = config;

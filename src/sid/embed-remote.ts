@@ -13,9 +13,10 @@
  * The API key is read from an environment variable whose *name* is configured, so keys never
  * appear in config files, run manifests or command lines.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomicAsync } from "../util/atomic.js";
 import { type Matrix, zeros } from "./matrix.js";
 
 export interface RemoteEmbeddingOptions {
@@ -247,12 +248,8 @@ class EmbeddingCache {
   }
 
   async put(key: string, v: Float32Array): Promise<void> {
-    const p = this.path(key);
-    await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
     const b = Buffer.alloc(v.length * 4);
     for (let i = 0; i < v.length; i++) b.writeFloatLE(v[i]!, i * 4);
-    const tmp = `${p}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    await writeFile(tmp, b);
-    await rename(tmp, p);
+    await writeFileAtomicAsync(this.path(key), b, { durable: false }); // a cache: a lost entry is fetched again
   }
 }

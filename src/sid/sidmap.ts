@@ -22,8 +22,8 @@
  * `readSidMap` checks that and everything else, naming the file and the offending item.
  * Files are written to a temporary name and renamed, so a crash never leaves half a map.
  */
-import { open, readFile, rename, unlink } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomicAsync } from "../util/atomic.js";
 import { type CodeTable, codeTable, codesOf } from "./quantiser.js";
 
 export const SID_BEGIN = "<|sid_begin|>";
@@ -178,26 +178,8 @@ function stringifyDocument(doc: SidMapDocument): string {
   return `${headJson.slice(0, -2)},\n  "items": ${itemsJson}\n}\n`;
 }
 
-/** Write `text` to `path` atomically: temp file in the same folder, fsync, rename. */
-export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "w");
-  try {
-    await fh.writeFile(text);
-    await fh.sync(); // the rename must not become visible before the data is on disk
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-}
-
 export async function writeSidMap(path: string, map: SidMap): Promise<void> {
-  await writeFileAtomic(path, stringifyDocument(map.toDocument()));
+  await writeFileAtomicAsync(path, stringifyDocument(map.toDocument()));
 }
 
 /** Read and validate a SID map file. */

@@ -10,7 +10,13 @@ import { tensor } from "./create.js";
 import type { DType } from "./dtype.js";
 import { Tensor, tidy } from "./tensor.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { encodeSafetensorsBytes, describeSafetensorsProblem, parseSafetensorsBytes, type SafetensorsProblem } from "../util/safetensors-format.js";
+import {
+  describeSafetensorsProblem,
+  encodeSafetensorsBytes,
+  ENTRY_FIELD_PROBLEMS,
+  parseSafetensorsBytes,
+  type SafetensorsProblem,
+} from "../util/safetensors-format.js";
 
 const TO_ST: Partial<Record<DType, string>> = {
   float32: "F32",
@@ -80,7 +86,7 @@ function wording(p: SafetensorsProblem): string {
     case "header-json":
       return `header is not valid JSON (${p.reason})`;
     case "entry":
-      return `tensor "${p.tensor}": expected {dtype, shape, data_offsets}`;
+      return `tensor "${p.tensor}": expected {dtype, shape, data_offsets} (${ENTRY_FIELD_PROBLEMS[p.field]})`;
     case "size":
       return `tensor "${p.tensor}": data_offsets span ${p.span} bytes but shape [${p.shape}] of ${p.dtype} needs ${p.need}`;
     case "past-end":

@@ -7,6 +7,10 @@
  */
 import { int64 } from "../torch/index.js";
 import type { Batch } from "./loop.js";
+import { hash32 } from "../util/rng.js";
+
+/** Re-exported for the task samplers that seed from batch coordinates the same way. */
+export { hash32 };
 
 export class PackedStream {
   readonly tokens: Int32Array;
@@ -42,16 +46,4 @@ export class PackedStream {
     const shape = [o.batch, o.seqLen];
     return { ids: int64(ids, shape, o.device), targets: int64(targets, shape, o.device) };
   }
-}
-
-/** A well-mixed 32-bit hash of a few integers (splitmix-style finaliser). */
-export function hash32(...xs: number[]): number {
-  let h = 0x9e3779b9;
-  for (const x of xs) {
-    h = Math.imul(h ^ (x | 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { generateSynthetic } from "../../src/data/synthetic.js";
-import { Rng } from "../../src/data/rng.js";
+import { Rng } from "../../src/util/rng.js";
 
 test("the PRNG is deterministic per seed and roughly uniform", () => {
   const draw = (seed: number) => {
