@@ -5,75 +5,58 @@
  *   gr2 sid build --dataset NAME [--data-dir DIR] --out DIR [--json] …   (see USAGE)
  *   gr2 sid inspect FILE [--json]
  *   gr2 sid bench-encode [--rows N] [--dim D] … [--json]
+ *   gr2 sid ablate --dataset NAME [--data-dir DIR] [--out DIR] [--json] …   (the RQ-VAE ablation)
  */
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
 import { itemText } from "../data/text.js";
 import { leaveOneOut } from "../data/split.js";
-import { type EmbeddingSource, buildSids, quantiserMethods, writeSidArtefacts } from "../sid/build.js";
+import type { Dataset } from "../data/types.js";
+import { type EmbeddingSource, type SidBuildInput, buildSids, embedSource, quantiserMethods, writeSidArtefacts } from "../sid/build.js";
+import { combineEmbeddings } from "../sid/embed.js";
+import { RQVAE_FLAGS, RQVAE_USAGE, rqvaeOptionsFromFlags } from "../sid/rqvae-flags.js";
+import type { RqVaeProgress } from "../sid/rqvae-options.js";
+import { ablationMarkdown, runAblation, writeAblation } from "../sid/ablate.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { benchEncode } from "../sid/bench.js";
+import { type Output, parseInteger as int, parseNumber as num, printTable, PROCESS_OUTPUT, round, runSubcommands, UsageError } from "./args.js";
 
 const USAGE = `usage:
   gr2 sid build --dataset NAME [--data-dir DIR] [--users N --items N --data-seed S] --out DIR [--json]
-      [--method rqkmeans] [--levels 4] [--codebook-size 256] [--random-last 1]
-      [--no-balanced] [--balance-slack 0.1] [--max-iterations 25] [--seed 0]
+      [--method rqkmeans|rqvae] [--levels 4] [--codebook-size 256] [--random-last 1] [--seed 0]
+      rqkmeans: [--no-balanced] [--balance-slack 0.1] [--max-iterations 25]
+      ${RQVAE_USAGE}
       [--embed tfidf,cooc] [--weights tfidf=1,cooc=1] [--tfidf-dim 64] [--cooc-dim 32] [--cooc-window 3]
       [--embeddings FILE [--embeddings-tensor NAME] [--embeddings-ids FILE]]
       [--remote-url URL --remote-model MODEL [--remote-key-env OPENAI_API_KEY] [--remote-cache DIR]]
   gr2 sid inspect SID_MAP.json [--json]
   gr2 sid bench-encode [--rows 1000000] [--dim 64] [--levels 4] [--codebook-size 256]
       [--random-last 1] [--chunk-rows 65536] [--materialise] [--json]
+  gr2 sid ablate --dataset NAME [--data-dir DIR] [--users N --items N --data-seed S] [--out DIR] [--json]
+      [--levels 4] [--codebook-size 256] [--seed 0] [--embeddings FILE] [rqvae flags: budget, and the strengths
+      --gamma 0.99 --diversity 0.1 --dead-reset 20 --contrastive 0.1]
 embedding sources: tfidf (item text), cooc (train-split co-interactions), file (--embeddings),
 remote (an OpenAI-compatible /v1/embeddings server); file/remote are added when their flags are given.`;
 
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const PROCESS_OUTPUT: Output = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
-class UsageError extends Error {}
+/** The flags that pick a catalogue (shared by build and ablate). */
+const DATASET_FLAGS = {
+  dataset: { type: "string" },
+  "data-dir": { type: "string" },
+  users: { type: "string" },
+  items: { type: "string" },
+  "data-seed": { type: "string" },
+} as const;
 
 export async function sidCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    switch (sub) {
-      case "build":
-        return await buildCommand(rest, io);
-      case "inspect":
-        return await inspectCommand(rest, io);
-      case "bench-encode":
-        return benchCommand(rest, io);
-      case "help":
-      case "--help":
-      case "-h":
-        io.out(`${USAGE}\n`);
-        return 0;
-      default:
-        throw new UsageError(sub === undefined ? "missing subcommand (build, inspect or bench-encode)" : `unknown subcommand "${sub}"`);
-    }
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    io.err(`gr2 sid: ${message.replace(/\s*\n\s*/g, " ")}${usage ? " (gr2 sid help)" : ""}\n`);
-    return 2;
-  }
+  const subcommands = { build: buildCommand, inspect: inspectCommand, "bench-encode": benchCommand, ablate: ablateCommand };
+  return runSubcommands("sid", USAGE, subcommands, args, io);
 }
 
 async function buildCommand(args: string[], io: Output): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args,
     options: {
-      dataset: { type: "string" },
-      "data-dir": { type: "string" },
-      users: { type: "string" },
-      items: { type: "string" },
-      "data-seed": { type: "string" },
+      ...DATASET_FLAGS,
       out: { type: "string" },
       method: { type: "string", default: "rqkmeans" },
       levels: { type: "string", default: "4" },
@@ -96,12 +79,14 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
       "remote-key-env": { type: "string", default: "OPENAI_API_KEY" },
       "remote-cache": { type: "string", default: ".cache/embeddings" },
       json: { type: "boolean", default: false },
+      ...RQVAE_FLAGS,
     },
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (!v.dataset) throw new UsageError("missing --dataset NAME");
   if (!v.out) throw new UsageError("missing --out DIR");
+  const rqvae = v.method === "rqvae" ? rqvaeOptionsFromFlags(v) : null;
   if (!quantiserMethods().includes(v.method)) throw new UsageError(`--method must be one of ${quantiserMethods().join(", ")}, got "${v.method}"`);
   const seed = int("seed", v.seed, 0);
   const levels = int("levels", v.levels, 1);
@@ -130,39 +115,26 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
   for (const k of weights.keys()) if (!kinds.has(k)) throw new UsageError(`--weights names "${k}", which is not an embedding source in use`);
 
   const started = performance.now();
-  // --seed drives the SID build; the synthetic generator keeps its own seed (--data-seed) so that
-  // every stage of a pipeline sees the same catalogue.
-  const ds = await loadDataset({
-    name: v.dataset,
-    dataDir: v["data-dir"],
-    users: optInt("users", v.users),
-    items: optInt("items", v.items),
-    seed: v["data-seed"] === undefined ? undefined : int("data-seed", v["data-seed"], 0),
+  const { ds, input } = await loadSidInput(v, kinds.has("cooc") || (rqvae?.contrastive ?? 0) > 0);
+  const common = {
+    levels,
+    codebookSize: int("codebook-size", v["codebook-size"], 1),
+    randomLastLevels: int("random-last", v["random-last"], 0),
+    seed,
+  };
+  const result = await buildSids(input, {
+    sources,
+    method: v.method,
+    quantiser: rqvae
+      ? { ...common, ...rqvae, onProgress: v.json ? undefined : (p: RqVaeProgress) => progressLine(io, p) }
+      : {
+          ...common,
+          balanced: !v["no-balanced"],
+          balanceSlack: num("balance-slack", v["balance-slack"]),
+          maxIterations: int("max-iterations", v["max-iterations"], 0),
+        },
+    onStage: v.json ? undefined : (stage) => io.err(`sid: ${stage}…\n`),
   });
-  const items = ds.catalogue.items;
-  const result = await buildSids(
-    {
-      ids: items.map((it) => it.id),
-      texts: items.map(itemText),
-      // Co-interactions come from the train split only: valid/test targets must not shape the SIDs.
-      trainSequences: kinds.has("cooc") ? leaveOneOut(ds.interactions, { skipShortUsers: true }).train : undefined,
-      categories: items.map((it) => it.categories),
-    },
-    {
-      sources,
-      method: v.method,
-      quantiser: {
-        levels,
-        codebookSize: int("codebook-size", v["codebook-size"], 1),
-        randomLastLevels: int("random-last", v["random-last"], 0),
-        balanced: !v["no-balanced"],
-        balanceSlack: num("balance-slack", v["balance-slack"]),
-        maxIterations: int("max-iterations", v["max-iterations"], 0),
-        seed,
-      },
-      onStage: v.json ? undefined : (stage) => io.err(`sid: ${stage}…\n`),
-    },
-  );
   const paths = await writeSidArtefacts(v.out, result);
   const seconds = (performance.now() - started) / 1000;
   const r = result.report;
@@ -197,6 +169,84 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
     ["seconds", String(summary.seconds)],
     ["wrote", `${paths.sidMap}, ${paths.codebooks}`],
   ]);
+  return 0;
+}
+
+/** One stderr line every 10 RQ-VAE epochs (and the last). */
+function progressLine(io: Output, p: RqVaeProgress): void {
+  if ((p.epoch + 1) % 10 !== 0 && p.epoch + 1 !== p.epochs) return;
+  io.err(`rqvae: epoch ${p.epoch + 1}/${p.epochs} loss ${p.loss.toFixed(5)} (reconstruction ${p.reconstruction.toFixed(5)}, resets ${p.resets})\n`);
+}
+
+/** Load the catalogue and turn it into SID build input (train sequences only when needed). */
+async function loadSidInput(
+  v: { dataset?: string; "data-dir"?: string; users?: string; items?: string; "data-seed"?: string },
+  needTrainSequences: boolean,
+): Promise<{ ds: Dataset; input: SidBuildInput }> {
+  // --seed drives the SID build; the synthetic generator keeps its own seed (--data-seed) so that
+  // every stage of a pipeline sees the same catalogue.
+  const ds = await loadDataset({
+    name: v.dataset!,
+    dataDir: v["data-dir"],
+    users: optInt("users", v.users),
+    items: optInt("items", v.items),
+    seed: v["data-seed"] === undefined ? undefined : int("data-seed", v["data-seed"], 0),
+  });
+  const items = ds.catalogue.items;
+  const input: SidBuildInput = {
+    ids: items.map((it) => it.id),
+    texts: items.map(itemText),
+    // Co-interactions come from the train split only: valid/test targets must not shape the SIDs.
+    trainSequences: needTrainSequences ? leaveOneOut(ds.interactions, { skipShortUsers: true }).train : undefined,
+    categories: items.map((it) => it.categories),
+  };
+  return { ds, input };
+}
+
+/**
+ * `gr2 sid ablate`: the RQ-VAE ablation (src/sid/ablate.ts) on the default embeddings of
+ * `gr2 sid build` (TF-IDF 64 + train co-occurrence 32), or on --embeddings FILE.
+ */
+async function ablateCommand(args: string[], io: Output): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    options: {
+      ...DATASET_FLAGS,
+      out: { type: "string" },
+      levels: { type: "string", default: "4" },
+      "codebook-size": { type: "string", default: "256" },
+      seed: { type: "string", default: "0" },
+      embeddings: { type: "string" },
+      json: { type: "boolean", default: false },
+      ...RQVAE_FLAGS,
+    },
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (!v.dataset) throw new UsageError("missing --dataset NAME");
+  if (v.ema) throw new UsageError("--ema is not an ablate flag: the configurations switch EMA on and off (use --gamma for its decay)");
+  const seed = int("seed", v.seed, 0);
+  const { gamma, diversity, deadCodeTau, contrastive, ...shared } = rqvaeOptionsFromFlags(v);
+  const { ds, input } = await loadSidInput(v, true);
+  const sources: EmbeddingSource[] = v.embeddings
+    ? [{ kind: "file", path: v.embeddings }]
+    : [{ kind: "tfidf", options: { dim: 64, seed } }, { kind: "cooc", options: { dim: 32, window: 3, seed } }];
+  const parts = [];
+  for (const src of sources) parts.push((await embedSource(src, input)).part);
+  const x = combineEmbeddings(parts).matrix;
+  const result = await runAblation(x, {
+    shared: { ...shared, levels: int("levels", v.levels, 1), codebookSize: int("codebook-size", v["codebook-size"], 1), seed },
+    strengths: { gamma, diversity, deadCodeTau, contrastive },
+    trainSequences: input.trainSequences,
+    onRow: v.json ? undefined : (row) => io.err(`ablate: ${row.name}: natural uniqueness ${(100 * row.natural_uniqueness).toFixed(2)}% (${row.seconds.toFixed(1)} s)\n`),
+  });
+  const title = `RQ-VAE ablation on ${ds.catalogue.name}`;
+  const written = v.out ? writeAblation(v.out, result, title) : null;
+  if (v.json) io.out(`${JSON.stringify({ dataset: ds.catalogue.name, ...result, ...(written ? { wrote: written } : {}) })}\n`);
+  else {
+    io.out(ablationMarkdown(result, title));
+    if (written) io.err(`wrote ${written.markdown}, ${written.json}\n`);
+  }
   return 0;
 }
 
@@ -259,28 +309,8 @@ function parseWeights(text: string | undefined): Map<string, number> {
   return out;
 }
 
-function int(name: string, value: string, min: number): number {
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} expects an integer ≥ ${min}, got "${value}"`);
-  }
-  return n;
-}
-
 function optInt(name: string, value: string | undefined): number | undefined {
   return value === undefined ? undefined : int(name, value, 1);
 }
 
-function num(name: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${value}"`);
-  return n;
-}
-
-function printTable(io: Output, rows: [string, string][]): void {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [key, value] of rows) io.out(`${key.padEnd(width)}  ${value}\n`);
-}
-
-const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;

@@ -14,9 +14,11 @@ import { type RemoteEmbeddingOptions, remoteEmbeddings } from "./embed-remote.js
 import { readEmbeddingFile } from "./embed-file.js";
 import type { Quantiser, QuantiserModel } from "./quantiser.js";
 import { type RqKMeansOptions, RqKMeans } from "./rqkmeans.js";
+import { type RqVaeOptions, RqVae } from "./rqvae.js";
 import { resolveCollisions } from "./collisions.js";
 import { type SidReport, buildReport } from "./report.js";
-import { SidMap, writeFileAtomic, writeSidMap } from "./sidmap.js";
+import { SidMap, writeSidMap } from "./sidmap.js";
+import { writeFileAtomicAsync } from "../util/atomic.js";
 import { encodeSafetensors } from "./safetensors.js";
 
 /** Where item vectors come from; several are concatenated (embed.ts). */
@@ -58,12 +60,21 @@ export interface SidBuildResult {
   timings: Record<string, number>;
 }
 
-/** Quantiser factories by method name; the RQ-VAE registers itself here with `registerQuantiser`. */
-const QUANTISERS = new Map<string, (opts: Record<string, unknown>) => Quantiser>([
+/** What a quantiser may learn from besides the embeddings (the RQ-VAE's contrastive loss reads the train sequences). */
+export interface QuantiserContext {
+  trainSequences?: readonly (readonly number[])[];
+}
+
+type QuantiserFactory = (opts: Record<string, unknown>, context: QuantiserContext) => Quantiser;
+
+/** Quantiser factories by method name; more can be added with `registerQuantiser`. */
+const QUANTISERS = new Map<string, QuantiserFactory>([
   ["rqkmeans", (opts) => new RqKMeans(opts as RqKMeansOptions)],
+  // rqvae.ts loads the libtorch addon only when it trains, so RQ-KMeans builds never need it.
+  ["rqvae", (opts, context) => new RqVae({ ...(opts as RqVaeOptions), trainSequences: context.trainSequences })],
 ]);
 
-export function registerQuantiser(method: string, factory: (opts: Record<string, unknown>) => Quantiser): void {
+export function registerQuantiser(method: string, factory: QuantiserFactory): void {
   QUANTISERS.set(method, factory);
 }
 
@@ -71,14 +82,14 @@ export function quantiserMethods(): string[] {
   return [...QUANTISERS.keys()];
 }
 
-export function makeQuantiser(method: string, opts: Record<string, unknown> = {}): Quantiser {
+export function makeQuantiser(method: string, opts: Record<string, unknown> = {}, context: QuantiserContext = {}): Quantiser {
   const f = QUANTISERS.get(method);
   if (!f) throw new Error(`unknown SID method "${method}" (known: ${quantiserMethods().join(", ")})`);
-  return f(opts);
+  return f(opts, context);
 }
 
 /** Compute one source's item vectors, with a few numbers worth reporting. */
-async function embedSource(src: EmbeddingSource, input: SidBuildInput): Promise<{ part: EmbeddingPart; details: Record<string, number> }> {
+export async function embedSource(src: EmbeddingSource, input: SidBuildInput): Promise<{ part: EmbeddingPart; details: Record<string, number> }> {
   const need = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) throw new Error(`embedding source "${src.kind}" needs ${what}`);
     return v;
@@ -124,7 +135,7 @@ export async function buildSids(input: SidBuildInput, opts: SidBuildOptions): Pr
   if (x.cols === 0) throw new Error("the embedding sources produced no dimensions (empty texts and no interactions?)");
 
   const method = opts.method ?? "rqkmeans";
-  const fit = await timed("quantise", () => makeQuantiser(method, opts.quantiser).fit(x));
+  const fit = await timed("quantise", () => makeQuantiser(method, opts.quantiser, { trainSequences: input.trainSequences }).fit(x));
   const { model } = fit;
   const rank = model.rankCodes?.bind(model);
   const resolved = await timed("collisions", () =>
@@ -151,6 +162,6 @@ export async function writeSidArtefacts(dir: string, result: Pick<SidBuildResult
   const codebooks = join(dir, "codebooks.safetensors");
   await writeSidMap(sidMap, result.map);
   const { tensors, metadata } = result.model.tensors();
-  await writeFileAtomic(codebooks, encodeSafetensors(tensors, metadata));
+  await writeFileAtomicAsync(codebooks, encodeSafetensors(tensors, metadata));
   return { sidMap, codebooks };
 }

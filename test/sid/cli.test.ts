@@ -31,7 +31,7 @@ test("gr2 sid reports bad command lines and failures as one stderr line with exi
     [[], /missing subcommand/],
     [["frobnicate"], /unknown subcommand "frobnicate"/],
     [["build", "--dataset", "synthetic"], /missing --out DIR/],
-    [["build", "--dataset", "synthetic", "--out", "x", "--method", "magic"], /--method must be one of rqkmeans, got "magic"/],
+    [["build", "--dataset", "synthetic", "--out", "x", "--method", "magic"], /--method must be one of rqkmeans, rqvae, got "magic"/],
     [["build", "--dataset", "synthetic", "--out", "x", "--levels", "two"], /--levels expects an integer ≥ 1, got "two"/],
     [["build", "--dataset", "synthetic", "--out", "x", "--embed", "tfidf,telepathy"], /unknown embedding source "telepathy"/],
     [["build", "--dataset", "synthetic", "--out", "x", "--weights", "cooc=abc"], /--weights expects NAME=WEIGHT/],

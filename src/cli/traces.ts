@@ -1,0 +1,235 @@
+/**
+ * `gr2 traces generate`: reasoning traces from a teacher for each candidate list. Thin: parses
+ * flags, loads the artefacts, calls src/teacher, prints. Errors become one stderr line, exit 2.
+ */
+import { existsSync } from "node:fs";
+import { isAbsolute, join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { loadDataset } from "../data/load.js";
+import { leaveOneOut } from "../data/split.js";
+import { TextTokenizer } from "../lm/tokenizer.js";
+import { readCandidateLists, SPLITS, type ListSplit } from "../rank/candidates.js";
+import { mineComplements } from "../prompt/complements.js";
+import { OUTPUT_FORMATS } from "../prompt/output-format.js";
+import { domainOf, type PromptBudget, type PromptContext } from "../prompt/rerank-prompt.js";
+import { readSidMap } from "../sid/sidmap.js";
+import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
+import { LlmTeacher } from "../teacher/llm-teacher.js";
+import { ChatClient } from "../teacher/openai-client.js";
+import { TRACE_MODES, type Teacher } from "../teacher/teacher.js";
+import { generateTraces } from "../teacher/traces.js";
+import { TrainIndex } from "../teacher/train-index.js";
+import { readManifest, recordStage } from "../train/run.js";
+import { choiceFlag, DATASET_OPTIONS, datasetFlags, numberFlag, UsageError } from "./args.js";
+
+export interface TracesOutput {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  tty?: boolean;
+}
+
+const PROCESS_OUTPUT: TracesOutput = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  tty: process.stderr.isTTY,
+};
+
+const USAGE = `usage:
+  gr2 traces generate --run RUN_DIR --candidates FILE --sids FILE --dataset NAME [--data-dir DIR]
+      [--users N --items N --seed S] --teacher evidence|openai --mode targeted|rejection
+      [--max-attempts N] [--split valid|test|all] [--format json|compact] [--limit N] [--shuffle]
+      [--trace-seed 0] [--temperature T] [--max-history 20] [--budget TOKENS [--tokenizer PATH]]
+      [--out FILE] [--json]
+    openai teacher: --base-url URL --model M [--api-key-env OPENAI_API_KEY] [--n 1] [--max-tokens 1024]
+      [--concurrency 4] [--timeout-ms 120000] [--max-retries 5] [--teacher-format json|compact]
+      [--cache-dir DIR | --no-cache]
+Lists come from the candidate file (default: the valid split, the lists the re-ranker learns from);
+evidence is computed from the train split only. Traces go to RUN_DIR/traces/<teacher>-<mode>.jsonl
+(resumable: lists already there are skipped), statistics to <same>.stats.json.`;
+
+export async function tracesCommand(args: string[], io: TracesOutput = PROCESS_OUTPUT): Promise<number> {
+  const [sub, ...rest] = args;
+  try {
+    switch (sub) {
+      case "generate":
+        return await generateCommand(rest, io);
+      case "help":
+      case "--help":
+      case "-h":
+      case undefined:
+        io.out(`${USAGE}\n`);
+        return sub === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown subcommand "${sub}" (expected generate)`);
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    if (process.env.GR2_DEBUG && err instanceof Error) io.err(`${err.stack}\n`);
+    io.err(`gr2 traces: ${message.replace(/\s*\n\s*/g, " ")}${usage ? ` (gr2 traces help)` : ""}\n`);
+    return 2;
+  }
+}
+
+const required = (v: Record<string, unknown>, name: string): string => {
+  const x = v[name];
+  if (typeof x !== "string" || x === "") throw new UsageError(`missing --${name}`);
+  return x;
+};
+
+function intFlag(v: Record<string, unknown>, name: string, fallback: number, min: number): number {
+  const n = numberFlag(v, name, fallback);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer ≥ ${min}, got "${String(v[name])}"`);
+  return n;
+}
+
+/** The tokenizer to measure the budget with: --tokenizer, else the run's latest model stage. */
+function budgetTokenizer(runDir: string, flag: string | undefined): TextTokenizer {
+  if (flag) return TextTokenizer.load(flag);
+  const stages = readManifest(runDir).stages;
+  for (const stage of ["sft", "midtrain", "pretrain"]) {
+    const model = stages[stage]?.status === "done" ? stages[stage]!.outputs.model : undefined;
+    if (model) return TextTokenizer.load(isAbsolute(model) ? model : join(runDir, model));
+  }
+  throw new UsageError("--budget needs a tokenizer: pass --tokenizer PATH (or run gr2 pretrain into RUN_DIR first)");
+}
+
+async function generateCommand(args: string[], io: TracesOutput): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      ...DATASET_OPTIONS,
+      run: { type: "string" },
+      candidates: { type: "string" },
+      sids: { type: "string" },
+      teacher: { type: "string" },
+      mode: { type: "string" },
+      "max-attempts": { type: "string" },
+      split: { type: "string", default: "valid" },
+      format: { type: "string", default: "json" },
+      "teacher-format": { type: "string", default: "json" },
+      limit: { type: "string" },
+      shuffle: { type: "boolean", default: false },
+      "trace-seed": { type: "string" },
+      temperature: { type: "string" },
+      "max-history": { type: "string" },
+      budget: { type: "string" },
+      tokenizer: { type: "string" },
+      out: { type: "string" },
+      "base-url": { type: "string" },
+      model: { type: "string" },
+      "api-key-env": { type: "string" },
+      n: { type: "string" },
+      "max-tokens": { type: "string" },
+      concurrency: { type: "string" },
+      "timeout-ms": { type: "string" },
+      "max-retries": { type: "string" },
+      "cache-dir": { type: "string" },
+      "no-cache": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+    allowPositionals: false,
+  });
+  const runDir = required(v, "run");
+  const candidatesPath = required(v, "candidates");
+  const sidsPath = required(v, "sids");
+  if (!v.dataset) throw new UsageError("missing --dataset NAME");
+  const teacherKind = choiceFlag(v, "teacher", ["evidence", "openai"] as const, "evidence");
+  if (v.teacher === undefined) throw new UsageError("missing --teacher evidence|openai");
+  if (v.mode === undefined) throw new UsageError("missing --mode targeted|rejection");
+  const mode = choiceFlag(v, "mode", TRACE_MODES, "targeted");
+  const split = choiceFlag(v, "split", [...SPLITS, "all"] as const, "valid");
+  const format = choiceFlag(v, "format", OUTPUT_FORMATS, "json");
+  const teacherFormat = choiceFlag(v, "teacher-format", OUTPUT_FORMATS, "json");
+  const maxAttempts = intFlag(v, "max-attempts", mode === "targeted" ? 2 : 8, 1);
+  const seed = intFlag(v, "trace-seed", 0, 0);
+  const temperature = v.temperature === undefined ? undefined : numberFlag(v, "temperature", 1);
+  if (temperature !== undefined && temperature < 0) throw new UsageError(`--temperature must be ≥ 0`);
+
+  const dataset = await loadDataset(datasetFlags(v));
+  const items = dataset.catalogue.items;
+  const itemIds = items.map((it) => it.id);
+  // The same split the candidate lists were built on (users too short for it have no lists).
+  const train = leaveOneOut(dataset.interactions, { skipShortUsers: true }).train;
+  let lists = readCandidateLists(candidatesPath, itemIds, split === "all" ? {} : { splits: [split as ListSplit] });
+  if (v.limit !== undefined) lists = lists.slice(0, intFlag(v, "limit", 0, 1));
+  if (lists.length === 0) throw new Error(`${candidatesPath}: no ${split === "all" ? "" : `${split} `}lists`);
+  if (split !== "valid") io.err(`gr2 traces: warning: traces of test lists must not be trained on; the final numbers come from those lists (DESIGN.md §5)\n`);
+
+  const sidMap = await readSidMap(sidsPath);
+  const sidIndex = new Map(sidMap.ids.map((id, i) => [id, i]));
+  const sids = itemIds.map((id) => {
+    const j = sidIndex.get(id);
+    return j === undefined ? null : sidMap.sidOf(j);
+  });
+  for (const l of lists) {
+    for (const i of [...l.history, ...l.candidates]) {
+      if (sids[i] === null) throw new Error(`${sidsPath}: item "${itemIds[i]}" (user ${l.user}) has no SID; rebuild the SID map for this catalogue`);
+    }
+  }
+  const complements = mineComplements(train, items);
+  let budget: PromptBudget | undefined;
+  if (v.budget !== undefined) budget = { maxTokens: intFlag(v, "budget", 0, 1), tokenizer: budgetTokenizer(runDir, v.tokenizer as string | undefined) };
+  const context: PromptContext = { items, sidOf: (i) => sids[i]!, complements, domain: domainOf(dataset.catalogue.name) };
+
+  let teacher: Teacher;
+  let slug: string;
+  if (teacherKind === "evidence") {
+    teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(train, items.length), complements }, { temperature, seed });
+    slug = "evidence";
+  } else {
+    const model = required(v, "model");
+    const client = new ChatClient({
+      baseUrl: required(v, "base-url"),
+      model,
+      apiKeyEnv: (v["api-key-env"] as string | undefined) ?? "OPENAI_API_KEY",
+      maxTokens: intFlag(v, "max-tokens", 1024, 1),
+      concurrency: intFlag(v, "concurrency", 4, 1),
+      timeoutMs: intFlag(v, "timeout-ms", 120_000, 1),
+      maxRetries: intFlag(v, "max-retries", 5, 0),
+      cacheDir: v["no-cache"] ? undefined : ((v["cache-dir"] as string | undefined) ?? join(runDir, "cache", "chat")),
+    });
+    teacher = new LlmTeacher(client, { batch: intFlag(v, "n", 1, 1), temperature, seed });
+    slug = `openai-${model.replace(/[^A-Za-z0-9._-]+/g, "_")}`;
+  }
+  const out = (v.out as string | undefined) ?? join(runDir, "traces", `${slug}-${mode}.jsonl`);
+  const resumed = existsSync(out);
+
+  let last = Date.now();
+  const r = await generateTraces({
+    lists: lists.map((l) => ({ user: l.user, split: l.split, history: l.history, candidates: l.candidates, target: l.target, rankPre: l.rankPre })),
+    teacher,
+    mode,
+    maxAttempts,
+    prompt: { context, options: { maxHistory: intFlag(v, "max-history", 20, 1), budget }, shuffle: v.shuffle as boolean, seed },
+    format,
+    teacherFormat,
+    out,
+    onProgress: (done, total) => {
+      const now = Date.now();
+      if (done < total && now - last < (io.tty ? 200 : 10_000)) return;
+      last = now;
+      const text = `traces ${mode}: ${done}/${total}`;
+      if (io.tty) io.err(`\r\x1b[2K${text}${done === total ? "\n" : ""}`);
+      else if (total >= 50) io.err(`${text}\n`);
+    },
+  });
+  const rel = (p: string) => (relative(runDir, p).startsWith("..") ? p : relative(runDir, p));
+  recordStage(runDir, `traces-${mode}`, {
+    status: "done",
+    outputs: { traces: rel(out), stats: rel(r.statsPath) },
+    metrics: { lists: r.stats.lists, accepted: r.stats.accepted, acceptance_rate: r.stats.acceptance_rate, mean_attempts: r.stats.attempts.mean, invalid_rate: r.stats.invalid_rate },
+    config: { teacher: teacher.name, mode, max_attempts: maxAttempts, split, format, teacher_format: teacherFormat, shuffle: v.shuffle, seed, temperature: temperature ?? null, candidates: candidatesPath, sids: sidsPath, dataset: v.dataset },
+  });
+  const summary = { ...r.stats, written: r.written, skipped: r.skipped, resumed, stats_file: r.statsPath };
+  if (v.json) io.out(`${JSON.stringify(summary)}\n`);
+  else {
+    const s = r.stats;
+    io.out(
+      `${s.mode} traces by ${s.teacher}: ${s.accepted}/${s.lists} accepted (${(100 * s.acceptance_rate).toFixed(1)}%), ` +
+        `${s.attempts.mean} attempts per list, ${(100 * s.invalid_rate).toFixed(1)}% invalid answers` +
+        `${r.skipped ? `; ${r.skipped} lists already done` : ""}\ntraces: ${out}\nstats:  ${r.statsPath}\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,255 @@
+/**
+ * A decoding constraint (src/lm/generate.ts `LogitConstraint`) that makes every generated
+ * answer parse: the rationale is free text within the format's rules, and the ranking is a
+ * valid permutation of the row's candidates, token by token.
+ *
+ * Per row, a small state machine over token ids walks the answer grammar of output-format.ts:
+ *
+ *   forced prefix  →  rationale  →  forced header  →  SID  (→ forced separator → SID)×(K−1)
+ *                  →  forced closing + stop token  →  done
+ *
+ * - rationale: any token whose text avoids the format's forbidden characters (JSON: `\` and
+ *   control characters; compact: control characters) and is not a special token. The rationale
+ *   ends with a "closer" token, one whose text contains the closer (JSON `"`, compact `\n`)
+ *   followed by nothing or by a prefix of the header (so `."` or `", "` may end a JSON
+ *   rationale); the rest of the header is then forced. After `maxRationaleTokens` the closer and
+ *   header are forced, so every answer ends within `maxNewTokens` (the bound the factory reports).
+ * - ranking: SIDs are walked through the trie of the candidates' SID token sequences,
+ *   restricted to candidates not yet used; after the K-th SID the closing text and the stop
+ *   token are forced.
+ *
+ * Forced texts are encoded once by the tokenizer, so forced spans use the same ids an encoded
+ * training answer would have around the SIDs (SID tokens are added tokens, so the text between
+ * two SIDs is always tokenised on its own).
+ *
+ * Token classes are computed from each token's own decoded text. That is exact for byte-level
+ * BPE: the closer and forbidden characters are ASCII, and an ASCII byte never occurs inside a
+ * multi-byte UTF-8 sequence, so a token's bytes contain one exactly when its text does.
+ */
+import { tensor, type Tensor } from "../torch/index.js";
+import type { LogitConstraint } from "../lm/generate.js";
+import type { TextTokenizer } from "../lm/tokenizer.js";
+import { parseSid } from "../sid/sidmap.js";
+import { GRAMMARS, type OutputFormat, type OutputGrammar } from "./output-format.js";
+
+export interface PermutationConstraintOptions {
+  tokenizer: TextTokenizer;
+  format: OutputFormat;
+  /** Per row, the candidates' SID strings (any order); a single list applies to every row. */
+  candidates: readonly (readonly string[])[];
+  /** Most rationale tokens before the ranking is forced (0 = no rationale: a direct policy). */
+  maxRationaleTokens: number;
+  /** The token that ends the answer. Default: `<|im_end|>` (ChatML's end of turn). */
+  stopToken?: number;
+  /** The prompt already ends with the format's prefix (e.g. prefilled `{"explanation": "`). Default false. */
+  prefilled?: boolean;
+}
+
+export interface PermutationConstraint {
+  constraint: LogitConstraint;
+  /** New tokens enough for any answer under this constraint: pass at least this as `maxNewTokens`. */
+  maxNewTokens: number;
+  /**
+   * Per row, after generation (pass `GenerateResult.tokens`): the candidates' indices (into
+   * that row's `candidates`) in generated order, and whether the answer reached its stop token.
+   */
+  outcome(generated: readonly (readonly number[])[]): { ranking: number[]; complete: boolean }[];
+}
+
+/** Per tokenizer and format: which tokens may appear in a rationale and which close it. */
+interface VocabClasses {
+  size: number;
+  /** 1 where the token may be generated in the rationale (closers included). */
+  rationale: Uint8Array;
+  /** Closer token id → characters of the header its text already contains. */
+  closerRest: Map<number, number>;
+}
+
+const classCache = new WeakMap<TextTokenizer, Map<string, VocabClasses>>();
+
+function vocabClasses(tok: TextTokenizer, g: OutputGrammar): VocabClasses {
+  let perTok = classCache.get(tok);
+  if (!perTok) classCache.set(tok, (perTok = new Map()));
+  const V = tok.vocabSize;
+  const cached = perTok.get(g.format);
+  if (cached && cached.size === V) return cached;
+  const rationale = new Uint8Array(V);
+  const closerRest = new Map<number, number>();
+  for (let id = 0; id < V; id++) {
+    if (tok.isSpecial(id)) continue;
+    const text = tok.decodeSync([id]);
+    if (text === "") continue; // unknown id or a token that decodes to nothing
+    const at = text.indexOf(g.closer);
+    const body = at < 0 ? text : text.slice(0, at);
+    if (g.forbidden.test(body)) continue;
+    if (at < 0) {
+      rationale[id] = 1;
+      continue;
+    }
+    const rest = text.slice(at + g.closer.length);
+    if (g.header.startsWith(rest)) {
+      rationale[id] = 1;
+      closerRest.set(id, rest.length);
+    }
+  }
+  const classes = { size: V, rationale, closerRest };
+  perTok.set(g.format, classes);
+  return classes;
+}
+
+type Phase =
+  | { kind: "forced"; ids: readonly number[]; at: number; then: Phase }
+  | { kind: "rationale"; n: number }
+  | { kind: "sid"; prefix: number[] }
+  | { kind: "done" };
+
+interface Row {
+  /** Candidates' SID token sequences. */
+  seqs: number[][];
+  used: number[];
+  phase: Phase;
+  consumed: number;
+}
+
+/** Builds the constraint (async: the forced texts are encoded once, up front). */
+export async function permutationConstraint(o: PermutationConstraintOptions): Promise<PermutationConstraint> {
+  const tok = o.tokenizer;
+  const g = GRAMMARS[o.format];
+  if (!tok.sid) throw new Error("permutation constraint: the tokenizer has no SID tokens (addSidTokens first)");
+  if (o.candidates.length === 0) throw new Error("permutation constraint: no candidate lists");
+  if (!(Number.isInteger(o.maxRationaleTokens) && o.maxRationaleTokens >= 0)) throw new RangeError(`maxRationaleTokens must be an integer ≥ 0, got ${o.maxRationaleTokens}`);
+  const stop = o.stopToken ?? tok.tokenToId("<|im_end|>");
+  if (stop === undefined) throw new Error("permutation constraint: the tokenizer has no <|im_end|>; pass stopToken");
+
+  const seqsOf = o.candidates.map((sids, row) => {
+    if (sids.length === 0) throw new Error(`permutation constraint: row ${row} has no candidates`);
+    const seqs = sids.map((s) => tok.sidTokenIds(parseSid(s, tok.sid!.levels, tok.sid!.codebookSize)));
+    if (new Set(seqs.map((s) => s.join(","))).size !== seqs.length) throw new Error(`permutation constraint: row ${row} names a candidate twice`);
+    return seqs;
+  });
+  const classes = vocabClasses(tok, g);
+  const enc = async (text: string) => (text === "" ? [] : tok.encode(text));
+  const prefixIds = await enc(g.prefix);
+  const headerRest = await Promise.all(Array.from({ length: g.header.length + 1 }, (_, r) => enc(g.header.slice(r))));
+  const closerHeader = await enc(g.closer + g.header);
+  const separatorIds = await enc(g.separator);
+  const closingIds = await enc(g.closing);
+
+  const L = tok.sid.levels + 2;
+  const K = Math.max(...seqsOf.map((s) => s.length));
+  const maxNewTokens =
+    (o.prefilled ? 0 : prefixIds.length) +
+    o.maxRationaleTokens +
+    Math.max(closerHeader.length, 1 + Math.max(...headerRest.map((h) => h.length))) +
+    K * L +
+    (K - 1) * separatorIds.length +
+    closingIds.length +
+    1;
+
+  const forced = (ids: readonly number[], then: Phase): Phase => ({ kind: "forced", ids, at: 0, then });
+  const afterSid = (row: Row): Phase =>
+    row.used.length === row.seqs.length ? forced([...closingIds, stop], { kind: "done" }) : forced(separatorIds, { kind: "sid", prefix: [] });
+  /** Skips exhausted forced spans and forces the ranking when the rationale is at its limit. */
+  const settle = (p: Phase): Phase => {
+    for (;;) {
+      if (p.kind === "forced" && p.at >= p.ids.length) p = p.then;
+      else if (p.kind === "rationale" && p.n >= o.maxRationaleTokens) p = forced(closerHeader, { kind: "sid", prefix: [] });
+      else return p;
+    }
+  };
+  /** SID sequences still possible after `prefix` (the trie walk, over the unused candidates). */
+  const matching = (row: Row, prefix: readonly number[]) =>
+    row.seqs.filter((s, i) => !row.used.includes(i) && prefix.every((t, j) => s[j] === t));
+
+  let rows: Row[] = [];
+  const reset = (B: number) => {
+    if (seqsOf.length !== 1 && seqsOf.length !== B) throw new Error(`permutation constraint: ${seqsOf.length} candidate lists for a batch of ${B} rows`);
+    rows = Array.from({ length: B }, (_, b) => ({
+      seqs: seqsOf[seqsOf.length === 1 ? 0 : b]!,
+      used: [],
+      phase: settle(o.prefilled ? { kind: "rationale", n: 0 } : forced(prefixIds, { kind: "rationale", n: 0 })),
+      consumed: 0,
+    }));
+  };
+
+  const advance = (row: Row, b: number, token: number): void => {
+    const p = row.phase;
+    const bad = (): never => {
+      throw new Error(`permutation constraint: row ${b} generated token ${token} (${JSON.stringify(tok.decodeSync([token]))}), which the ${p.kind} state does not allow`);
+    };
+    switch (p.kind) {
+      case "done":
+        return;
+      case "forced":
+        if (token !== p.ids[p.at]) bad();
+        row.phase = settle({ ...p, at: p.at + 1 });
+        return;
+      case "rationale": {
+        if (!(token < classes.size && classes.rationale[token])) bad();
+        const rest = classes.closerRest.get(token);
+        row.phase = settle(rest === undefined ? { kind: "rationale", n: p.n + 1 } : forced(headerRest[rest]!, { kind: "sid", prefix: [] }));
+        return;
+      }
+      case "sid": {
+        const prefix = [...p.prefix, token];
+        const left = matching(row, prefix);
+        if (left.length === 0) bad();
+        if (prefix.length < L) {
+          row.phase = { kind: "sid", prefix };
+          return;
+        }
+        row.used.push(row.seqs.indexOf(left[0]!));
+        row.phase = settle(afterSid(row));
+        return;
+      }
+    }
+  };
+
+  const allow = (mask: Uint8Array, offset: number, V: number, row: Row): void => {
+    const p = row.phase;
+    switch (p.kind) {
+      case "done":
+        mask.fill(1, offset, offset + V);
+        return;
+      case "forced":
+        mask[offset + p.ids[p.at]!] = 1;
+        return;
+      case "rationale":
+        mask.set(classes.rationale.subarray(0, Math.min(V, classes.size)), offset);
+        return;
+      case "sid":
+        for (const s of matching(row, p.prefix)) mask[offset + s[p.prefix.length]!] = 1;
+        return;
+    }
+  };
+
+  /** Brings every row's state up to its generated tokens (starting afresh for a new generation). */
+  const sync = (generated: readonly (readonly number[])[], step: number | null) => {
+    const B = generated.length;
+    // A new generation: step 0, another batch size, or rows shorter than what was consumed.
+    if (step === 0 || rows.length !== B || generated.some((t, b) => t.length < rows[b]!.consumed)) reset(B);
+    generated.forEach((tokens, b) => {
+      const row = rows[b]!;
+      for (; row.consumed < tokens.length; row.consumed++) advance(row, b, tokens[row.consumed]!);
+    });
+  };
+
+  const constraint: LogitConstraint = (step, generated, logits: Tensor) => {
+    const B = generated.length;
+    sync(generated, step);
+    const V = logits.size(1);
+    const mask = new Uint8Array(B * V);
+    rows.forEach((row, b) => allow(mask, b * V, V, row));
+    return tensor(mask, [B, V], { dtype: "bool", device: logits.device });
+  };
+
+  return {
+    constraint,
+    maxNewTokens,
+    outcome: (generated) => {
+      // The stop token is sampled after the last constraint call: feed the tail first.
+      sync(generated, null);
+      return rows.map((r) => ({ ranking: [...r.used], complete: r.phase.kind === "done" }));
+    },
+  };
+}

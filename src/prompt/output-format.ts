@@ -1,0 +1,98 @@
+/**
+ * The two answer formats a re-ranker may be asked for, defined once so that the prompt's
+ * instructions, the teachers' written answers, the parser and the decoding constraint agree
+ * character for character.
+ *
+ * - `json` (the paper's): `{"explanation": "<rationale>", "recommendations": ["<sid>", …]}`
+ * - `compact` (for small models: ~40% fewer tokens around the SIDs, no JSON punctuation to
+ *   learn): `<rationale>\nRanking: <sid><sid>…<sid>` — one line of rationale, then the SIDs
+ *   back to back (each SID is delimited by its own begin/end tokens, so no separator is needed).
+ *
+ * Every answer is `prefix + rationale + closer + header + sid₁ + separator + sid₂ … + closing`;
+ * `OutputGrammar` names those pieces, which is what the decoding constraint walks.
+ */
+
+export type OutputFormat = "json" | "compact";
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ["json", "compact"];
+
+export interface OutputGrammar {
+  format: OutputFormat;
+  /** Text before the rationale. */
+  prefix: string;
+  /** The single character that ends the rationale. */
+  closer: string;
+  /** Text after the closer, up to the first SID. */
+  header: string;
+  /** Text between two SIDs. */
+  separator: string;
+  /** Text after the last SID. */
+  closing: string;
+  /** Characters the rationale may not contain (besides the closer), or the answer would not parse. */
+  forbidden: RegExp;
+}
+
+/** Control characters (C0, DEL, C1) and lone surrogates: never valid inside a JSON string. */
+const CONTROL = "\\u0000-\\u001f\\u007f-\\u009f";
+
+export const GRAMMARS: Readonly<Record<OutputFormat, OutputGrammar>> = {
+  json: {
+    format: "json",
+    prefix: '{"explanation": "',
+    closer: '"',
+    header: ', "recommendations": ["',
+    separator: '", "',
+    closing: '"]}',
+    // A raw backslash would start an escape; control characters must be escaped in JSON.
+    forbidden: new RegExp(`[\\\\${CONTROL}]`),
+  },
+  compact: {
+    format: "compact",
+    prefix: "",
+    closer: "\n",
+    header: "Ranking: ",
+    separator: "",
+    closing: "",
+    forbidden: new RegExp(`[${CONTROL}]`),
+  },
+};
+
+/**
+ * Makes a rationale safe for both formats: double quotes become single quotes, backslashes
+ * become slashes, line breaks and tabs become spaces, other control characters and lone
+ * surrogates are dropped, runs of spaces collapse. Teachers' rationales go through this before
+ * they are written, so every trace is text the decoding constraint could have produced.
+ */
+export function sanitizeRationale(text: string): string {
+  return text
+    .replace(/"/g, "'")
+    .replace(/\\/g, "/")
+    .replace(/[\t\n\r\u000b\u000c\u0085\u2028\u2029]/g, " ")
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, "")
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "")
+    .replace(/ {2,}/g, " ")
+    .trim();
+}
+
+/**
+ * Writes an answer in `format`. The rationale is sanitised (see `sanitizeRationale`); SIDs are
+ * written as given, in order. The JSON form equals `JSON.stringify`'s output with ", " and ": "
+ * spacing, and parses back with `parseRerankOutput`.
+ */
+export function formatOutput(format: OutputFormat, rationale: string, sids: readonly string[]): string {
+  const g = GRAMMARS[format];
+  return g.prefix + sanitizeRationale(rationale) + g.closer + g.header + sids.join(g.separator) + g.closing;
+}
+
+/** One line describing the expected answer, for the prompt's instructions. */
+export function formatInstructions(format: OutputFormat, k: number): string {
+  if (format === "json") {
+    return (
+      `Answer with JSON only, in exactly this form: {"explanation": "<your reasoning in one paragraph, citing items by SID>", ` +
+      `"recommendations": ["<SID>", "<SID>", …]}. "recommendations" lists all ${k} candidate SIDs, most likely first, each exactly once.`
+    );
+  }
+  return (
+    `Answer in exactly two lines: first your reasoning in one line, citing items by SID; then "Ranking: " followed by all ${k} ` +
+    `candidate SIDs written back to back, most likely first, each exactly once.`
+  );
+}

@@ -1,0 +1,260 @@
+/**
+ * The re-ranking prompt: one user's history and K candidates → chat messages, following the
+ * GR2 paper's five principles (DESIGN.md §1):
+ *
+ *  1. expert role and task (system message);
+ *  2. the history and ALL candidates together, in one message, so the model compares them;
+ *  3. domain-knowledge priming: complementary categories (shampoo → conditioner), mined from
+ *     the train split (complements.ts) or supplied;
+ *  4. items cited by SID: every item line starts with its SID, and the answer names SIDs only;
+ *  5. three steps: pattern recognition → complementary/category matching → selection.
+ *
+ * Items are shown as `SID title | brand | category | price`. With a token budget the prompt is
+ * measured with the real tokenizer and chat template; when it is too long the oldest history
+ * items go first (down to `minHistory`), then titles are cut to fewer words, and only if that
+ * is not enough does building fail (`PromptBudgetError`), since silently dropping candidates
+ * would change the task.
+ *
+ * Candidate shuffling (seeded) guards against position bias: the shown order is recorded
+ * (`shownOrder`), and answers are mapped back by SID, so the upstream order is never lost.
+ */
+import { Rng } from "../data/rng.js";
+import { itemText } from "../data/text.js";
+import type { Item } from "../data/types.js";
+import { CHATML, renderChat, type ChatMessage, type ChatTemplate } from "../lm/chat.js";
+import type { TextTokenizer } from "../lm/tokenizer.js";
+import { categoryKey, ComplementTable, type ComplementHint } from "./complements.js";
+import { formatInstructions, type OutputFormat } from "./output-format.js";
+
+/** What the prompt needs to know about the catalogue. */
+export interface PromptContext {
+  /** Catalogue items by dense index. */
+  items: readonly Item[];
+  /** Item index → SID string. */
+  sidOf: (item: number) => string;
+  /** Mined complements (complements.ts) or hand-written hints. */
+  complements?: ComplementTable | readonly ComplementHint[];
+  /** What the store sells, for the role line ("beauty", "movies"). Default from the catalogue name. */
+  domain?: string;
+}
+
+export interface PromptBudget {
+  /** Most tokens the rendered prompt (template and generation prompt included) may have. */
+  maxTokens: number;
+  tokenizer: TextTokenizer;
+  template?: ChatTemplate;
+  /** History items never dropped for the budget (default 1). */
+  minHistory?: number;
+  /** Titles are never cut below this many words (default 3). */
+  minTitleWords?: number;
+}
+
+export interface RerankPromptOptions {
+  format: OutputFormat;
+  /** Most recent history items shown at most (default 20). */
+  maxHistory?: number;
+  /** Complement hints shown at most (default 4). */
+  maxHints?: number;
+  /** Shuffle the shown candidates with this seed (see `listSeed`); absent = upstream order. */
+  shuffleSeed?: number;
+  budget?: PromptBudget;
+  /**
+   * Teacher prompts only (targeted mode): reveal the item the user actually chose and ask the
+   * teacher to explain it and rank it first. Never used for the student's prompt.
+   */
+  revealTarget?: number;
+}
+
+export interface RerankListInput {
+  /** Item indices, oldest first. */
+  history: readonly number[];
+  /** Item indices in upstream order. */
+  candidates: readonly number[];
+}
+
+export interface RerankPrompt {
+  messages: ChatMessage[];
+  format: OutputFormat;
+  /** shownOrder[j] = upstream index of the j-th candidate shown. */
+  shownOrder: number[];
+  /** The candidates' SIDs in upstream order (what `parseRerankOutput` maps answers onto). */
+  candidateSids: string[];
+  /** The history items shown (item indices, oldest first). */
+  history: number[];
+  /** Older history items left out (by `maxHistory` or the budget). */
+  historyOmitted: number;
+  /** Words titles were cut to for the budget, or null when shown whole. */
+  titleWords: number | null;
+  hints: ComplementHint[];
+  /** Prompt tokens as rendered for generation, when a budget was given. */
+  tokens: number | null;
+}
+
+export class PromptBudgetError extends Error {
+  constructor(readonly maxTokens: number, readonly minimumTokens: number) {
+    super(`re-ranking prompt needs at least ${minimumTokens} tokens (history cut to the minimum, titles shortened) but the budget is ${maxTokens}`);
+  }
+}
+
+/** The domain word for the role line: "amazon-beauty" → "beauty"; the synthetic catalogue is a beauty store. */
+export function domainOf(catalogueName: string): string {
+  const n = catalogueName.replace(/^amazon-/i, "").toLowerCase();
+  return n === "synthetic" ? "beauty" : n;
+}
+
+/** A per-list seed from a run seed and the user id (FNV-1a), so shuffles differ per user but repeat per run. */
+export function listSeed(seed: number, user: string, ...parts: (string | number)[]): number {
+  let h = 0x811c9dc5 ^ (seed >>> 0);
+  for (const s of [user, ...parts.map(String)]) {
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xff, 0x01000193); // separator: ("ab","c") ≠ ("a","bc")
+  }
+  return h >>> 0;
+}
+
+/**
+ * The first `words` words of a title. No ellipsis is added: the item is identified by its SID
+ * anyway, and a marker costs up to 3 tokens per item in a small byte-level vocabulary, which
+ * can eat the whole saving of the cut.
+ */
+export function shortenTitle(title: string, words: number | null): string {
+  if (words === null) return title;
+  const parts = title.split(/\s+/).filter(Boolean);
+  return parts.length <= words ? title : parts.slice(0, words).join(" ");
+}
+
+/** One item line: `SID title | brand: … | category: … | price: …` (titles cut to `titleWords`). */
+export function itemLine(item: Item, sid: string, titleWords: number | null): string {
+  return `${sid} ${itemText({ ...item, title: shortenTitle(item.title, titleWords) })}`;
+}
+
+function hintsFor(ctx: PromptContext, history: readonly number[], candidates: readonly number[], max: number): ComplementHint[] {
+  if (!ctx.complements || max <= 0) return [];
+  const table = ctx.complements instanceof ComplementTable ? ctx.complements : new ComplementTable(ctx.complements);
+  const cats = (ids: readonly number[]) => ids.map((i) => categoryKey(ctx.items[i]!)).filter((c) => c !== "");
+  // Recent categories first: the last items say most about the next one.
+  return table.relevant(cats([...history].reverse()), cats(candidates), max);
+}
+
+interface View {
+  history: readonly number[];
+  historyOmitted: number;
+  titleWords: number | null;
+}
+
+const SYSTEM_TEMPLATE = (domain: string) =>
+  `You are an expert recommender for an online ${domain} store. Your task is to re-rank a short list of candidate products for one customer: ` +
+  `read the customer's purchase history and all candidates together, decide which candidate the customer is most likely to buy next, ` +
+  `and order every candidate from most to least likely. Each product is named by its semantic ID (SID), a code such as ` +
+  `<|sid_begin|><s_a_12><s_b_7>…<|sid_end|>; products with similar SIDs are similar. Always refer to products by their SID.`;
+
+function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, hints: readonly ComplementHint[], o: RerankPromptOptions): ChatMessage[] {
+  const K = list.candidates.length;
+  const domain = ctx.domain ?? "retail";
+  const line = (i: number) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords);
+  const lines: string[] = [];
+  const n = view.history.length;
+  lines.push(
+    view.historyOmitted > 0
+      ? `Purchase history (oldest first; the last ${n} of ${n + view.historyOmitted} purchases):`
+      : `Purchase history (oldest first, ${n} purchase${n === 1 ? "" : "s"}):`,
+  );
+  view.history.forEach((item, j) => lines.push(`${j + 1}. ${line(item)}`));
+  lines.push("", `Candidates (${K}):`);
+  for (const u of shown) lines.push(`- ${line(list.candidates[u]!)}`);
+  lines.push("", "Domain knowledge: customers often buy complementary products one after another (for example conditioner after shampoo).");
+  if (hints.length > 0) {
+    lines.push("In this store, purchases in the first category are often followed by purchases in the second:");
+    for (const h of hints) lines.push(`- ${h.from} → ${h.to}`);
+  }
+  lines.push(
+    "",
+    "Think in three steps:",
+    "1. Pattern recognition: which categories, brands and price range does the recent history show?",
+    "2. Complementary and category matching: which candidates continue those patterns or complement the recent purchases?",
+    `3. Selection: order all ${K} candidates from most to least likely next purchase.`,
+  );
+  if (o.revealTarget !== undefined) {
+    lines.push(
+      "",
+      `The customer actually bought ${ctx.sidOf(o.revealTarget)} next. Explain, following the three steps and citing the evidence in the history, ` +
+        "why it is the best choice, without saying that you were told; rank it first.",
+    );
+  }
+  lines.push("", formatInstructions(o.format, K));
+  return [
+    { role: "system", content: SYSTEM_TEMPLATE(domain) },
+    { role: "user", content: lines.join("\n") },
+  ];
+}
+
+async function countTokens(messages: ChatMessage[], b: PromptBudget): Promise<number> {
+  return (await renderChat(messages, b.tokenizer, { template: b.template ?? CHATML, addGenerationPrompt: true })).ids.length;
+}
+
+/** Largest x in [lo, hi] with ok(x), given ok is monotone (true up to some point); lo - 1 if none. */
+async function largest(lo: number, hi: number, ok: (x: number) => Promise<boolean>): Promise<number> {
+  let best = lo - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (await ok(mid)) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+/** Builds the prompt for one candidate list (see the file comment). */
+export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInput, o: RerankPromptOptions): Promise<RerankPrompt> {
+  const K = list.candidates.length;
+  if (K < 1) throw new RangeError("re-ranking prompt: the list has no candidates");
+  const shownOrder = Array.from({ length: K }, (_, i) => i);
+  const shown = o.shuffleSeed === undefined ? shownOrder : new Rng(o.shuffleSeed).shuffle(shownOrder);
+  const maxHistory = o.maxHistory ?? 20;
+  const full = list.history.slice(Math.max(0, list.history.length - maxHistory));
+  const omittedByCap = list.history.length - full.length;
+  const hints = hintsFor(ctx, full, list.candidates, o.maxHints ?? 4);
+  const viewOf = (keep: number, titleWords: number | null): View => ({
+    history: full.slice(full.length - keep),
+    historyOmitted: omittedByCap + full.length - keep,
+    titleWords,
+  });
+  const result = (view: View, tokens: number | null): RerankPrompt => ({
+    messages: renderMessages(ctx, list, shown, view, hints, o),
+    format: o.format,
+    shownOrder: shown,
+    candidateSids: list.candidates.map((c) => ctx.sidOf(c)),
+    history: [...view.history],
+    historyOmitted: view.historyOmitted,
+    titleWords: view.titleWords,
+    hints: [...hints],
+    tokens,
+  });
+
+  const b = o.budget;
+  if (!b) return result(viewOf(full.length, null), null);
+  const measure = (v: View) => countTokens(renderMessages(ctx, list, shown, v, hints, o), b);
+  const fits = async (v: View) => (await measure(v)) <= b.maxTokens;
+
+  const whole = viewOf(full.length, null);
+  const wholeTokens = await measure(whole);
+  if (wholeTokens <= b.maxTokens) return result(whole, wholeTokens);
+  // 1. Drop the oldest history items: keep the most that fit.
+  const minHistory = Math.min(full.length, Math.max(0, b.minHistory ?? 1));
+  const keep = await largest(minHistory, full.length - 1, (k) => fits(viewOf(k, null)));
+  if (keep >= minHistory) {
+    const v = viewOf(keep, null);
+    return result(v, await measure(v));
+  }
+  // 2. Shorten titles (every item's), as little as needed.
+  const shownItems = [...viewOf(minHistory, null).history, ...list.candidates];
+  const longest = Math.max(1, ...shownItems.map((i) => ctx.items[i]!.title.split(/\s+/).filter(Boolean).length));
+  const minWords = Math.max(1, b.minTitleWords ?? 3);
+  const words = await largest(minWords, longest - 1, (w) => fits(viewOf(minHistory, w)));
+  if (words >= minWords) {
+    const v = viewOf(minHistory, words);
+    return result(v, await measure(v));
+  }
+  throw new PromptBudgetError(b.maxTokens, await measure(viewOf(minHistory, minWords)));
+}

@@ -1,0 +1,248 @@
+/**
+ * Candidate lists: what the re-ranker receives (DESIGN.md §5). For each user and split, the
+ * target plus K − 1 negatives, ordered by the upstream ranker's score; `rankPre` is the
+ * target's 1-based place there. Which negatives:
+ *
+ * - `top` (default, the protocol): the K − 1 highest-scored items outside the history;
+ * - `pool:P`: K − 1 drawn (seeded) from the P highest-scored items outside the history, for a
+ *   milder list where the target is not simply "the one the ranker liked least";
+ * - `random`: K − 1 drawn uniformly from all items outside the history.
+ *
+ * The artefact is JSONL, one list per line, items and users named by their dataset ids, so
+ * that users can bring lists from their own upstream ranker. docs/candidates-format.md is the
+ * reference; `readCandidateLists` checks every rule there and names file:line on failure.
+ */
+import { readFileSync } from "node:fs";
+import { DataError } from "../data/errors.js";
+import { Rng } from "../data/rng.js";
+import type { Example } from "../data/types.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { rankOfTarget, scoreInBatches, topItems, type Ranker } from "./ranker.js";
+
+export const LIST_SIZE = 10;
+export const SPLITS = ["valid", "test"] as const;
+export type ListSplit = (typeof SPLITS)[number];
+
+/** One candidate list, items as dense catalogue indices. */
+export interface CandidateList {
+  /** The dataset's user id (upstream string). */
+  user: string;
+  split: ListSplit;
+  /** Items before the target, oldest first. */
+  history: number[];
+  /** In incoming (upstream) order; contains `target` exactly once. */
+  candidates: number[];
+  target: number;
+  /** 1-based position of `target` in `candidates`. */
+  rankPre: number;
+  /** Upstream scores parallel to `candidates` (non-increasing), or null when unknown. */
+  scores: number[] | null;
+}
+
+export type NegativeStrategy = { kind: "top" } | { kind: "pool"; size: number } | { kind: "random" };
+
+export function parseNegatives(text: string): NegativeStrategy {
+  if (text === "top") return { kind: "top" };
+  if (text === "random") return { kind: "random" };
+  const m = /^pool:(\d+)$/.exec(text);
+  if (m) return { kind: "pool", size: Number(m[1]) };
+  throw new RangeError(`unknown negatives "${text}" (expected top, pool:P or random)`);
+}
+
+export const formatNegatives = (s: NegativeStrategy): string => (s.kind === "pool" ? `pool:${s.size}` : s.kind);
+
+export interface BuildOptions {
+  /** List size K (default 10). */
+  size?: number;
+  negatives?: NegativeStrategy;
+  /** Seed for `pool` and `random` draws. */
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BuiltLists {
+  lists: CandidateList[];
+  /** Per example, the target's full-ranking rank (all items minus the history), for free. */
+  fullRanks: Int32Array;
+}
+
+/**
+ * Builds one list per example with `ranker`'s scores. `userIds[e.user]` names each list's user.
+ */
+export function buildCandidateLists(ranker: Ranker, examples: readonly Example[], split: ListSplit, userIds: readonly string[], o: BuildOptions = {}): BuiltLists {
+  const K = o.size ?? LIST_SIZE;
+  const negatives = o.negatives ?? { kind: "top" };
+  if (!(Number.isInteger(K) && K >= 2)) throw new RangeError(`list size must be an integer ≥ 2, got ${K}`);
+  if (negatives.kind === "pool" && negatives.size < K - 1) throw new RangeError(`pool:${negatives.size} is smaller than the ${K - 1} negatives a list needs`);
+  const rng = new Rng(o.seed ?? 0);
+  const lists: CandidateList[] = new Array(examples.length);
+  const fullRanks = new Int32Array(examples.length);
+  scoreInBatches(
+    ranker,
+    examples.map((e) => e.history),
+    (rows, offset) =>
+      rows.forEach((scores, i) => {
+        const e = examples[offset + i]!;
+        const exclude = new Set(e.history);
+        exclude.add(e.target);
+        const available = ranker.numItems - exclude.size;
+        if (available < K - 1) throw new RangeError(`user ${userIds[e.user]}: only ${available} items are outside the history; a list needs ${K - 1} negatives`);
+        const negs = drawNegatives(scores, K - 1, exclude, negatives, rng);
+        const candidates = [e.target, ...negs].sort((a, b) => scores[b]! - scores[a]! || a - b);
+        lists[offset + i] = {
+          user: userIds[e.user] ?? String(e.user),
+          split,
+          history: e.history.slice(),
+          candidates,
+          target: e.target,
+          rankPre: candidates.indexOf(e.target) + 1,
+          scores: candidates.map((c) => roundScore(scores[c]!)),
+        };
+        fullRanks[offset + i] = rankOfTarget(scores, e.history, e.target);
+      }),
+    { onProgress: o.onProgress },
+  );
+  return { lists, fullRanks };
+}
+
+function drawNegatives(scores: Float32Array, n: number, exclude: ReadonlySet<number>, s: NegativeStrategy, rng: Rng): number[] {
+  if (s.kind === "top") return topItems(scores, n, exclude);
+  if (s.kind === "pool") return rng.sample(topItems(scores, s.size, exclude), n);
+  const picked = new Set<number>();
+  while (picked.size < n) {
+    const i = rng.int(scores.length);
+    if (!exclude.has(i)) picked.add(i);
+  }
+  return [...picked];
+}
+
+/** Six significant digits: enough to keep the order, short enough for a readable file. */
+const roundScore = (x: number): number => (Number.isFinite(x) ? Number(x.toPrecision(6)) : x > 0 ? 1e38 : -1e38);
+
+// ---- the JSONL artefact ------------------------------------------------------------------
+
+/** The JSON object of one line (docs/candidates-format.md). */
+export interface CandidateLine {
+  user: string;
+  split: ListSplit;
+  history: string[];
+  candidates: string[];
+  target: string;
+  rank_pre: number;
+  scores?: number[] | null;
+}
+
+export function toLine(list: CandidateList, itemIds: readonly string[]): CandidateLine {
+  const id = (i: number) => itemIds[i] ?? String(i);
+  return {
+    user: list.user,
+    split: list.split,
+    history: list.history.map(id),
+    candidates: list.candidates.map(id),
+    target: id(list.target),
+    rank_pre: list.rankPre,
+    scores: list.scores,
+  };
+}
+
+/** Writes lists as JSONL (atomically: a reader never sees half a file). */
+export function writeCandidateLists(path: string, lists: readonly CandidateList[], itemIds: readonly string[]): void {
+  const text = lists.map((l) => JSON.stringify(toLine(l, itemIds))).join("\n");
+  writeFileAtomic(path, lists.length ? `${text}\n` : "");
+}
+
+export interface ReadOptions {
+  /** Keep only these splits (default: all). */
+  splits?: readonly ListSplit[];
+  /** Require every list to have this size (default: any size ≥ 2, but one size per file). */
+  size?: number;
+}
+
+/**
+ * Reads and validates a candidate file. `itemIds` is the catalogue (dense index → id); every
+ * item named in the file must be in it. Throws a DataError naming `file:line` at the first
+ * problem. Blank lines are skipped.
+ */
+export function readCandidateLists(path: string, itemIds: readonly string[], o: ReadOptions = {}): CandidateList[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new DataError({ file: path }, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const index = new Map(itemIds.map((id, i) => [id, i]));
+  const lists: CandidateList[] = [];
+  const seen = new Set<string>();
+  let size = o.size;
+  const lines = text.split("\n");
+  lines.forEach((raw, n) => {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "") return;
+    const where = { file: path, line: n + 1 };
+    const list = parseLine(line, where, index);
+    size ??= list.candidates.length;
+    if (list.candidates.length !== size) {
+      throw new DataError(where, `"candidates" has ${list.candidates.length} items; ${o.size ? "expected" : "earlier lines have"} ${size}`);
+    }
+    const key = `${list.split}\u0000${list.user}`;
+    if (seen.has(key)) throw new DataError(where, `user ${JSON.stringify(list.user)} has a second "${list.split}" list; one list per user and split`);
+    seen.add(key);
+    if (!o.splits || o.splits.includes(list.split)) lists.push(list);
+  });
+  return lists;
+}
+
+function parseLine(line: string, where: { file: string; line: number }, index: ReadonlyMap<string, number>): CandidateList {
+  const fail = (msg: string): never => {
+    throw new DataError(where, msg);
+  };
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch (e) {
+    return fail(`not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return fail("expected a JSON object");
+  const o = obj as Record<string, unknown>;
+  const id = (v: unknown, field: string): string => {
+    if (typeof v === "string" && v !== "") return v;
+    if (typeof v === "number" && Number.isInteger(v)) return String(v);
+    return fail(`"${field}" must be an id (a non-empty string or an integer), got ${JSON.stringify(v)}`);
+  };
+  const item = (v: unknown, field: string): number => {
+    const s = id(v, field);
+    const i = index.get(s);
+    if (i === undefined) return fail(`"${field}" names item ${JSON.stringify(s)}, which is not in the catalogue`);
+    return i;
+  };
+  const items = (field: string): number[] => {
+    const v = o[field];
+    if (!Array.isArray(v)) return fail(`"${field}" must be an array of item ids, got ${v === undefined ? "nothing" : JSON.stringify(v)}`);
+    return v.map((x, i) => item(x, `${field}[${i}]`));
+  };
+
+  const user = id(o.user, "user");
+  const split = o.split;
+  if (split !== "valid" && split !== "test") fail(`"split" must be "valid" or "test", got ${JSON.stringify(split)}`);
+  const history = items("history");
+  const candidates = items("candidates");
+  const target = item(o.target, "target");
+  if (candidates.length < 2) fail(`"candidates" needs at least 2 items, got ${candidates.length}`);
+  if (new Set(candidates).size !== candidates.length) fail(`"candidates" names an item twice`);
+  const at = candidates.indexOf(target);
+  if (at < 0) fail(`"target" ${JSON.stringify(o.target)} is not among "candidates"`);
+  const rankPre = o.rank_pre;
+  if (rankPre !== at + 1) fail(`"rank_pre" is ${JSON.stringify(rankPre)} but the target is candidate ${at + 1} (1-based)`);
+  let scores: number[] | null = null;
+  if (o.scores !== undefined && o.scores !== null) {
+    const s = o.scores;
+    if (!Array.isArray(s) || s.length !== candidates.length || !s.every((x) => typeof x === "number" && Number.isFinite(x))) {
+      fail(`"scores" must be ${candidates.length} finite numbers parallel to "candidates" (or null)`);
+    }
+    scores = s as number[];
+    for (let i = 1; i < scores.length; i++) {
+      if (scores[i]! > scores[i - 1]!) fail(`"scores" must not increase: candidates are in upstream order (position ${i + 1} scores above position ${i})`);
+    }
+  }
+  return { user, split: split as ListSplit, history, candidates, target, rankPre: at + 1, scores };
+}

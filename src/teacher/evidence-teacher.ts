@@ -1,0 +1,341 @@
+/**
+ * The offline evidence teacher: reasoning traces without a large model.
+ *
+ * For one list it computes verifiable evidence from the TRAIN split only (train-index.ts,
+ * complements.ts) about each candidate against the recent history:
+ *   - category overlap: recent purchases in the candidate's category;
+ *   - complement: a mined complementary step from a recent purchase's category to the candidate's;
+ *   - co-purchase: training users who bought the candidate within `window` purchases after one
+ *     of the last items;
+ *   - brand overlap; SID-prefix overlap (shared leading codes = similar items);
+ *   - popularity: training purchases, and its rank among the candidates.
+ * Scores combine them (weights below); a ranking is sampled from the scores by Plackett–Luce
+ * with a temperature (seeded per user and attempt), or the target is put first (targeted mode).
+ *
+ * The rationale follows the prompt's three steps and is written from structured facts only:
+ * each sentence is rendered from the facts stored beside it in the trace, every fact is a
+ * checkable statement about the catalogue and the train split (the tests recompute each one),
+ * and the only other statement is the ranking itself ("X first, then Y"). Nothing is said
+ * about why the customer chose anything, and the target is never mentioned as such, so the
+ * same rationale is a fair training answer for the student, who does not see the target.
+ */
+import { Rng } from "../data/rng.js";
+import type { Item } from "../data/types.js";
+import { categoryKey, type ComplementTable } from "../prompt/complements.js";
+import { formatOutput, sanitizeRationale } from "../prompt/output-format.js";
+import { parseRerankOutput } from "../prompt/parse-output.js";
+import { listSeed } from "../prompt/rerank-prompt.js";
+import { codeToken, parseSid } from "../sid/sidmap.js";
+import { samplePlackettLuce } from "./plackett-luce.js";
+import type { Teacher, TeacherAttempt, TeacherRequest } from "./teacher.js";
+import type { TrainIndex } from "./train-index.js";
+
+/** A checkable statement; items are named by their dataset ids. */
+export type Fact =
+  /** `items` are exactly the recent purchases in `category` (`of` recent purchases in all). */
+  | { kind: "history_category"; category: string; items: string[]; of: number }
+  /** `items` are exactly the recent purchases of `brand`. */
+  | { kind: "history_brand"; brand: string; items: string[]; of: number }
+  /** `item` is in `category`, as are exactly the recent purchases `history`. */
+  | { kind: "category_overlap"; item: string; category: string; history: string[] }
+  /** `item` has `brand`, as have exactly the recent purchases `history`. */
+  | { kind: "brand_overlap"; item: string; brand: string; history: string[] }
+  /** `users` training sequences have `item` within `window` positions after `after`. */
+  | { kind: "co_purchase"; item: string; after: string; users: number; window: number }
+  /** `item` is in `to`; the mined hint from → to has `count` and `lift`; `history` are the recent purchases in `from`. */
+  | { kind: "complement"; item: string; from: string; to: string; history: string[]; count: number; lift: number }
+  /** `item` and `other` share their first `length` SID codes (`prefix`). */
+  | { kind: "sid_prefix"; item: string; other: string; length: number; prefix: string }
+  /** `item` has `count` training purchases; `rank` = 1 + candidates with more; `tied` = another candidate has as many. */
+  | { kind: "popularity"; item: string; count: number; rank: number; of: number; tied: boolean }
+  /** `item` has no category_overlap, brand_overlap, complement or co_purchase fact. */
+  | { kind: "no_link"; item: string };
+
+export interface Sentence {
+  text: string;
+  facts: Fact[];
+}
+
+/** What an evidence trace keeps beside the answer, so each statement can be checked. */
+export interface EvidenceTrace {
+  /** Recent purchases the evidence compares against (dataset ids, oldest first). */
+  recent: string[];
+  /** The last items co-purchases are counted after. */
+  anchors: string[];
+  window: number;
+  /** Evidence score per candidate, upstream order. */
+  scores: number[];
+  temperature: number;
+  sentences: Sentence[];
+}
+
+export interface EvidenceWeights {
+  category: number;
+  brand: number;
+  coPurchase: number;
+  complement: number;
+  sidPrefix: number;
+  popularity: number;
+}
+
+export const DEFAULT_EVIDENCE_WEIGHTS: Readonly<EvidenceWeights> = { category: 1, brand: 0.5, coPurchase: 1.5, complement: 1, sidPrefix: 0.5, popularity: 0.5 };
+
+export interface EvidenceOptions {
+  /** Recent purchases compared against (default 5). */
+  recent?: number;
+  /** Last purchases co-purchases are counted after (default 3). */
+  anchors?: number;
+  /** Shared SID codes worth stating (default 2). */
+  minSidPrefix?: number;
+  weights?: Partial<EvidenceWeights>;
+}
+
+export interface EvidenceContext {
+  items: readonly Item[];
+  sidOf: (item: number) => string;
+  train: TrainIndex;
+  complements: ComplementTable;
+}
+
+interface CandidateEvidence {
+  item: number;
+  /** Link facts (overlaps, complement, co-purchase, SID prefix) then popularity. */
+  facts: Fact[];
+  score: number;
+}
+
+export interface ListEvidence {
+  recent: number[];
+  anchors: number[];
+  pattern: Fact[];
+  /** Upstream order. */
+  candidates: CandidateEvidence[];
+}
+
+const id = (ctx: EvidenceContext, i: number) => ctx.items[i]!.id;
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+/** Evidence for one list: `history` is what the prompt shows (oldest first). */
+export function computeEvidence(ctx: EvidenceContext, history: readonly number[], candidates: readonly number[], o: EvidenceOptions = {}): ListEvidence {
+  const w = { ...DEFAULT_EVIDENCE_WEIGHTS, ...o.weights };
+  const recent = history.slice(Math.max(0, history.length - (o.recent ?? 5)));
+  const anchors = recent.slice(Math.max(0, recent.length - (o.anchors ?? 3)));
+  const minPrefix = o.minSidPrefix ?? 2;
+  const cat = (i: number) => categoryKey(ctx.items[i]!);
+  const brand = (i: number) => ctx.items[i]!.brand ?? "";
+  const codes = new Map<number, number[]>();
+  const codesOf = (i: number) => {
+    let c = codes.get(i);
+    if (!c) codes.set(i, (c = parseSid(ctx.sidOf(i))));
+    return c;
+  };
+  const ids = (xs: readonly number[]) => xs.map((x) => id(ctx, x));
+
+  // Step 1: the pattern of the recent history.
+  const pattern: Fact[] = [];
+  const byCount = <T>(key: (i: number) => T) => {
+    const counts = new Map<T, number>();
+    // Later items win ties: iterate newest first and keep the first maximum.
+    for (const i of [...recent].reverse()) if (key(i)) counts.set(key(i), (counts.get(key(i)) ?? 0) + 1);
+    let best: T | undefined;
+    for (const [k, n] of counts) if (best === undefined || n > counts.get(best)!) best = k;
+    return { best, counts };
+  };
+  if (recent.length > 0) {
+    const lastCat = cat(recent[recent.length - 1]!);
+    const { best: topCat, counts: catCounts } = byCount(cat);
+    for (const c of new Set([lastCat, topCat])) {
+      if (!c || (c !== lastCat && catCounts.get(c)! < 2)) continue;
+      pattern.push({ kind: "history_category", category: c, items: ids(recent.filter((i) => cat(i) === c)), of: recent.length });
+    }
+    const { best: topBrand, counts: brandCounts } = byCount(brand);
+    if (topBrand && brandCounts.get(topBrand)! >= 2) {
+      pattern.push({ kind: "history_brand", brand: topBrand, items: ids(recent.filter((i) => brand(i) === topBrand)), of: recent.length });
+    }
+  }
+
+  // Step 2: each candidate against the recent history.
+  const pops = candidates.map((c) => ctx.train.popularity[c]!);
+  const maxPop = Math.max(0, ...pops);
+  const recentCats = [...new Set(recent.map(cat).filter((c) => c !== ""))];
+  const evidence = candidates.map((c, k): CandidateEvidence => {
+    const facts: Fact[] = [];
+    const parts = { category: 0, brand: 0, coPurchase: 0, complement: 0, sidPrefix: 0, popularity: 0 };
+    const cc = cat(c);
+    const sameCat = cc ? recent.filter((h) => cat(h) === cc) : [];
+    if (sameCat.length > 0) {
+      facts.push({ kind: "category_overlap", item: id(ctx, c), category: cc, history: ids(sameCat) });
+      parts.category = Math.log1p(sameCat.length);
+    }
+    if (cc) {
+      const hints = recentCats.filter((a) => a !== cc).map((a) => ctx.complements.get(a, cc)).filter((h) => h !== undefined);
+      const strongest = hints.sort((a, b) => b.lift - a.lift || b.count - a.count)[0];
+      if (strongest) {
+        facts.push({ kind: "complement", item: id(ctx, c), from: strongest.from, to: cc, history: ids(recent.filter((h) => cat(h) === strongest.from)), count: strongest.count, lift: strongest.lift });
+        parts.complement = Math.log1p(strongest.lift);
+      }
+    }
+    let coUsers = 0;
+    for (const a of anchors) {
+      const users = ctx.train.coPurchase(a, c);
+      if (users > 0) {
+        facts.push({ kind: "co_purchase", item: id(ctx, c), after: id(ctx, a), users, window: ctx.train.window });
+        coUsers += users;
+      }
+    }
+    parts.coPurchase = Math.log1p(coUsers);
+    const b = brand(c);
+    const sameBrand = b ? recent.filter((h) => brand(h) === b) : [];
+    if (sameBrand.length > 0) {
+      facts.push({ kind: "brand_overlap", item: id(ctx, c), brand: b, history: ids(sameBrand) });
+      parts.brand = Math.log1p(sameBrand.length);
+    }
+    if (facts.length === 0) facts.push({ kind: "no_link", item: id(ctx, c) });
+    // The most recent history item with the longest shared prefix.
+    let bestLen = 0;
+    let bestOther = -1;
+    for (const h of [...recent].reverse()) {
+      const n = commonPrefix(codesOf(c), codesOf(h));
+      if (n > bestLen) [bestLen, bestOther] = [n, h];
+    }
+    if (bestLen >= minPrefix) {
+      const prefix = codesOf(c).slice(0, bestLen).map((code, level) => codeToken(level, code)).join("");
+      facts.push({ kind: "sid_prefix", item: id(ctx, c), other: id(ctx, bestOther), length: bestLen, prefix });
+      parts.sidPrefix = bestLen / codesOf(c).length;
+    }
+    const rank = 1 + pops.filter((p) => p > pops[k]!).length;
+    const tied = pops.some((p, j) => j !== k && p === pops[k]);
+    facts.push({ kind: "popularity", item: id(ctx, c), count: pops[k]!, rank, of: candidates.length, tied });
+    parts.popularity = maxPop > 0 ? Math.log1p(pops[k]!) / Math.log1p(maxPop) : 0;
+    const score = (Object.keys(parts) as (keyof EvidenceWeights)[]).reduce((s, key) => s + w[key] * parts[key], 0);
+    return { item: c, facts, score };
+  });
+  return { recent, anchors, pattern, candidates: evidence };
+}
+
+// ---- rendering facts as sentences ------------------------------------------------------------
+
+const list = (xs: readonly string[]) => (xs.length <= 1 ? xs.join("") : xs.length === 2 ? `${xs[0]} and ${xs[1]}` : `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
+
+/** Renders facts to text; `sidOfId` turns a dataset id into its SID. Exported so tests check text ↔ facts. */
+export function renderFact(f: Fact, sidOfId: (id: string) => string): string {
+  const sids = (xs: readonly string[]) => list(xs.map(sidOfId));
+  switch (f.kind) {
+    case "history_category":
+      return `${f.items.length} of the last ${f.of} purchases ${f.items.length === 1 ? "is" : "are"} in ${f.category} (${sids(f.items)})`;
+    case "history_brand":
+      return `${f.items.length} of the last ${f.of} purchases ${f.items.length === 1 ? "is" : "are"} from ${f.brand} (${sids(f.items)})`;
+    case "category_overlap":
+      return `is in ${f.category}, like ${sids(f.history)}`;
+    case "complement":
+      return `is in ${f.to}, which follows ${f.from} (${sids(f.history)}) ${plural(f.count, "time")} in the training sequences, lift ${f.lift}`;
+    case "co_purchase":
+      return `was bought within ${f.window} purchases after ${sidOfId(f.after)} by ${plural(f.users, "training user")}`;
+    case "brand_overlap":
+      return `shares the brand ${f.brand} with ${sids(f.history)}`;
+    case "sid_prefix":
+      return `shares the SID prefix ${f.prefix} with ${sidOfId(f.other)}`;
+    case "no_link":
+      return "has no category, brand, complement or co-purchase link to the recent purchases";
+    case "popularity": {
+      const where = f.rank === 1 ? `${f.tied ? "tied for " : ""}the most of the ${f.of} candidates` : `${f.tied ? "tied " : ""}${ordinal(f.rank)} most of the ${f.of} candidates`;
+      return `was bought ${plural(f.count, "time")} in the training data, ${where}`;
+    }
+  }
+}
+
+/** One candidate's sentence: its SID, then its facts as clauses. */
+function candidateSentence(lead: string, sid: string, facts: Fact[], sidOfId: (id: string) => string): Sentence {
+  const clauses = facts.map((f, j) => (j === 0 ? renderFact(f, sidOfId) : `it ${renderFact(f, sidOfId)}`));
+  return { text: `${lead}${sid} ${clauses.join("; ")}.`, facts };
+}
+
+export interface Rationale {
+  text: string;
+  sentences: Sentence[];
+}
+
+/**
+ * The three-step rationale for `ranking` (upstream indices, best first): the history pattern,
+ * the evidence of the first `explain` ranked candidates, and the selection.
+ */
+export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3): Rationale {
+  const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
+  const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
+  const sidOfCand = (u: number) => ctx.sidOf(ev.candidates[u]!.item);
+  const sentences: Sentence[] = [];
+  if (ev.recent.length === 0) sentences.push({ text: "Step 1, pattern: there are no earlier purchases to compare with.", facts: [] });
+  else if (ev.pattern.length === 0) sentences.push({ text: `Step 1, pattern: the recent purchases are ${list(ev.recent.map((i) => ctx.sidOf(i)))}.`, facts: [] });
+  else sentences.push({ text: `Step 1, pattern: ${ev.pattern.map((f) => renderFact(f, sidOfId)).join("; ")}.`, facts: ev.pattern });
+  const top = ranking.slice(0, Math.max(1, explain));
+  top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", sidOfCand(u), ev.candidates[u]!.facts, sidOfId)));
+  const [first, ...rest] = top.map(sidOfCand);
+  const others = ranking.length > top.length ? "; the other candidates follow" : "";
+  sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${others}.`, facts: [] });
+  return { text: sanitizeRationale(sentences.map((s) => s.text).join(" ")), sentences };
+}
+
+// ---- the teacher ---------------------------------------------------------------------------
+
+export interface EvidenceTeacherOptions extends EvidenceOptions {
+  /** Plackett–Luce temperature over evidence scores (default 1; 0 = always the sorted order). */
+  temperature?: number;
+  /** Run seed; each (user, split, mode, attempt) gets its own stream. */
+  seed?: number;
+  /** Candidates explained in step 2 (default 3). */
+  explain?: number;
+}
+
+export class EvidenceTeacher implements Teacher {
+  readonly name = "evidence";
+  readonly batch = 1;
+  readonly concurrency = 1;
+  readonly usesPrompt = false;
+
+  constructor(
+    readonly ctx: EvidenceContext,
+    readonly o: EvidenceTeacherOptions = {},
+  ) {}
+
+  /** A ranking (upstream indices) for one attempt: target first in targeted mode, else sampled. */
+  sampleRanking(ev: ListEvidence, req: TeacherRequest, attempt: number): number[] {
+    const rng = new Rng(listSeed(this.o.seed ?? 0, req.list.user, req.list.split, req.mode, attempt));
+    const scores = ev.candidates.map((c) => c.score);
+    const t = this.o.temperature ?? 1;
+    if (req.mode === "rejection") return samplePlackettLuce(scores, t, rng);
+    const target = req.list.candidates.indexOf(req.list.target);
+    const others = scores.map((_, i) => i).filter((i) => i !== target);
+    return [target, ...samplePlackettLuce(others.map((i) => scores[i]!), t, rng).map((j) => others[j]!)];
+  }
+
+  async attempts(req: TeacherRequest): Promise<TeacherAttempt[]> {
+    // The history the student's prompt shows (after any budget cut): cite nothing it cannot see.
+    const ev = computeEvidence(this.ctx, req.prompt.history, req.list.candidates, this.o);
+    const out: TeacherAttempt[] = [];
+    for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
+      const ranking = this.sampleRanking(ev, req, a);
+      const r = writeRationale(this.ctx, ev, ranking, this.o.explain ?? 3);
+      const raw = formatOutput(req.prompt.format, r.text, ranking.map((u) => req.prompt.candidateSids[u]!));
+      out.push({
+        raw,
+        parsed: parseRerankOutput(raw, { format: req.prompt.format, candidateSids: req.prompt.candidateSids }),
+        evidence: {
+          recent: ev.recent.map((i) => id(this.ctx, i)),
+          anchors: ev.anchors.map((i) => id(this.ctx, i)),
+          window: this.ctx.train.window,
+          scores: ev.candidates.map((c) => Math.round(c.score * 1e4) / 1e4),
+          temperature: this.o.temperature ?? 1,
+          sentences: r.sentences,
+        },
+      });
+    }
+    return out;
+  }
+}

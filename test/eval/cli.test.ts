@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { evalCommand } from "../../src/cli/eval.js";
+import { rankCommand } from "../../src/cli/rank.js";
+import { captureIo, tempDir } from "../rank/helpers.js";
+
+const SMALL = ["--dataset", "synthetic", "--users", "300", "--items", "100", "--seed", "4"];
+
+test("gr2 rank train + candidates on a small synthetic catalogue", async () => {
+  const dir = tempDir("gr2-cli-");
+  const train = captureIo();
+  assert.equal(await rankCommand(["train", ...SMALL, "--ranker", "item-knn", "--out", join(dir, "knn"), "--json"], train.io), 0, train.err());
+  const trained = JSON.parse(train.out());
+  assert.equal(trained.ranker, "item-knn");
+  assert.ok(trained.full_ranking.test["recall@10"] > 0);
+
+  const cand = captureIo();
+  const file = join(dir, "lists.jsonl");
+  assert.equal(await rankCommand(["candidates", ...SMALL, "--ranker", join(dir, "knn"), "--out", file, "--json"], cand.io), 0, cand.err());
+  const meta = JSON.parse(cand.out());
+  assert.equal(meta.lists, 600);
+  assert.equal(meta.splits.test.rank_pre.reduce((a: number, b: number) => a + b, 0), 300);
+  assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 600);
+  assert.ok(existsSync(`${file}.meta.json`));
+});
+
+test("gr2 eval baselines --json prints the summary line and writes the report", async () => {
+  const out = join(tempDir("gr2-cli-"), "run");
+  const run = captureIo();
+  const args = ["baselines", ...SMALL, "--out", out, "--epochs", "2", "--listwise-epochs", "2", "--bootstrap", "100", "--json"];
+  assert.equal(await evalCommand(args, run.io), 0, run.err());
+  const lines = run.out().trim().split("\n");
+  assert.equal(lines.length, 1, "one JSON line on stdout");
+  const s = JSON.parse(lines[0]!);
+  assert.equal(s.users, 300);
+  for (const k of ["recall@5", "ndcg@5", "recall@10", "ndcg@10"]) assert.equal(typeof s.sasrec_full[k], "number");
+  for (const name of ["incoming", "random", "popularity", "listwise", "listwise-no-position"]) {
+    for (const k of ["recall@1", "recall@5", "ndcg@5"]) assert.equal(typeof s.rerank[name][k], "number", `${name} ${k}`);
+  }
+  assert.ok(s.vs_incoming.listwise["recall@1"].lo <= s.vs_incoming.listwise["recall@1"].diff);
+  for (const f of ["report.md", "report.json", "metrics.svg", "positions.svg", "ranker/ranker.json", "listwise/listwise.json", "candidates-top.jsonl"]) {
+    assert.ok(existsSync(join(out, f)), `${f} written`);
+  }
+  // A second run reuses the ranker and the lists from the run folder.
+  const again = captureIo();
+  assert.equal(await evalCommand([...args.filter((a) => a !== "--json"), "--no-ablation", "--no-png"], again.io), 0, again.err());
+  assert.match(again.err(), /using the sasrec ranker/);
+  assert.match(again.err(), /reading candidate lists/);
+  assert.match(again.out(), /listwise +recall@1/);
+});
+
+test("usage errors: one line on stderr, exit code 2", async () => {
+  for (const [cmd, args, expected] of [
+    [rankCommand, ["train", "--out", "x"], /missing --dataset/],
+    [rankCommand, ["train", ...SMALL], /missing --out/],
+    [rankCommand, ["train", ...SMALL, "--out", "x", "--ranker", "bm25"], /--ranker must be one of/],
+    [rankCommand, ["candidates", ...SMALL, "--out", "x", "--ranker", "x", "--negatives", "best"], /unknown negatives/],
+    [rankCommand, ["frobnicate"], /unknown subcommand/],
+    [evalCommand, ["baselines", "--dataset", "synthetic", "--users", "zero"], /--users expects an integer/],
+    [evalCommand, ["baselines", "--bogus"], /Unknown option/],
+    [evalCommand, [], /missing subcommand/],
+  ] as const) {
+    const c = captureIo();
+    assert.equal(await cmd([...args], c.io), 2);
+    assert.match(c.err(), expected);
+    assert.equal(c.err().trim().split("\n").length, 1, c.err());
+    assert.equal(c.out(), "");
+  }
+  const help = captureIo();
+  assert.equal(await evalCommand(["help"], help.io), 0);
+  assert.match(help.out(), /gr2 eval baselines/);
+});

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import * as torch from "../../src/torch/index.js";
+import { makeConfig } from "../../src/lm/config.js";
+import { generateSynthetic } from "../../src/data/synthetic.js";
+import { itemText } from "../../src/data/text.js";
+import { generate } from "../../src/lm/generate.js";
+import { TextTokenizer } from "../../src/lm/tokenizer.js";
+import { DecoderLM } from "../../src/lm/model.js";
+import { permutationConstraint } from "../../src/prompt/constraint.js";
+import { GRAMMARS, type OutputFormat } from "../../src/prompt/output-format.js";
+import { parseRerankOutput } from "../../src/prompt/parse-output.js";
+import { formatSid } from "../../src/sid/sidmap.js";
+import { CODEBOOK, tokenizer } from "./helpers.js";
+
+const tok = tokenizer();
+const stop = tok.requireId("<|im_end|>");
+
+/** A random tiny model over the test tokenizer's vocabulary: its free output is gibberish. */
+function randomModel(seed: number): DecoderLM {
+  torch.manualSeed(seed);
+  return new DecoderLM(makeConfig({ vocabSize: tok.vocabSize, hiddenSize: 32, numLayers: 1, numHeads: 2, intermediateSize: 48, maxPositions: 512 }));
+}
+
+/** Candidate lists sharing SID prefixes (the trie must branch below the first level). */
+function candidateLists(rows: number, K: number): string[][] {
+  return Array.from({ length: rows }, (_, r) =>
+    Array.from({ length: K }, (_, i) => formatSid([(r + i) % 2, i % CODEBOOK, (Math.floor(i / CODEBOOK) + r) % CODEBOOK])),
+  );
+}
+
+const decode = (ids: readonly number[]) => tok.decodeSync(ids.filter((t) => t !== stop));
+
+for (const format of ["json", "compact"] as const satisfies readonly OutputFormat[]) {
+  test(`${format}: sampling from a random model under the constraint always yields a valid permutation`, async () => {
+    const model = randomModel(format === "json" ? 1 : 2);
+    const lists = candidateLists(6, 10);
+    const c = await permutationConstraint({ tokenizer: tok, format, candidates: lists, maxRationaleTokens: 16 });
+    const prompt = await tok.encode("Rank the candidates:");
+    for (const temperature of [1.5, 0]) {
+      const r = generate(model, lists.map(() => prompt), { maxNewTokens: c.maxNewTokens, temperature, stopTokens: [stop], constraint: c.constraint });
+      const outcome = c.outcome(r.tokens);
+      r.tokens.forEach((tokens, b) => {
+        assert.equal(r.finish[b], "stop", `row ${b} reached its stop token within maxNewTokens`);
+        const text = decode(tokens);
+        assert.ok(text.startsWith(GRAMMARS[format].prefix));
+        const parsed = parseRerankOutput(text, { format, candidateSids: lists[b]! });
+        assert.ok(parsed.ok, `row ${b} (t=${temperature}): ${parsed.ok ? "" : `${parsed.reason}: ${parsed.detail}`}\n${text}`);
+        assert.deepEqual([...parsed.ranking].sort((x, y) => x - y), lists[b]!.map((_, i) => i));
+        assert.deepEqual(outcome[b]!.ranking, parsed.ranking);
+        assert.equal(outcome[b]!.complete, true);
+      });
+    }
+    model.dispose();
+  });
+}
+
+test("without the constraint the same random model does not produce parseable answers", async () => {
+  const model = randomModel(1);
+  const lists = candidateLists(4, 10);
+  const prompt = await tok.encode("Rank the candidates:");
+  const r = generate(model, lists.map(() => prompt), { maxNewTokens: 60, temperature: 1.5, stopTokens: [stop] });
+  r.tokens.forEach((tokens, b) => assert.equal(parseRerankOutput(decode(tokens), { format: "json", candidateSids: lists[b]! }).ok, false));
+  model.dispose();
+});
+
+test("no rationale (a direct policy) and one candidate list for every row", async () => {
+  const model = randomModel(3);
+  const list = candidateLists(1, 10);
+  const c = await permutationConstraint({ tokenizer: tok, format: "json", candidates: list, maxRationaleTokens: 0 });
+  const prompt = await tok.encode("Rank:");
+  const r = generate(model, [prompt, prompt, prompt], { maxNewTokens: c.maxNewTokens, temperature: 2, stopTokens: [stop], constraint: c.constraint });
+  const seen = new Set<string>();
+  for (const tokens of r.tokens) {
+    const parsed = parseRerankOutput(decode(tokens), { format: "json", candidateSids: list[0]! });
+    assert.ok(parsed.ok);
+    assert.equal(parsed.explanation, "");
+    seen.add(parsed.ranking.join());
+  }
+  assert.ok(seen.size > 1, "rows sample different permutations");
+  model.dispose();
+});
+
+test("the rationale can end with a merged closer token and the header is completed", async () => {
+  // Teacher-forcing through the constraint: feed a canonical encoded answer token by token.
+  const list = candidateLists(1, 10)[0]!;
+  for (const format of ["json", "compact"] as const) {
+    const c = await permutationConstraint({ tokenizer: tok, format, candidates: [list], maxRationaleTokens: 200 });
+    const text = `${GRAMMARS[format].prefix}Shampoo then conditioner.${GRAMMARS[format].closer}${GRAMMARS[format].header}${list.join(GRAMMARS[format].separator)}${GRAMMARS[format].closing}`;
+    const ids = [...(await tok.encode(text)), stop];
+    const V = tok.vocabSize;
+    for (let step = 0; step < ids.length; step++) {
+      const mask = torch.tidy(() => Array.from(c.constraint(step, [ids.slice(0, step)], torch.tensor(new Float32Array(V), [1, V]))!.data<"bool">()));
+      assert.equal(mask[ids[step]!], 1, `${format}: token ${step} (${JSON.stringify(tok.decodeSync([ids[step]!]))}) of the canonical answer is allowed`);
+    }
+    assert.deepEqual(c.outcome([ids])[0], { ranking: list.map((_, i) => i), complete: true });
+  }
+});
+
+test("closer tokens that carry part of the header, and tokens that would break the format, are handled", async () => {
+  // A tokenizer whose vocabulary merges punctuation the way large BPEs do.
+  const corpus = generateSynthetic({ users: 5, items: 100, seed: 1 }).catalogue.items.map(itemText);
+  const t = TextTokenizer.train(corpus, { vocabSize: 400 });
+  t.addSidTokens({ levels: 3, codebookSize: CODEBOOK });
+  const [dotQuote, quoteSep, closeAll, dotNl, nlHeader] = t.addTokens(['."', '", "', '"]}', ".\n", "\nRanking: "], { special: false });
+  const end = t.requireId("<|im_end|>");
+  const list = candidateLists(1, 10)[0]!;
+  const V = t.vocabSize;
+  const maskAt = (c: Awaited<ReturnType<typeof permutationConstraint>>, ids: number[]) =>
+    torch.tidy(() => Array.from(c.constraint(ids.length, [ids], torch.tensor(new Float32Array(V), [1, V]))!.data<"bool">()));
+  const cases: [OutputFormat, string, number][] = [
+    ["json", "Shampoo then conditioner.", dotQuote!], // closer with nothing after it
+    ["json", "Shampoo then conditioner", quoteSep!], // closer followed by `, "`: part of the header
+    ["compact", "Shampoo then conditioner.", dotNl!],
+    ["compact", "Shampoo then conditioner", nlHeader!], // closer followed by the whole header
+  ];
+  for (const [format, rationale, closer] of cases) {
+    const g = GRAMMARS[format];
+    const c = await permutationConstraint({ tokenizer: t, format, candidates: [list], maxRationaleTokens: 200, stopToken: end });
+    const text = `${g.prefix}${rationale}${g.closer}${g.header}${list.join(g.separator)}${g.closing}`;
+    const ids = [...(await t.encode(text)), end];
+    assert.ok(ids.includes(closer), `${format} ${JSON.stringify(rationale)}: the canonical encoding uses the merged closer`);
+    ids.forEach((id, step) => assert.equal(maskAt(c, ids.slice(0, step))[id], 1, `${format}: token ${step} ${JSON.stringify(t.decodeSync([id]))} allowed`));
+    assert.deepEqual(c.outcome([ids])[0], { ranking: list.map((_, i) => i), complete: true });
+    if (format === "json") {
+      // In the rationale: `"]}` would end the JSON early and is never allowed; the stop token neither.
+      const inRationale = maskAt(c, (await t.encode(`${g.prefix}Shampoo`)));
+      assert.equal(inRationale[closeAll!], 0);
+      assert.equal(inRationale[end], 0);
+      assert.equal(inRationale[t.requireId("<|im_start|>")], 0);
+    }
+  }
+});

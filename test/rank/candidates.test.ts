@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { buildCandidateLists, parseNegatives, readCandidateLists, writeCandidateLists, type CandidateList } from "../../src/rank/candidates.js";
+import { assertDataError, FixedRanker, tempDir } from "./helpers.js";
+
+// 30 items; item i scores 30 - i, so the ranker's order is 0, 1, 2, …
+const N = 30;
+const ranker = new FixedRanker(Float32Array.from({ length: N }, (_, i) => N - i));
+const itemIds = Array.from({ length: N }, (_, i) => `sku-${i}`);
+const userIds = ["alice", "bob", "carol"];
+
+test("top negatives: the target plus the 9 best non-history items, in score order", () => {
+  const { lists, fullRanks } = buildCandidateLists(
+    ranker,
+    [
+      { user: 0, history: [0, 2], target: 20 }, // target outside the top: it comes last
+      { user: 1, history: [1], target: 3 }, // target inside the top 9: the list is the top 10
+    ],
+    "test",
+    userIds,
+  );
+  assert.deepEqual(lists[0]!.candidates, [1, 3, 4, 5, 6, 7, 8, 9, 10, 20]);
+  assert.equal(lists[0]!.rankPre, 10);
+  assert.equal(lists[0]!.user, "alice");
+  assert.deepEqual(lists[0]!.scores, [29, 27, 26, 25, 24, 23, 22, 21, 20, 10]);
+  assert.deepEqual(lists[1]!.candidates, [0, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.equal(lists[1]!.rankPre, 3);
+  assert.deepEqual(Array.from(fullRanks), [19, 3]); // 18 items (0–19 minus the history) outrank item 20
+});
+
+test("pool and random negatives: seeded, outside the history, still in score order", () => {
+  const examples = [{ user: 2, history: [0, 1, 2], target: 5 }];
+  for (const spec of ["pool:15", "random"]) {
+    const negatives = parseNegatives(spec);
+    const a = buildCandidateLists(ranker, examples, "valid", userIds, { negatives, seed: 4 }).lists[0]!;
+    const b = buildCandidateLists(ranker, examples, "valid", userIds, { negatives, seed: 4 }).lists[0]!;
+    assert.deepEqual(a, b);
+    assert.equal(a.candidates.length, 10);
+    assert.ok(a.candidates.includes(5));
+    assert.ok(a.candidates.every((c) => c > 2), "history items never appear");
+    assert.deepEqual(a.candidates, [...a.candidates].sort((x, y) => x - y), "score order");
+    if (spec === "pool:15") assert.ok(a.candidates.every((c) => c <= 18), "negatives from the 15 best (3, 4, 6, …, 18)");
+  }
+  assert.throws(() => parseNegatives("best"), /expected top, pool:P or random/);
+  assert.throws(() => buildCandidateLists(ranker, examples, "valid", userIds, { negatives: { kind: "pool", size: 4 } }), /smaller than the 9 negatives/);
+});
+
+test("written lists read back identical (round trip through the JSONL artefact)", () => {
+  const { lists } = buildCandidateLists(
+    ranker,
+    [
+      { user: 0, history: [4], target: 12 },
+      { user: 1, history: [], target: 0 },
+    ],
+    "valid",
+    userIds,
+  );
+  const path = join(tempDir(), "candidates.jsonl");
+  writeCandidateLists(path, lists, itemIds);
+  const back = readCandidateLists(path, itemIds);
+  assert.deepEqual(back, lists);
+  assert.deepEqual(readCandidateLists(path, itemIds, { splits: ["test"] }), []);
+  const first = JSON.parse(readFileSync(path, "utf8").split("\n")[0]!);
+  assert.deepEqual(Object.keys(first), ["user", "split", "history", "candidates", "target", "rank_pre", "scores"]);
+  assert.equal(first.target, "sku-12");
+});
+
+test("malformed lines are rejected with file:line and what is wrong", () => {
+  const dir = tempDir();
+  const good = (o: Partial<Record<string, unknown>> = {}) =>
+    JSON.stringify({ user: "u1", split: "test", history: ["sku-1"], candidates: ["sku-2", "sku-3", "sku-4"], target: "sku-3", rank_pre: 2, scores: [3, 2, 1], ...o });
+  const cases: [string, string, RegExp][] = [
+    ["{not json", "", /not valid JSON/],
+    [good({ target: "sku-9" }), "", /"target" "sku-9" is not among "candidates"/],
+    [good({ rank_pre: 1 }), "", /"rank_pre" is 1 but the target is candidate 2/],
+    [good({ candidates: ["sku-2", "sku-3", "nope"] }), "", /names item "nope", which is not in the catalogue/],
+    [good({ candidates: ["sku-2", "sku-3", "sku-3"] }), "", /names an item twice/],
+    [good({ scores: [1, 2, 3] }), "", /must not increase/],
+    [good({ split: "train" }), "", /"split" must be "valid" or "test"/],
+    [good({ history: "sku-1" }), "", /"history" must be an array/],
+    [good({ user: "" }), "", /"user" must be an id/],
+    [good(), good({ candidates: ["sku-2", "sku-3"], scores: null, rank_pre: 2 }), /"candidates" has 2 items; earlier lines have 3/],
+    [good(), good(), /second "test" list/],
+  ];
+  cases.forEach(([first, second, expected], i) => {
+    const path = join(dir, `bad-${i}.jsonl`);
+    writeFileSync(path, second ? `${first}\n\n${second}\n` : `${first}\n`);
+    assertDataError(() => readCandidateLists(path, itemIds), `bad-${i}.jsonl`, second ? 3 : 1, expected);
+  });
+  // Lists without scores (a user's own upstream) are fine; integer ids are read as strings.
+  const path = join(dir, "own.jsonl");
+  writeFileSync(path, `${good({ scores: undefined })}\n`);
+  const [list] = readCandidateLists(path, itemIds) as [CandidateList];
+  assert.equal(list.scores, null);
+  assert.equal(list.rankPre, 2);
+  assertDataError(() => readCandidateLists(path, itemIds, { size: 10 }), "own.jsonl", 1, /expected 10/);
+});
