@@ -1,19 +1,24 @@
 // Runs the engine benchmark beside its PyTorch-eager peer, alternating them round by round so
 // both see the same machine conditions, and prints one JSON line with medians and ratios.
-//   node bench/engine-compare.mjs [--rounds 3]
+//   node bench/engine-compare.mjs [--rounds 3] [--threads N]
+// --threads sets both sides' intra-op threads (default: every core); use 1 on a busy machine,
+// where spinning worker threads make multi-threaded timings meaningless.
 // Needs Debian's python3-torch (the same libtorch 1.13 underneath); bench/engine.sh installs it.
 import { spawnSync } from "node:child_process";
 
-const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1] || 3) || 3;
+const flag = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const rounds = Number(flag("--rounds") ?? 3) || 3;
+const threads = flag("--threads");
 const python = process.env.GR2_BENCH_PYTHON ?? "/usr/bin/python3";
 
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, GR2_QUIET: "1" } });
+  const env = { ...process.env, GR2_QUIET: "1", ...(threads ? { GR2_THREADS: threads, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads } : {}) };
+  const r = spawnSync(cmd, args, { encoding: "utf8", env });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop());
 }
 const ours = (dtype) => run(process.execPath, ["dist/src/cli/main.js", "bench", "engine", "--json", "--dtype", dtype]);
-const peer = (dtype) => run(python, ["bench/pytorch_engine.py", "--dtype", dtype]);
+const peer = (dtype) => run(python, ["bench/pytorch_engine.py", "--dtype", dtype, ...(threads ? ["--threads", threads] : [])]);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const runs = { gr2_fp32: [], torch_fp32: [], gr2_bf16: [], torch_bf16: [] };

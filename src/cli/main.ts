@@ -6,7 +6,12 @@
 const COMMANDS: Record<string, { summary: string; load: () => Promise<(args: string[]) => Promise<number>> }> = {
   data: { summary: "dataset statistics and downloads", load: async () => (await import("./data.js")).dataCommand },
   sid: { summary: "build and inspect semantic IDs", load: async () => (await import("./sid.js")).sidCommand },
+  rank: { summary: "train the upstream ranker and write candidate lists", load: async () => (await import("./rank.js")).rankCommand },
+  eval: { summary: "evaluate baselines, generative retrieval or re-rankers", load: async () => (await import("./eval.js")).evalCommand },
   pretrain: { summary: "pre-train the embedded LM on catalogue text", load: async () => (await import("./pretrain.js")).pretrainCommand },
+  midtrain: { summary: "mid-train the LM on semantic IDs (four tasks)", load: async () => (await import("./midtrain.js")).midtrainCommand },
+  traces: { summary: "reasoning traces from a teacher (evidence or OpenAI-compatible)", load: async () => (await import("./traces.js")).tracesCommand },
+  pipeline: { summary: "run every stage end to end (resumable)", load: async () => (await import("./pipeline.js")).pipelineCommand },
   lm: { summary: "inspect a model folder (logits for given token ids)", load: async () => (await import("./lm.js")).lmCommand },
   export: { summary: "export a trained model as a Hugging Face folder", load: async () => (await import("./lm.js")).exportCommand },
   import: { summary: "import a Hugging Face checkpoint into a run", load: async () => (await import("./lm.js")).importCommand },

@@ -153,7 +153,11 @@ export class DecoderLM extends Module {
   /** Final hidden states [B, T, d] for int64 ids [B, T]. */
   hidden(ids: Tensor, o: ForwardOptions = {}): Tensor {
     const [B, T] = ids.shape as [number, number];
-    const positions = o.positions ?? defaultPositions(B, T, o.cache?.length ?? 0, this.device);
+    const start = o.cache?.length ?? 0;
+    if (!o.positions && start + T > this.config.maxPositions) {
+      throw new Error(`sequence of ${start + T} tokens exceeds the model's maxPositions (${this.config.maxPositions})`);
+    }
+    const positions = o.positions ?? defaultPositions(B, T, start, this.device);
     const flat = positions.reshape(-1);
     const D = this.config.headDim;
     // [B, 1, T, D]: broadcast over heads.

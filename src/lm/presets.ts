@@ -18,7 +18,7 @@ export interface ModelPreset {
 
 export const MODEL_PRESETS: Record<PresetName, ModelPreset> = {
   // ~0.3M parameters: tests and CI, seconds per stage.
-  tiny: { vocabSize: 1024, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 176, maxPositions: 1024 },
+  tiny: { vocabSize: 2048, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 176, maxPositions: 2048 },
   // ~3M parameters: `npm run demo` on a laptop CPU.
   demo: { vocabSize: 4096, hiddenSize: 256, numLayers: 4, numHeads: 8, numKvHeads: 2, intermediateSize: 704, maxPositions: 2048 },
   // ~15M parameters: Amazon Beauty benchmarks on 2 cores.

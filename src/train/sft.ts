@@ -13,8 +13,12 @@ import { renderChat, stopTokenIds } from "../lm/chat.js";
 import { GRAMMARS, type OutputFormat } from "../prompt/output-format.js";
 import type { ChatMessage } from "../lm/chat.js";
 import { int64, tensor } from "../torch/index.js";
+import { join } from "node:path";
+import { loadHFModel, loadHFTokenizer, saveHFModel } from "../lm/hf.js";
+import { readJsonLines } from "../teacher/trace-file.js";
 import { hash32 } from "./corpus.js";
-import type { Batch } from "./loop.js";
+import { train, type Batch, type TrainConfig } from "./loop.js";
+import { recordStage } from "./run.js";
 
 export interface SftTrace {
   messages: ChatMessage[];
@@ -75,3 +79,77 @@ export function sftBatch(examples: readonly SftExample[], o: { batch: number; se
   return { ids: int64(ids, shape, o.device), targets: int64(targets, shape, o.device), weights: tensor(weights, shape, { device: o.device }) };
 }
 
+
+export interface SftStageOptions {
+  runDir: string;
+  /** HF folder to start from (the mid-trained model). */
+  from: string;
+  /** Trace JSONL files; accepted traces become examples. */
+  traces: string[];
+  steps: number;
+  batch: number;
+  lr: number;
+  precision: "fp32" | "bf16";
+  seed: number;
+  device: string;
+  weights: SftWeights;
+  /** Stage name in the run manifest (e.g. "sft", "sft-targeted"). */
+  stage?: string;
+}
+
+export interface SftStageResult {
+  modelDir: string;
+  examples: number;
+  /** Traces skipped because prompt + answer exceed the model's positions. */
+  skippedTooLong: number;
+  firstLoss: number;
+  finalLoss: number;
+  tokensPerSecond: number;
+}
+
+/** Fine-tunes `from` on the traces and saves runs/<name>/<stage>/model. Resumable. */
+export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
+  const stage = o.stage ?? "sft";
+  const stageDir = join(o.runDir, stage);
+  recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config: { ...o } });
+  const traces = o.traces.flatMap((f) => readJsonLines<SftTrace>(f).records).filter((t) => t.accepted && t.response);
+  if (traces.length === 0) throw new Error(`SFT: no accepted traces in ${o.traces.join(", ")}`);
+  const tokenizer = loadHFTokenizer(o.from);
+  const model = loadHFModel(o.from, o.device);
+  const examples: SftExample[] = [];
+  let tooLong = 0;
+  for (const t of traces) {
+    const e = await sftExample(t, tokenizer, o.weights);
+    // The model cannot attend past maxPositions: such traces are skipped, and counted.
+    if (e.ids.length > model.config.maxPositions) tooLong++;
+    else examples.push(e);
+  }
+  if (tooLong) process.stderr.write(`sft: skipped ${tooLong} of ${traces.length} traces longer than the model's ${model.config.maxPositions} positions\n`);
+  if (examples.length === 0) throw new Error(`SFT: every trace is longer than the model's ${model.config.maxPositions} positions`);
+  const padName = tokenizer.special.pad ?? tokenizer.special.eos;
+  const pad = padName ? tokenizer.requireId(padName) : 0;
+  const cfg: TrainConfig = {
+    steps: o.steps,
+    lr: o.lr,
+    warmupSteps: Math.max(1, Math.round(o.steps * 0.05)),
+    weightDecay: 0.0,
+    gradClip: 1,
+    gradAccum: 1,
+    precision: o.precision,
+    checkpointEvery: Math.max(10, Math.round(o.steps / 4)),
+  };
+  const result = train(model, stageDir, cfg, { label: stage, batch: (step, micro) => sftBatch(examples, { batch: o.batch, seed: o.seed, pad, device: o.device }, step, micro) });
+  const modelDir = join(stageDir, "model");
+  saveHFModel(modelDir, model, tokenizer);
+  model.dispose();
+  const out: SftStageResult = {
+    modelDir,
+    examples: examples.length,
+    skippedTooLong: tooLong,
+    firstLoss: result.log[0]?.loss ?? NaN,
+    finalLoss: result.log.at(-1)?.loss ?? NaN,
+    tokensPerSecond: result.tokensPerSecond,
+  };
+  recordStage(o.runDir, stage, { status: "done", outputs: { model: `${stage}/model` }, metrics: { examples: out.examples, skipped_too_long: tooLong, first_loss: out.firstLoss, final_loss: out.finalLoss, tokens_per_s: out.tokensPerSecond }, config: { ...o } });
+  return out;
+}

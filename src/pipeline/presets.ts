@@ -1,0 +1,97 @@
+/**
+ * Stage budgets per preset (DESIGN.md §4). `tiny` is for tests and CI (seconds per stage),
+ * `demo` for `npm run demo` on a laptop CPU (≤ 10 minutes for the whole pipeline), `beauty`
+ * for Amazon Beauty benchmarks on 2 cores (hours).
+ */
+import type { RankerKind } from "../rank/checkpoint.js";
+import type { SasrecConfig } from "../rank/sasrec.js";
+import type { SasrecTrainOptions } from "../rank/sasrec-train.js";
+import type { OutputFormat } from "../prompt/output-format.js";
+import type { PresetName } from "../lm/presets.js";
+import type { PretrainOptions } from "../train/pretrain.js";
+import type { MidtrainOptions } from "../train/midtrain.js";
+import type { DapoConfig } from "../train/dapo/trainer.js";
+import type { TraceMode } from "../teacher/teacher.js";
+
+export interface PipelinePreset {
+  codebookSize: number;
+  ranker: RankerKind;
+  sasrec: Partial<Omit<SasrecConfig, "numItems">>;
+  sasrecTrain: SasrecTrainOptions;
+  pretrain: Partial<Pick<PretrainOptions, "steps" | "batch" | "seqLen" | "lr" | "precision">>;
+  midtrain: Partial<Pick<MidtrainOptions, "steps" | "batch" | "seqLen" | "lr" | "embedWarmupSteps" | "evalUsers">>;
+  traceMode: TraceMode;
+  /** Candidates the evidence teacher explains in its rationale (short rationales suit small models). */
+  explain: number;
+  format: OutputFormat;
+  maxPromptTokens: number;
+  maxRationaleTokens: number;
+  maxNewTokens: number;
+  sft: { steps: number; batch: number; lr: number; precision: "fp32" | "bf16" };
+  dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
+  /** Valid lists the re-ranker learns from, at most (0 = all but the held-out slice). */
+  learnUsers: number;
+  /** Test lists evaluated (0 = all). */
+  evalUsers: number;
+  evalBatch: number;
+}
+
+export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
+  tiny: {
+    codebookSize: 32,
+    ranker: "item-knn",
+    sasrec: {},
+    sasrecTrain: {},
+    pretrain: { steps: 20 },
+    midtrain: { steps: 20, embedWarmupSteps: 4, evalUsers: 0 },
+    traceMode: "targeted",
+    explain: 1,
+    format: "compact",
+    maxPromptTokens: 1500,
+    maxRationaleTokens: 160,
+    maxNewTokens: 240,
+    sft: { steps: 20, batch: 4, lr: 2e-3, precision: "fp32" },
+    dapo: { steps: 3, promptsPerStep: 2, groupSize: 4, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 3 },
+    learnUsers: 0,
+    evalUsers: 40,
+    evalBatch: 20,
+  },
+  demo: {
+    codebookSize: 64,
+    ranker: "sasrec",
+    sasrec: { hidden: 64, layers: 2, dropout: 0.3 },
+    sasrecTrain: { epochs: 20, batchSize: 128, lr: 1e-3 },
+    pretrain: { steps: 120, batch: 16, seqLen: 128 },
+    midtrain: { steps: 250, batch: 8, seqLen: 256, embedWarmupSteps: 30, evalUsers: 0 },
+    traceMode: "rejection",
+    explain: 1,
+    format: "compact",
+    maxPromptTokens: 1536,
+    maxRationaleTokens: 128,
+    maxNewTokens: 200,
+    sft: { steps: 120, batch: 8, lr: 5e-4, precision: "bf16" },
+    dapo: { steps: 12, promptsPerStep: 6, groupSize: 6, maxNewTokens: 200, lr: 2e-5, checkpointEvery: 4 },
+    learnUsers: 1000,
+    evalUsers: 300,
+    evalBatch: 50,
+  },
+  beauty: {
+    codebookSize: 256,
+    ranker: "sasrec",
+    sasrec: {},
+    sasrecTrain: {},
+    pretrain: {},
+    midtrain: {},
+    traceMode: "rejection",
+    explain: 3,
+    format: "compact",
+    maxPromptTokens: 1536,
+    maxRationaleTokens: 256,
+    maxNewTokens: 360,
+    sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },
+    dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
+    learnUsers: 0,
+    evalUsers: 0,
+    evalBatch: 64,
+  },
+};

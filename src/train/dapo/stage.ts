@@ -1,0 +1,94 @@
+/**
+ * The RL stage: DAPO on re-ranking prompts built from the *valid* candidate lists (the
+ * upstream ranker never trained on their targets; DESIGN.md §5), starting from the SFT model.
+ * Optionally the shown candidates are shuffled (position-bias guard) while rank_pre stays the
+ * target's upstream position.
+ */
+import { join } from "node:path";
+import type { CandidateList } from "../../rank/candidates.js";
+import { loadHFModel, loadHFTokenizer, saveHFModel } from "../../lm/hf.js";
+import { renderChat, stopTokenIds } from "../../lm/chat.js";
+import { buildRerankPrompt, listSeed, type PromptContext } from "../../prompt/rerank-prompt.js";
+import { parseRerankOutput } from "../../prompt/parse-output.js";
+import { permutationConstraint } from "../../prompt/constraint.js";
+import type { OutputFormat } from "../../prompt/output-format.js";
+import { recordStage } from "../run.js";
+import { trainDapo, type DapoConfig, type DapoStepLog, type RerankTask } from "./trainer.js";
+
+export interface RlStageOptions {
+  runDir: string;
+  from: string;
+  lists: readonly CandidateList[];
+  context: PromptContext;
+  format: OutputFormat;
+  maxPromptTokens: number;
+  /** Decode under the permutation constraint (rationale of at most maxRationaleTokens tokens). */
+  constrained: boolean;
+  maxRationaleTokens: number;
+  /** Shuffle the shown candidates (position-bias guard). */
+  shuffle: boolean;
+  dapo: DapoConfig;
+  device: string;
+  stage?: string;
+}
+
+export interface RlStageResult {
+  modelDir: string;
+  log: DapoStepLog[];
+}
+
+interface RerankTaskWithSids extends RerankTask {
+  candidateSids: string[];
+}
+
+export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
+  const stage = o.stage ?? "rl";
+  const stageDir = join(o.runDir, stage);
+  recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config: { format: o.format, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo } });
+  const tokenizer = loadHFTokenizer(o.from);
+  const policy = loadHFModel(o.from, o.device);
+  const tasks: RerankTaskWithSids[] = [];
+  for (const list of o.lists) {
+    const prompt = await buildRerankPrompt(o.context, list, {
+      format: o.format,
+      budget: { maxTokens: o.maxPromptTokens, tokenizer },
+      ...(o.shuffle ? { shuffleSeed: listSeed(o.dapo.seed, list.user, "rl") } : {}),
+    });
+    const ids = (await renderChat(prompt.messages, tokenizer, { addGenerationPrompt: true })).ids;
+    // shownOrder[j] = upstream index shown at j → shownPosition[upstream] = j.
+    const shownPosition = new Array<number>(prompt.shownOrder.length);
+    prompt.shownOrder.forEach((up, j) => (shownPosition[up] = j));
+    tasks.push({
+      promptIds: ids,
+      rankPre: list.rankPre,
+      listSize: list.candidates.length,
+      shownPosition,
+      candidateSids: prompt.candidateSids,
+      score: (resp) => {
+        const parsed = parseRerankOutput(tokenizer.decodeSync(resp, { skipSpecial: true }), { format: o.format, candidateSids: prompt.candidateSids });
+        return { order: parsed.ok ? parsed.ranking : null };
+      },
+    });
+  }
+  const stop = stopTokenIds(tokenizer);
+  const padName = tokenizer.special.pad ?? tokenizer.special.eos;
+  const log = await trainDapo(policy, tasks, stageDir, o.dapo, {
+    label: stage,
+    pad: padName ? tokenizer.requireId(padName) : 0,
+    stopTokens: stop,
+    constraint: o.constrained
+      ? async (rows) => (await permutationConstraint({ tokenizer, format: o.format, candidates: rows.map((r) => (r as RerankTaskWithSids).candidateSids), maxRationaleTokens: o.maxRationaleTokens })).constraint
+      : undefined,
+  });
+  const modelDir = join(stageDir, "model");
+  saveHFModel(modelDir, policy, tokenizer);
+  policy.dispose();
+  const last = log.at(-1);
+  recordStage(o.runDir, stage, {
+    status: "done",
+    outputs: { model: `${stage}/model`, metrics: `${stage}/metrics.jsonl` },
+    metrics: last ? { reward_mean: last.reward_mean, valid_rate: last.valid_rate, identity_rate: last.identity_rate } : {},
+    config: { format: o.format, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo },
+  });
+  return { modelDir, log };
+}

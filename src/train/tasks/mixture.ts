@@ -1,0 +1,52 @@
+/**
+ * The task mixture: which task each packed example comes from, by configurable ratios of
+ * *examples* (OneRec-Think's reference mixture: alignment 24.3%, sequential 65.7%, caption
+ * 4.9%, general 5.0%; ours folds both caption directions into "caption").
+ */
+import type { Rng } from "../../util/rng.js";
+import { TASK_NAMES, type MidtrainTask, type TaskName } from "./types.js";
+
+export type TaskMixture = Record<TaskName, number>;
+
+export const DEFAULT_MIXTURE: TaskMixture = { sequential: 0.65, caption: 0.25, persona: 0.05, general: 0.05 };
+
+/** "sequential=0.7,caption=0.2,general=0.1": tasks left out get 0. */
+export function parseMixture(spec: string): TaskMixture {
+  const out: TaskMixture = { sequential: 0, caption: 0, persona: 0, general: 0 };
+  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const [name, value] = part.split("=").map((s) => s.trim());
+    if (!TASK_NAMES.includes(name as TaskName)) throw new Error(`mixture: unknown task "${name}" (tasks: ${TASK_NAMES.join(", ")})`);
+    const w = Number(value);
+    if (value === undefined || value === "" || !Number.isFinite(w) || w < 0) throw new Error(`mixture: "${part}" needs a non-negative number, e.g. ${name}=0.5`);
+    out[name as TaskName] = w;
+  }
+  return out;
+}
+
+/** Draws tasks by the mixture's weights, renormalised over the tasks that have examples. */
+export class TaskSampler {
+  readonly tasks: MidtrainTask[];
+  /** Normalised weight per task in `tasks`. */
+  readonly weights: number[];
+  readonly #cumulative: number[];
+
+  constructor(tasks: readonly MidtrainTask[], mixture: TaskMixture) {
+    this.tasks = tasks.filter((t) => t.size > 0 && mixture[t.name] > 0);
+    const total = this.tasks.reduce((a, t) => a + mixture[t.name], 0);
+    if (this.tasks.length === 0 || !(total > 0)) throw new Error(`mixture: no task with examples has a positive weight (${JSON.stringify(mixture)})`);
+    this.weights = this.tasks.map((t) => mixture[t.name] / total);
+    let c = 0;
+    this.#cumulative = this.weights.map((w) => (c += w));
+  }
+
+  pick(rng: Rng): MidtrainTask {
+    const u = rng.next();
+    const i = this.#cumulative.findIndex((c) => u < c);
+    return this.tasks[i < 0 ? this.tasks.length - 1 : i]!;
+  }
+
+  /** The normalised mixture by task name. */
+  get ratios(): Partial<TaskMixture> {
+    return Object.fromEntries(this.tasks.map((t, i) => [t.name, this.weights[i]!]));
+  }
+}

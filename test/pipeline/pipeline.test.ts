@@ -1,0 +1,33 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateSynthetic } from "../../src/data/synthetic.js";
+import { runPipeline } from "../../src/pipeline/pipeline.js";
+
+test("the tiny pipeline runs every stage end to end, reports each, and a re-run skips finished stages", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gr2-pipeline-"));
+  try {
+    const ds = generateSynthetic({ users: 120, items: 80, seed: 3 });
+    const overrides = { evalUsers: 24, dapo: { steps: 2, promptsPerStep: 2, groupSize: 2, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 2 } };
+    const r = await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides });
+    assert.equal(r.users, 24);
+    for (const stage of ["prerank", "listwise", "sft", "rl"]) {
+      const m = r.stages[stage]!;
+      assert.ok(m, stage);
+      for (const k of ["recall@1", "recall@3", "recall@5", "ndcg@3", "ndcg@5", "valid_rate", "identity_rate"] as const) {
+        assert.ok(m[k] >= 0 && m[k] <= 1, `${stage} ${k} = ${m[k]}`);
+      }
+    }
+    const manifest = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
+    for (const s of ["sids", "prerank", "pretrain", "midtrain", "traces", "sft", "rl"]) assert.equal(manifest.stages[s]?.status, "done", s);
+    for (const f of ["report.md", "report.json"]) assert.ok(existsSync(join(r.reportDir, f)), f);
+    // Every finished stage is skipped on a re-run; the evaluation is recomputed from the saved models.
+    const lines: string[] = [];
+    await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides, log: (l) => lines.push(l) });
+    assert.ok(lines.filter((l) => l.includes("skipped")).length >= 6, lines.join("\n"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
