@@ -29,10 +29,20 @@ fi
 if [ -z "${LIBTORCH:-}" ] && ! ls /usr/lib/x86_64-linux-gnu/openblas-*/libblas.so.3 /usr/lib/*/openblas-*/libblas.so.3 >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing OpenBLAS (libtorch's fp32 matmul backend)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas0-pthread >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas0-pthread >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas0-pthread >/dev/null; }
   else
     say "warning: OpenBLAS is not installed; fp32 training will be very slow (apt-get install libopenblas0-pthread)"
   fi
+fi
+
+# Test runs (`setup.sh --test`) also want Debian's Chromium for the trace viewer's browser test;
+# without it (not root, or no apt) that one test skips with a message.
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  say "installing Chromium for the browser test (one time)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+    || say "warning: could not install chromium; the browser test will skip"
 fi
 
 # 2. npm packages, when package-lock.json changed since the last install.

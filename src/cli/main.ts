@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(args: str
   midtrain: { summary: "mid-train the LM on semantic IDs (four tasks)", load: async () => (await import("./midtrain.js")).midtrainCommand },
   traces: { summary: "reasoning traces from a teacher (evidence or OpenAI-compatible)", load: async () => (await import("./traces.js")).tracesCommand },
   pipeline: { summary: "run every stage end to end (resumable)", load: async () => (await import("./pipeline.js")).pipelineCommand },
+  ablate: { summary: "ablations (naive vs conditional reward)", load: async () => (await import("./ablate.js")).ablateCommand },
   lm: { summary: "inspect a model folder (logits for given token ids)", load: async () => (await import("./lm.js")).lmCommand },
   export: { summary: "export a trained model as a Hugging Face folder", load: async () => (await import("./lm.js")).exportCommand },
   import: { summary: "import a Hugging Face checkpoint into a run", load: async () => (await import("./lm.js")).importCommand },

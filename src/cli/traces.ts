@@ -2,6 +2,7 @@
  * `gr2 traces generate`: reasoning traces from a teacher for each candidate list. Thin: parses
  * flags, loads the artefacts, calls src/teacher, prints. Errors become one stderr line, exit 2.
  */
+import { viewTracesCommand } from "./viewer.js";
 import { existsSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -35,6 +36,7 @@ const PROCESS_OUTPUT: TracesOutput = {
 };
 
 const USAGE = `usage:
+  gr2 traces view RUN_DIR [--file TRACES.jsonl] [--dataset NAME --data-dir DIR] [--outputs FILE] [--port N]
   gr2 traces generate --run RUN_DIR --candidates FILE --sids FILE --dataset NAME [--data-dir DIR]
       [--users N --items N --seed S] --teacher evidence|openai --mode targeted|rejection
       [--max-attempts N] [--split valid|test|all] [--format json|compact] [--limit N] [--shuffle]
@@ -53,6 +55,8 @@ export async function tracesCommand(args: string[], io: TracesOutput = PROCESS_O
     switch (sub) {
       case "generate":
         return await generateCommand(rest, io);
+      case "view":
+        return await viewTracesCommand(rest, io);
       case "help":
       case "--help":
       case "-h":
@@ -60,7 +64,7 @@ export async function tracesCommand(args: string[], io: TracesOutput = PROCESS_O
         io.out(`${USAGE}\n`);
         return sub === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown subcommand "${sub}" (expected generate)`);
+        throw new UsageError(`unknown subcommand "${sub}" (expected generate or view)`);
     }
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
