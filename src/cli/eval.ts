@@ -15,7 +15,7 @@ import { fullRankingIntervals } from "../eval/evaluate.js";
 import { fullRankingRanks, RERANK_METRICS } from "../eval/metrics.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
 import { loadListwise, saveListwise } from "../rank/baselines/listwise-train.js";
-import { formatNegatives, parseNegatives, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
+import { defaultNegatives, formatNegatives, parseNegatives, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
 import { loadRanker, RANKER_KINDS, RANKER_MANIFEST, saveRanker, type RankerKind } from "../rank/checkpoint.js";
 import { fitRanker } from "../rank/fit.js";
 import type { Ranker } from "../rank/ranker.js";
@@ -81,7 +81,7 @@ async function baselinesCommand(args: string[], io: Output): Promise<number> {
       "ranker-kind": { type: "string", default: "sasrec" },
       epochs: { type: "string" },
       candidates: { type: "string" },
-      negatives: { type: "string", default: "top" },
+      negatives: { type: "string" },
       listwise: { type: "string" },
       "listwise-epochs": { type: "string" },
       "listwise-hidden": { type: "string" },
@@ -107,13 +107,13 @@ async function baselinesCommand(args: string[], io: Output): Promise<number> {
     random_baseline: 0,
     ...(v.seed !== undefined ? { data: Number(v.seed) } : {}),
   };
-  const negatives = parseNegatives(v.negatives);
   const stage = (s: string) => io.err(`${s}\n`);
 
   // 1. The upstream ranker: given, found in the run folder, or trained now (train split only).
   const ranker = v.candidates && !v.ranker ? null : obtainRanker(v, data, out, seeds.train, io);
 
   // 2. Candidate lists: given, found in the run folder, or built from the ranker.
+  const negatives = v.negatives ? parseNegatives(v.negatives) : defaultNegatives(data.numItems);
   const { lists, source } = obtainLists(v.candidates, ranker, data, out, negatives, seeds.train, io);
   const validLists = lists.filter((l) => l.split === "valid");
   const testLists = lists.filter((l) => l.split === "test");

@@ -11,7 +11,7 @@ import { loadDataset } from "../data/load.js";
 import { leaveOneOut } from "../data/split.js";
 import type { Dataset, Split } from "../data/types.js";
 import { FULL_RANKING_METRICS, fullRankingMetrics, meanMetrics, type FullRankingMetrics } from "../eval/metrics.js";
-import { buildCandidateLists, formatNegatives, parseNegatives, SPLITS, writeCandidateLists, type CandidateList, type ListSplit } from "../rank/candidates.js";
+import { buildCandidateLists, defaultNegatives, formatNegatives, parseNegatives, SPLITS, writeCandidateLists, type CandidateList, type ListSplit } from "../rank/candidates.js";
 import { loadRanker, RANKER_KINDS, saveRanker, type RankerKind } from "../rank/checkpoint.js";
 import { fitRanker } from "../rank/fit.js";
 import type { EpochLog, SasrecLoss } from "../rank/sasrec-train.js";
@@ -41,7 +41,7 @@ const USAGE = `usage:
               [--dropout 0.5] [--max-len 50] [--loss ce|bce] [--no-autocast]
       item-knn: [--neighbours 100] [--recency-decay 0.8]
   gr2 rank candidates --dataset NAME [--data-dir DIR] [--users N --items N --seed S] --ranker DIR
-      --out FILE [--splits valid,test] [--negatives top|pool:P|random] [--size 10] [--train-seed 0] [--json]
+      --out FILE [--splits valid,test] [--negatives top|pool:P|random (default pool of the top 10%)] [--size 10] [--train-seed 0] [--json]
 The ranker trains on the train split only; candidate lists hold the target plus the K-1 items
 the ranker scores highest outside the history (docs/candidates-format.md).`;
 
@@ -283,7 +283,7 @@ async function candidatesCommand(args: string[], io: Output): Promise<number> {
       ranker: { type: "string" },
       out: { type: "string" },
       splits: { type: "string", default: "valid,test" },
-      negatives: { type: "string", default: "top" },
+      negatives: { type: "string" },
       size: { type: "string" },
       "train-seed": { type: "string" },
       device: { type: "string", default: "cpu" },
@@ -292,9 +292,9 @@ async function candidatesCommand(args: string[], io: Output): Promise<number> {
   const out = requiredFlag("out", v.out);
   const rankerDir = requiredFlag("ranker", v.ranker);
   const splits = parseSplits(v.splits);
-  const negatives = parseNegatives(v.negatives);
   const size = integerFlag("size", v.size, 2);
   const data = await loadFromFlags(v);
+  const negatives = v.negatives ? parseNegatives(v.negatives) : defaultNegatives(data.numItems);
   const { ranker, manifest } = loadRanker(rankerDir, v.device);
   if (manifest.numItems !== data.numItems) {
     throw new Error(`${rankerDir} was trained on ${manifest.numItems} items but ${data.name} has ${data.numItems}; train the ranker on this dataset`);

@@ -18,7 +18,7 @@ import { leaveOneOut } from "../data/split.js";
 import { buildSids, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
-import { buildCandidateLists, formatNegatives, readCandidateLists, writeCandidateLists, type CandidateList, type NegativeStrategy } from "../rank/candidates.js";
+import { buildCandidateLists, defaultNegatives, formatNegatives, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
 import { evaluateBaselines } from "../eval/baselines.js";
 import { evaluateRanks, type MethodRanks, type RerankEvaluation } from "../eval/evaluate.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
@@ -108,7 +108,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       return { valid: readCandidateLists(listPath("valid"), itemIds), test: readCandidateLists(listPath("test"), itemIds) };
     }
     const { ranker } = fitRanker(P.ranker, split, items.length, { sasrec: P.sasrec, sasrecTrain: { ...P.sasrecTrain, seed: o.seed } });
-    const negatives = negativesFor(items.length);
+    const negatives = defaultNegatives(items.length);
     const v = buildCandidateLists(ranker, split.valid, "valid", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
     const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
     writeCandidateLists(listPath("valid"), v, itemIds);
@@ -217,18 +217,6 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const reportDir = join(o.runDir, "report");
   writeReport(reportDir, report);
   return { users: evalLists.length, stages, evaluation, reportDir, seconds };
-}
-
-/**
- * The 9 negatives of a list come from the upstream ranker's top 10% of the catalogue (at least
- * 50 items), not its top 9. Why: a target outside the ranker's top 9 (most targets: full-ranking
- * R@10 is ~8% on Beauty) would always sit last among its 9 "top" negatives, so any re-ranker
- * that sees positions learns "move the last item first" (on Beauty the target is last in 92% of
- * such lists; incoming R@1 0.023 against the paper's 0.289). Drawing from a wider pool keeps
- * the incoming order informative but imperfect, as in the paper's setting.
- */
-function negativesFor(numItems: number): NegativeStrategy {
-  return { kind: "pool", size: Math.max(50, Math.round(numItems * 0.1)) };
 }
 
 /** Per-list ranks of a baseline method, recomputed from the baseline evaluation's rerankers. */

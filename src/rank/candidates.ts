@@ -41,6 +41,18 @@ export interface CandidateList {
 
 export type NegativeStrategy = { kind: "top" } | { kind: "pool"; size: number } | { kind: "random" };
 
+/**
+ * The default: the 9 negatives come from the upstream ranker's top 10% of the catalogue (at
+ * least 50 items), not its top 9. Why: a target outside the ranker's top 9 (most targets:
+ * full-ranking R@10 is ~8% on Beauty) would always sit last among 9 "top" negatives, so a
+ * re-ranker that sees positions learns "move the last item first" (on Beauty the target was
+ * last in 92% of such lists; incoming R@1 0.023 against the paper's 0.289). A wider pool keeps
+ * the incoming order informative but imperfect, as in the paper's setting. `top` stays available.
+ */
+export function defaultNegatives(numItems: number): NegativeStrategy {
+  return { kind: "pool", size: Math.max(50, Math.round(numItems * 0.1)) };
+}
+
 export function parseNegatives(text: string): NegativeStrategy {
   if (text === "top") return { kind: "top" };
   if (text === "random") return { kind: "random" };
@@ -71,7 +83,7 @@ export interface BuiltLists {
  */
 export function buildCandidateLists(ranker: Ranker, examples: readonly Example[], split: ListSplit, userIds: readonly string[], o: BuildOptions = {}): BuiltLists {
   const K = o.size ?? LIST_SIZE;
-  const negatives = o.negatives ?? { kind: "top" };
+  const negatives = o.negatives ?? defaultNegatives(ranker.numItems);
   if (!(Number.isInteger(K) && K >= 2)) throw new RangeError(`list size must be an integer ≥ 2, got ${K}`);
   if (negatives.kind === "pool" && negatives.size < K - 1) throw new RangeError(`pool:${negatives.size} is smaller than the ${K - 1} negatives a list needs`);
   const rng = new Rng(o.seed ?? 0);

@@ -6,6 +6,7 @@ import { evalCommand } from "../../src/cli/eval.js";
 import { rankCommand } from "../../src/cli/rank.js";
 import { captureIo, tempDir } from "../rank/helpers.js";
 
+// 100 items: the default negatives pool is max(50, 10% of items) = 50 (candidates-pool50.jsonl).
 const SMALL = ["--dataset", "synthetic", "--users", "300", "--items", "100", "--seed", "4"];
 
 test("gr2 rank train + candidates on a small synthetic catalogue", async () => {
@@ -40,7 +41,7 @@ test("gr2 eval baselines --json prints the summary line and writes the report", 
     for (const k of ["recall@1", "recall@5", "ndcg@5"]) assert.equal(typeof s.rerank[name][k], "number", `${name} ${k}`);
   }
   assert.ok(s.vs_incoming.listwise["recall@1"].lo <= s.vs_incoming.listwise["recall@1"].diff);
-  for (const f of ["report.md", "report.json", "metrics.svg", "positions.svg", "ranker/ranker.json", "listwise/listwise.json", "candidates-top.jsonl"]) {
+  for (const f of ["report.md", "report.json", "metrics.svg", "positions.svg", "ranker/ranker.json", "listwise/listwise.json", "candidates-pool50.jsonl"]) {
     assert.ok(existsSync(join(out, f)), `${f} written`);
   }
   // A second run reuses the ranker and the lists from the run folder.

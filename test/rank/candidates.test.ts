@@ -20,6 +20,7 @@ test("top negatives: the target plus the 9 best non-history items, in score orde
     ],
     "test",
     userIds,
+    { negatives: { kind: "top" } },
   );
   assert.deepEqual(lists[0]!.candidates, [1, 3, 4, 5, 6, 7, 8, 9, 10, 20]);
   assert.equal(lists[0]!.rankPre, 10);
