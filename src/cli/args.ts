@@ -51,11 +51,14 @@ export function choiceFlag<T extends string>(values: Record<string, unknown>, na
 export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Whether progress may redraw one line (a terminal). */
+  tty?: boolean;
 }
 
 export const PROCESS_OUTPUT: Output = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  tty: process.stderr.isTTY,
 };
 
 export interface RunOptions {

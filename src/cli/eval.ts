@@ -28,11 +28,9 @@ import {
   PROCESS_OUTPUT,
   progress,
   round,
-  runCommand,
-  UsageError,
   type LoadedData,
-  type Output,
 } from "./rank.js";
+import { runCommand, UsageError, type Output } from "./args.js";
 
 const USAGE = `usage:
   gr2 eval generative --model DIR --sids FILE --dataset NAME [...] --json   (see gr2 eval generative --help)
@@ -54,7 +52,7 @@ export const SASREC_BEAUTY_REFERENCE = {
 
 export async function evalCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
   const [sub, ...rest] = args;
-  return runCommand("eval", io, async () => {
+  return runCommand("eval", USAGE, async () => {
     switch (sub) {
       case "baselines":
         return baselinesCommand(rest, io);
@@ -68,7 +66,7 @@ export async function evalCommand(args: string[], io: Output = PROCESS_OUTPUT): 
       default:
         throw new UsageError(sub === undefined ? "missing subcommand (baselines)" : `unknown subcommand "${sub}" (expected baselines)`);
     }
-  });
+  }, { io, oneLine: true });
 }
 
 async function baselinesCommand(args: string[], io: Output): Promise<number> {

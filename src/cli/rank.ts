@@ -17,21 +17,9 @@ import { fitRanker } from "../rank/fit.js";
 import type { EpochLog, SasrecLoss } from "../rank/sasrec-train.js";
 import type { Ranker } from "../rank/ranker.js";
 import { writeJsonAtomic } from "../util/atomic.js";
+import { PROCESS_OUTPUT, runCommand, UsageError, type Output } from "./args.js";
 
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  /** Whether progress may redraw one line (a terminal). */
-  tty?: boolean;
-}
-
-export const PROCESS_OUTPUT: Output = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  tty: process.stderr.isTTY,
-};
-
-export class UsageError extends Error {}
+export { PROCESS_OUTPUT, UsageError, type Output };
 
 const USAGE = `usage:
   gr2 rank train --dataset NAME [--data-dir DIR] [--users N --items N --seed S] --out DIR [--json]
@@ -47,7 +35,7 @@ the ranker scores highest outside the history (docs/candidates-format.md).`;
 
 export async function rankCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
   const [sub, ...rest] = args;
-  return runCommand("rank", io, async () => {
+  return runCommand("rank", USAGE, async () => {
     switch (sub) {
       case "train":
         return trainCommand(rest, io);
@@ -61,20 +49,7 @@ export async function rankCommand(args: string[], io: Output = PROCESS_OUTPUT): 
       default:
         throw new UsageError(sub === undefined ? "missing subcommand (train or candidates)" : `unknown subcommand "${sub}" (expected train or candidates)`);
     }
-  });
-}
-
-/** Runs a subcommand; any error becomes one line on stderr and exit code 2. */
-export async function runCommand(name: string, io: Output, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    if (process.env.GR2_DEBUG && err instanceof Error) io.err(`${err.stack}\n`);
-    io.err(`gr2 ${name}: ${message.replace(/\s*\n\s*/g, " ")}${usage ? ` (gr2 ${name} help)` : ""}\n`);
-    return 2;
-  }
+  }, { io, oneLine: true });
 }
 
 // ---- shared flags ----------------------------------------------------------------------------

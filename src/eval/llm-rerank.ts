@@ -27,6 +27,8 @@ export interface LlmRerankOptions {
   /** Rationale tokens allowed before the ranking is forced (constrained decoding only; 0 = direct). */
   maxRationaleTokens: number;
   maxPromptTokens: number;
+  /** Most recent history items shown (default 20). */
+  maxHistory?: number;
   label?: string;
 }
 
@@ -49,7 +51,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
   const progress = new Progress(o.label ?? "rerank", lists.length);
   for (let start = 0; start < lists.length; start += o.batch) {
     const chunk = lists.slice(start, start + o.batch);
-    const prompts = await Promise.all(chunk.map((l) => buildRerankPrompt(ctx, l, { format: o.format, budget: { maxTokens: o.maxPromptTokens, tokenizer } })));
+    const prompts = await Promise.all(chunk.map((l) => buildRerankPrompt(ctx, l, { format: o.format, maxHistory: o.maxHistory, budget: { maxTokens: o.maxPromptTokens, tokenizer } })));
     const ids = await Promise.all(prompts.map(async (p) => (await renderChat(p.messages, tokenizer, { addGenerationPrompt: true })).ids));
     const perm = o.constrained
       ? await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateSids), maxRationaleTokens: o.maxRationaleTokens })

@@ -62,7 +62,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   const points: AblationPoint[] = [];
   const evaluate = async (reward: AblationPoint["reward"], step: number, dir: string) => {
     const model = loadHFModel(dir, o.device);
-    const r = await rerankWithModel(model, tokenizer, context, evalLists, { format: P.format, constrained: true, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, label: `${reward} @${step}` });
+    const r = await rerankWithModel(model, tokenizer, context, evalLists, { format: P.format, constrained: true, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, label: `${reward} @${step}` });
     model.dispose();
     const m = perUserMetrics(r.ranks, ["recall@1", "ndcg@5"] as const);
     const point: AblationPoint = { reward, step, "recall@1": mean(m["recall@1"]), "ndcg@5": mean(m["ndcg@5"]), identity_rate: r.identityRate };
@@ -81,6 +81,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
         context,
         format: P.format,
         maxPromptTokens: P.maxPromptTokens,
+        maxHistory: P.maxHistory,
         constrained: true,
         maxRationaleTokens: P.maxRationaleTokens,
         shuffle: false,

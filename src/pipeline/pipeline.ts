@@ -145,7 +145,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       lists: learnLists,
       teacher,
       mode: P.traceMode,
-      prompt: { context, options: { budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
+      prompt: { context, options: { maxHistory: P.maxHistory, budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
       format: P.format,
       out: tracePath,
     });
@@ -166,6 +166,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         context,
         format: P.format,
         maxPromptTokens: P.maxPromptTokens,
+        maxHistory: P.maxHistory,
         constrained: true,
         maxRationaleTokens: P.maxRationaleTokens,
         shuffle: false,
@@ -182,8 +183,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     for (const [name, dir] of [["sft", sft], ["rl", rl]] as const) {
       const model = loadHFModel(dir, o.device);
       // valid_rate is measured without the constraint; the served ranking uses it.
-      const free = await rerankWithModel(model, tokenizer, context, evalLists, { format: P.format, constrained: false, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, label: `eval ${name}` });
-      const served = await rerankWithModel(model, tokenizer, context, evalLists, { format: P.format, constrained: true, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, label: `eval ${name} (constrained)` });
+      const free = await rerankWithModel(model, tokenizer, context, evalLists, { format: P.format, constrained: false, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, label: `eval ${name}` });
+      const served = await rerankWithModel(model, tokenizer, context, evalLists, { format: P.format, constrained: true, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, label: `eval ${name} (constrained)` });
       model.dispose();
       llm[name] = { ranks: { name, ranks: served.ranks, seconds: served.seconds }, valid: free.validRate, identity: served.identityRate };
     }

@@ -25,6 +25,8 @@ export interface PipelinePreset {
   explain: number;
   format: OutputFormat;
   maxPromptTokens: number;
+  /** Most recent history items in the re-ranking prompt. */
+  maxHistory: number;
   maxRationaleTokens: number;
   maxNewTokens: number;
   sft: { steps: number; batch: number; lr: number; precision: "fp32" | "bf16" };
@@ -48,6 +50,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     explain: 1,
     format: "compact",
     maxPromptTokens: 1500,
+    maxHistory: 10,
     maxRationaleTokens: 160,
     maxNewTokens: 240,
     sft: { steps: 20, batch: 4, lr: 2e-3, precision: "fp32" },
@@ -66,10 +69,11 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     traceMode: "rejection",
     explain: 1,
     format: "compact",
-    maxPromptTokens: 1536,
+    maxPromptTokens: 900,
+    maxHistory: 8,
     maxRationaleTokens: 128,
     maxNewTokens: 200,
-    sft: { steps: 120, batch: 8, lr: 5e-4, precision: "bf16" },
+    sft: { steps: 60, batch: 8, lr: 5e-4, precision: "bf16" },
     dapo: { steps: 12, promptsPerStep: 6, groupSize: 6, maxNewTokens: 200, lr: 2e-5, checkpointEvery: 4 },
     learnUsers: 1000,
     evalUsers: 300,
@@ -86,6 +90,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     explain: 3,
     format: "compact",
     maxPromptTokens: 1536,
+    maxHistory: 20,
     maxRationaleTokens: 256,
     maxNewTokens: 360,
     sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },

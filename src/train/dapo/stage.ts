@@ -22,6 +22,8 @@ export interface RlStageOptions {
   context: PromptContext;
   format: OutputFormat;
   maxPromptTokens: number;
+  /** Most recent history items shown (default 20). */
+  maxHistory?: number;
   /** Decode under the permutation constraint (rationale of at most maxRationaleTokens tokens). */
   constrained: boolean;
   maxRationaleTokens: number;
@@ -51,6 +53,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   for (const list of o.lists) {
     const prompt = await buildRerankPrompt(o.context, list, {
       format: o.format,
+      maxHistory: o.maxHistory,
       budget: { maxTokens: o.maxPromptTokens, tokenizer },
       ...(o.shuffle ? { shuffleSeed: listSeed(o.dapo.seed, list.user, "rl") } : {}),
     });
