@@ -73,10 +73,10 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxHistory: 8,
     maxRationaleTokens: 128,
     maxNewTokens: 200,
-    sft: { steps: 60, batch: 8, lr: 5e-4, precision: "bf16" },
-    dapo: { steps: 12, promptsPerStep: 6, groupSize: 6, maxNewTokens: 200, lr: 2e-5, checkpointEvery: 4 },
+    sft: { steps: 40, batch: 8, lr: 5e-4, precision: "bf16" },
+    dapo: { steps: 8, promptsPerStep: 6, groupSize: 6, maxNewTokens: 200, lr: 2e-5, checkpointEvery: 4 },
     learnUsers: 1000,
-    evalUsers: 300,
+    evalUsers: 200,
     evalBatch: 50,
   },
   beauty: {
