@@ -19,6 +19,7 @@ const NUMERIC: [flag: string, key: keyof EngineBenchOptions][] = [
 export async function benchCommand(args: string[]): Promise<number> {
   return runCommand("bench", USAGE, () => {
     const [what, ...rest] = args;
+    if (what === "serve") return import("../bench/serve.js").then((m) => m.serveBenchCommand(rest));
     if (what !== "engine") throw new UsageError(what ? `unknown benchmark "${what}"` : "which benchmark? (engine)");
     const { values } = parseArgs({
       args: rest,

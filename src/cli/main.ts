@@ -16,7 +16,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(args: str
   lm: { summary: "inspect a model folder (logits for given token ids)", load: async () => (await import("./lm.js")).lmCommand },
   export: { summary: "export a trained model as a Hugging Face folder", load: async () => (await import("./lm.js")).exportCommand },
   import: { summary: "import a Hugging Face checkpoint into a run", load: async () => (await import("./lm.js")).importCommand },
-  bench: { summary: "benchmarks (engine) printing JSON", load: async () => (await import("./bench.js")).benchCommand },
+  serve: { summary: "serve a checkpoint over HTTP (rerank, chat completions, metrics)", load: async () => (await import("./serve.js")).serveCommand },
+  bench: { summary: "benchmarks (engine, serve) printing JSON", load: async () => (await import("./bench.js")).benchCommand },
   demo: { summary: "run the end-to-end demo", load: async () => (await import("./demo.js")).demoCommand },
 };
 

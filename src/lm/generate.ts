@@ -74,7 +74,7 @@ export function generate(model: DecoderLM, prompts: readonly (readonly number[])
       });
       for (let step = 0; step < o.maxNewTokens; step++) {
         const [ids, lps] = tidy(() => {
-          const [tok, lp] = sample(next, step, tokens, temperature, o);
+          const [tok, lp] = sampleStep(next, step, tokens, temperature, o);
           return [tok.data<"int64">(), lp.toFloat32Array()] as const;
         });
         next.dispose();
@@ -105,8 +105,12 @@ export function generate(model: DecoderLM, prompts: readonly (readonly number[])
   return { tokens, logprobs, finish };
 }
 
-/** One sampling step: returns (token [B] int64, log-prob [B] fp32). */
-function sample(logitsIn: Tensor, step: number, generated: readonly number[][], temperature: number, o: GenerateOptions): [Tensor, Tensor] {
+/**
+ * One sampling step (constraint mask → temperature → top-k / top-p → sample; argmax at
+ * temperature 0): returns (token [B] int64, log-prob [B] fp32). Shared with the server's
+ * jump-forward decoder so both sample identically.
+ */
+export function sampleStep(logitsIn: Tensor, step: number, generated: readonly number[][], temperature: number, o: GenerateOptions): [Tensor, Tensor] {
   let logits = logitsIn.to("float32");
   const allowed = o.constraint?.(step, generated, logits) ?? null;
   if (allowed) logits = logits.maskedFill(allowed.logicalNot(), -Infinity);

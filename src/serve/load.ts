@@ -1,0 +1,68 @@
+/**
+ * What `--model DIR` names: a run folder (its `run.json` lists finished stages; the newest one
+ * with a model is served) or a Hugging Face model folder (config.json + weights + tokenizer).
+ * The SID map comes from `--sids`, else the stage's recorded `sid_map` output, else a
+ * `sid_map.json` inside the model folder (mid-training writes one there).
+ */
+import { existsSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { readManifest } from "../train/run.js";
+
+/** Later stages first: when finish times tie (or are missing), the later stage wins. */
+const STAGE_ORDER = ["opd", "rl", "dapo", "sft", "midtrain", "import", "pretrain"];
+
+export interface ResolvedModel {
+  /** The HF folder to load. */
+  modelDir: string;
+  /** The run folder and stage, when DIR was a run. */
+  runDir?: string;
+  stage?: string;
+  /** A SID map found next to the model (undefined: none found). */
+  sidMapPath?: string;
+  /** A default served-model name: the run's (or folder's) name. */
+  name: string;
+}
+
+function isDir(p: string): boolean {
+  return existsSync(p) && statSync(p).isDirectory();
+}
+
+/** The SID map file of a `--sids` value: the file itself, or `sid_map.json` in a folder. */
+export function sidMapFile(path: string): string {
+  return isDir(path) ? join(path, "sid_map.json") : path;
+}
+
+export function resolveModel(dir: string, sids?: string): ResolvedModel {
+  const abs = resolve(dir);
+  if (!isDir(abs)) throw new Error(`--model ${dir}: no such folder`);
+  let out: ResolvedModel;
+  if (existsSync(join(abs, "run.json"))) {
+    const stages = readManifest(abs).stages;
+    const finished = Object.entries(stages).filter(([, s]) => s.status === "done" && typeof s.outputs?.model === "string");
+    if (finished.length === 0) throw new Error(`${join(abs, "run.json")}: no finished stage has a model to serve`);
+    const rank = (name: string) => {
+      const i = STAGE_ORDER.indexOf(name);
+      return i < 0 ? STAGE_ORDER.length : i;
+    };
+    finished.sort(([a, sa], [b, sb]) => {
+      const ta = Date.parse(sa.finishedAt ?? "") || 0;
+      const tb = Date.parse(sb.finishedAt ?? "") || 0;
+      return tb - ta || rank(a) - rank(b);
+    });
+    const [stage, record] = finished[0]!;
+    const modelDir = join(abs, record.outputs.model!);
+    const recorded = record.outputs.sid_map ? join(abs, record.outputs.sid_map) : undefined;
+    out = { modelDir, runDir: abs, stage, name: basename(abs), sidMapPath: recorded && existsSync(recorded) ? recorded : undefined };
+  } else {
+    out = { modelDir: abs, name: basename(abs) };
+  }
+  if (!existsSync(join(out.modelDir, "config.json"))) throw new Error(`${out.modelDir}: no config.json (is this a Hugging Face model folder or a GR2 run folder?)`);
+  if (sids !== undefined) {
+    const file = sidMapFile(sids);
+    if (!existsSync(file)) throw new Error(`--sids ${sids}: no such file`);
+    out.sidMapPath = file;
+  } else if (!out.sidMapPath && existsSync(join(out.modelDir, "sid_map.json"))) {
+    out.sidMapPath = join(out.modelDir, "sid_map.json");
+  }
+  return out;
+}
