@@ -12,8 +12,9 @@
  *
  * Latencies are measured with `concurrency` requests in flight (default 1: the latency one
  * request sees); the memory phase uses `rssConcurrency` so it finishes sooner. With
- * `compareGenerate`, direct mode is measured a second time on a server decoding with src/lm
- * generate() instead of jump-forward decoding, as the peer.
+ * `compareGenerate` (the default), direct mode is measured a second time on a server decoding
+ * with src/lm generate() instead of jump-forward decoding, as the peer in the same run, and
+ * `direct_speedup_vs_generate` is the ratio of their p50s.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -65,13 +66,13 @@ export const SERVE_BENCH_DEFAULTS: ServeBenchOptions = {
   reasoningRequests: 40,
   warmup: 10,
   concurrency: 1,
-  rssRequests: 2000,
+  rssRequests: 10_000,
   rssConcurrency: 8,
   maxReasoningTokens: 64,
   maxBatch: 8,
   decoder: "jump",
   precision: "fp32",
-  compareGenerate: false,
+  compareGenerate: true,
   seed: 1,
 };
 
@@ -89,6 +90,8 @@ export interface ServeBenchResult {
   direct: LatencyStats;
   reasoning: LatencyStats;
   direct_generate?: LatencyStats;
+  /** direct_generate.p50_ms / direct.p50_ms (present with the peer). */
+  direct_speedup_vs_generate?: number;
   rss_growth_mb: number;
   rss_start_mb: number;
   rss_end_mb: number;
@@ -330,7 +333,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
     return {
       direct,
       reasoning,
-      ...(directGenerate ? { direct_generate: directGenerate } : {}),
+      ...(directGenerate ? { direct_generate: directGenerate, direct_speedup_vs_generate: Math.round((directGenerate.p50_ms / direct.p50_ms) * 100) / 100 } : {}),
       rss_growth_mb: r1(rss1 - rss0),
       rss_start_mb: r1(rss0),
       rss_end_mb: r1(rss1),
@@ -349,83 +352,4 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-const USAGE = `usage: gr2 bench serve [--model DIR [--sids FILE] [--dataset NAME [--data-dir DIR]]] [--preset demo|tiny|beauty] [--k 10] [--history 10]
-                      [--requests 200] [--reasoning-requests 40] [--warmup 10] [--concurrency 1]
-                      [--rss-requests 2000] [--rss-concurrency 8] [--max-reasoning-tokens 64] [--max-batch 8]
-                      [--threads N] [--decoder jump|generate] [--precision fp32|bf16] [--compare-generate]
-                      [--seed 1] [--json]`;
-
-/** `gr2 bench serve …` (registered in src/cli/bench.ts). */
-export async function serveBenchCommand(args: string[]): Promise<number> {
-  const { parseArgs } = await import("node:util");
-  const { choiceFlag, integerFlag, runCommand, UsageError } = await import("../cli/args.js");
-  return runCommand("bench serve", USAGE, async () => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        model: { type: "string" },
-        sids: { type: "string" },
-        dataset: { type: "string" },
-        "data-dir": { type: "string" },
-        users: { type: "string" },
-        items: { type: "string" },
-        "dataset-seed": { type: "string" },
-        preset: { type: "string" },
-        k: { type: "string" },
-        history: { type: "string" },
-        requests: { type: "string" },
-        "reasoning-requests": { type: "string" },
-        warmup: { type: "string" },
-        concurrency: { type: "string" },
-        "rss-requests": { type: "string" },
-        "rss-concurrency": { type: "string" },
-        "max-reasoning-tokens": { type: "string" },
-        "max-batch": { type: "string" },
-        threads: { type: "string" },
-        decoder: { type: "string" },
-        precision: { type: "string" },
-        "compare-generate": { type: "boolean" },
-        seed: { type: "string" },
-        json: { type: "boolean" },
-      },
-    });
-    const d = SERVE_BENCH_DEFAULTS;
-    const int = (flag: string, fallback: number, min: number) => integerFlag(values, flag, min) ?? fallback;
-    const o: ServeBenchOptions = {
-      model: values.model,
-      sids: values.sids,
-      datasetArgs: values.dataset
-        ? (["dataset", "data-dir", "users", "items", "dataset-seed"] as const).flatMap((f) => (values[f] === undefined ? [] : [`--${f === "dataset-seed" ? "seed" : f}`, String(values[f])]))
-        : undefined,
-      preset: choiceFlag(values, "preset", ["tiny", "demo", "beauty"] as const, d.preset),
-      k: int("k", d.k, 2),
-      history: int("history", d.history, 0),
-      requests: int("requests", d.requests, 1),
-      reasoningRequests: int("reasoning-requests", d.reasoningRequests, 1),
-      warmup: int("warmup", d.warmup, 1),
-      concurrency: int("concurrency", d.concurrency, 1),
-      rssRequests: int("rss-requests", d.rssRequests, 1),
-      rssConcurrency: int("rss-concurrency", d.rssConcurrency, 1),
-      maxReasoningTokens: int("max-reasoning-tokens", d.maxReasoningTokens, 1),
-      maxBatch: int("max-batch", d.maxBatch, 1),
-      threads: integerFlag(values, "threads", 1),
-      decoder: choiceFlag(values, "decoder", ["jump", "generate"] as const, d.decoder),
-      precision: choiceFlag(values, "precision", ["fp32", "bf16"] as const, d.precision),
-      compareGenerate: Boolean(values["compare-generate"]),
-      seed: int("seed", d.seed, 0),
-      log: (line) => process.stderr.write(`bench serve: ${line}\n`),
-    };
-    if ((values.sids || values.dataset) && !values.model) throw new UsageError("--sids and --dataset go with --model");
-    const r = await benchServe(o);
-    if (values.json) process.stdout.write(JSON.stringify(r) + "\n");
-    else {
-      const row = (name: string, s: LatencyStats) => `${name.padEnd(16)} p50 ${s.p50_ms} ms   p99 ${s.p99_ms} ms   ${s.rps} req/s   (${s.prompt_tokens} prompt + ${s.completion_tokens} answer tokens)\n`;
-      process.stdout.write(`K = ${r.k}, history ${r.history}, concurrency ${r.concurrency}, ${r.model.parameters.toLocaleString()} parameters, ${r.machine.cpus} cpus (load ${r.machine.loadavg_1m_before})\n`);
-      process.stdout.write(row("direct", r.direct) + row("reasoning", r.reasoning) + (r.direct_generate ? row("direct/generate", r.direct_generate) : ""));
-      process.stdout.write(`resident memory: ${r.rss_start_mb} → ${r.rss_end_mb} MB over ${r.rss_requests} requests (${r.rss_growth_mb >= 0 ? "+" : ""}${r.rss_growth_mb} MB)\n`);
-    }
-    return 0;
-  });
 }

@@ -1,12 +1,14 @@
 /**
  * `gr2 bench engine [--dtype fp32|bf16] [--steps N] [...] [--json]`: the engine benchmark
  * (src/bench/engine.ts). bench/engine.sh runs it beside its PyTorch peer and prints ratios.
+ * `gr2 bench serve ...`: the serving benchmark (src/cli/bench-serve.ts).
  */
 import { parseArgs } from "node:util";
 import { benchEngine, ENGINE_BENCH_DEFAULTS, type EngineBenchOptions } from "../bench/engine.js";
 import { choiceFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
-const USAGE = `usage: gr2 bench engine [--dtype fp32|bf16] [--d-model N] [--layers N] [--heads N] [--kv-heads N]
+const USAGE = `usage: gr2 bench serve [...]   (gr2 bench serve --help)
+       gr2 bench engine [--dtype fp32|bf16] [--d-model N] [--layers N] [--heads N] [--kv-heads N]
                        [--hidden N] [--vocab N] [--batch N] [--seq N] [--warmup N] [--steps N]
                        [--decode-batch N] [--prompt N] [--new-tokens N] [--seed N] [--device cpu|cuda] [--json]`;
 
@@ -19,8 +21,8 @@ const NUMERIC: [flag: string, key: keyof EngineBenchOptions][] = [
 export async function benchCommand(args: string[]): Promise<number> {
   return runCommand("bench", USAGE, () => {
     const [what, ...rest] = args;
-    if (what === "serve") return import("../bench/serve.js").then((m) => m.serveBenchCommand(rest));
-    if (what !== "engine") throw new UsageError(what ? `unknown benchmark "${what}"` : "which benchmark? (engine)");
+    if (what === "serve") return import("./bench-serve.js").then((m) => m.serveBenchCommand(rest));
+    if (what !== "engine") throw new UsageError(what ? `unknown benchmark "${what}"` : "which benchmark? (engine, serve)");
     const { values } = parseArgs({
       args: rest,
       options: {

@@ -8,20 +8,54 @@ import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
 import { isPreset } from "../lm/presets.js";
 import { runPipeline, type PipelineResult } from "../pipeline/pipeline.js";
-import { DATASET_OPTIONS, datasetFlags, numberFlag, runCommand, UsageError } from "./args.js";
+import { PIPELINE_PRESETS, type PipelinePreset } from "../pipeline/presets.js";
+import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
+
+/** The preset overrides given on the command line. */
+function overridesFrom(values: Record<string, unknown>, preset: PipelinePreset): Partial<PipelinePreset> {
+  const o: Partial<PipelinePreset> = {};
+  if (values["trace-mode"] !== undefined) o.traceMode = choiceFlag(values, "trace-mode", ["targeted", "rejection"] as const, preset.traceMode);
+  const learn = integerFlag(values, "learn-users", 0);
+  if (learn !== undefined) o.learnUsers = learn;
+  const evalUsers = integerFlag(values, "eval-users", 0);
+  if (evalUsers !== undefined) o.evalUsers = evalUsers;
+  const sft = integerFlag(values, "sft-steps", 1);
+  if (sft !== undefined) o.sft = { ...preset.sft, steps: sft };
+  const rl = integerFlag(values, "rl-steps", 1);
+  if (rl !== undefined) o.dapo = { ...preset.dapo, steps: rl };
+  return o;
+}
 
 const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
-                    --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]`;
+                    --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
+                    [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
+                    [--sft-steps N] [--rl-steps N]
+
+  The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
 export async function pipelineCommand(args: string[]): Promise<number> {
   return runCommand("pipeline", USAGE, async () => {
-    const { values } = parseArgs({ args, options: { ...DATASET_OPTIONS, preset: { type: "string" }, out: { type: "string" }, device: { type: "string" }, json: { type: "boolean" } } });
+    const { values } = parseArgs({
+      args,
+      options: {
+        ...DATASET_OPTIONS,
+        preset: { type: "string" },
+        out: { type: "string" },
+        device: { type: "string" },
+        json: { type: "boolean" },
+        "trace-mode": { type: "string" },
+        "learn-users": { type: "string" },
+        "eval-users": { type: "string" },
+        "sft-steps": { type: "string" },
+        "rl-steps": { type: "string" },
+      },
+    });
     const preset = (values.preset as string | undefined) ?? "tiny";
     if (!isPreset(preset)) throw new UsageError(`--preset must be tiny, demo or beauty, got "${preset}"`);
     const flags = datasetFlags(values);
     const ds = await loadDataset(flags);
     const runDir = (values.out as string | undefined) ?? join("runs", `${flags.name}-${preset}`);
-    const r = await runPipeline({ dataset: ds, preset, runDir, device: (values.device as string | undefined) ?? "cpu", seed: numberFlag(values, "seed", 0), log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
+    const r = await runPipeline({ dataset: ds, preset, runDir, device: (values.device as string | undefined) ?? "cpu", seed: numberFlag(values, "seed", 0), overrides: overridesFrom(values, PIPELINE_PRESETS[preset]), log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
     if (values.json) process.stdout.write(JSON.stringify({ stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds }) + "\n");
     else process.stdout.write(comparisonTable(r));
     return 0;

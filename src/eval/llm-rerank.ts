@@ -6,11 +6,20 @@
  * and the cost of invalid outputs shows in both numbers. `identityRate` is the share of valid
  * outputs equal to the incoming order (the copy hack). Decoding is greedy; `constrained`
  * forces the ranking part to be a valid permutation of the candidates.
+ *
+ * Constrained decoding also measures what the model does without the constraint, in the same
+ * pass: a greedy decode is unchanged by the constraint exactly when, at every step, the raw
+ * argmax is a token the constraint allows. Such an output is the unconstrained output, and it
+ * is valid (`free`). An output where the constraint overrode the argmax at least once is
+ * counted as invalid without it. This is a lower bound on the unconstrained parse rate (a
+ * rationale the constraint cut at `maxRationaleTokens` might still have ended validly), and
+ * it halves evaluation against decoding twice.
  */
 import type { CandidateList } from "../rank/candidates.js";
 import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
-import { generate } from "../lm/generate.js";
+import { generate, type LogitConstraint } from "../lm/generate.js";
+import { tidy } from "../torch/index.js";
 import { renderChat, stopTokenIds } from "../lm/chat.js";
 import { buildRerankPrompt, type PromptContext } from "../prompt/rerank-prompt.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
@@ -37,7 +46,9 @@ export interface LlmRerankResult {
   ranks: Int32Array;
   validRate: number;
   identityRate: number;
-  outputs: { text: string; valid: boolean; ranking: number[] | null }[];
+  outputs: { text: string; valid: boolean; ranking: number[] | null; free: boolean }[];
+  /** Share of outputs the constraint never changed (= valid without it); validRate when unconstrained. */
+  freeRate: number;
   seconds: number;
 }
 
@@ -47,6 +58,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
   const outputs: LlmRerankResult["outputs"] = [];
   let valid = 0;
   let identity = 0;
+  let freeCount = 0;
   const stop = stopTokenIds(tokenizer);
   const progress = new Progress(o.label ?? "rerank", lists.length);
   for (let start = 0; start < lists.length; start += o.batch) {
@@ -56,11 +68,24 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
     const perm = o.constrained
       ? await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateSids), maxRationaleTokens: o.maxRationaleTokens })
       : null;
+    // firstOverride[b]: the first step at which the constraint changed row b's argmax.
+    const firstOverride = new Array<number>(chunk.length).fill(Infinity);
+    const constraint: LogitConstraint | undefined = perm
+      ? (step, generated, logits) => {
+          const allowed = perm.constraint(step, generated, logits);
+          if (!allowed) return allowed;
+          const kept = tidy(() => allowed.gather(1, logits.argmax(-1).unsqueeze(1)).squeeze(1).toArray());
+          kept.forEach((ok, b) => {
+            if (!ok && firstOverride[b] === Infinity) firstOverride[b] = step;
+          });
+          return allowed;
+        }
+      : undefined;
     const out = generate(model, ids, {
       maxNewTokens: perm ? Math.max(o.maxNewTokens, perm.maxNewTokens) : o.maxNewTokens,
       temperature: 0,
       stopTokens: stop,
-      constraint: perm?.constraint,
+      constraint,
     });
     chunk.forEach((list, i) => {
       const text = tokenizer.decodeSync(out.tokens[i]!, { skipSpecial: true });
@@ -71,9 +96,12 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
         if (ranking.every((v, j) => v === j)) identity++;
       }
       ranks[start + i] = ranking ? ranking.indexOf(list.rankPre - 1) + 1 : list.rankPre;
-      outputs.push({ text, valid: Boolean(ranking), ranking });
+      // Steps past the row's end (padding while others finish) do not count.
+      const free = Boolean(ranking) && firstOverride[i]! >= out.tokens[i]!.length;
+      if (free) freeCount++;
+      outputs.push({ text, valid: Boolean(ranking), ranking, free });
     });
     progress.update(Math.min(lists.length, start + o.batch));
   }
-  return { ranks, validRate: valid / lists.length, identityRate: identity / lists.length, outputs, seconds: (performance.now() - t0) / 1000 };
+  return { ranks, validRate: valid / lists.length, identityRate: identity / lists.length, freeRate: freeCount / lists.length, outputs, seconds: (performance.now() - t0) / 1000 };
 }

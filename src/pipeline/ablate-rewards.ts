@@ -15,7 +15,7 @@ import { readSidMap } from "../sid/sidmap.js";
 import { readCandidateLists } from "../rank/candidates.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import { mineComplements } from "../prompt/complements.js";
-import type { PromptContext } from "../prompt/rerank-prompt.js";
+import { domainOf, type PromptContext } from "../prompt/rerank-prompt.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import { rerankWithModel } from "../eval/llm-rerank.js";
 import { perUserMetrics, mean } from "../eval/metrics.js";
@@ -57,7 +57,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   const valid = readCandidateLists(join(o.runDir, "candidates", "valid.jsonl"), items.map((i) => i.id));
   const { train, heldOut } = holdOutUsers(valid, 0.1, o.seed);
   const evalLists = heldOut.length > o.evalUsers ? Array.from(new Rng(o.seed).sample(heldOut.length, o.evalUsers)).sort((a, b) => a - b).map((i) => heldOut[i]!) : heldOut;
-  const context: PromptContext = { items, sidOf: (i) => sidMap.sidOf(i), complements: mineComplements(split.train, items) };
+  const context: PromptContext = { items, sidOf: (i) => sidMap.sidOf(i), complements: mineComplements(split.train, items), domain: domainOf(o.dataset.catalogue.name) };
   const tokenizer = loadHFTokenizer(sft);
   const points: AblationPoint[] = [];
   const evaluate = async (reward: AblationPoint["reward"], step: number, dir: string) => {

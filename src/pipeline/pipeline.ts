@@ -32,10 +32,11 @@ import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import { mineComplements } from "../prompt/complements.js";
-import type { PromptContext } from "../prompt/rerank-prompt.js";
+import { domainOf, type PromptContext } from "../prompt/rerank-prompt.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
 import { TrainIndex } from "../teacher/train-index.js";
-import { generateTraces } from "../teacher/traces.js";
+import { generateTraces, type TraceRecord } from "../teacher/traces.js";
+import { readJsonLines } from "../teacher/trace-file.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import type { PresetName } from "../lm/presets.js";
 import { Rng } from "../util/rng.js";
@@ -134,13 +135,13 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const tokenizer = loadHFTokenizer(mid);
   tokenizer.addSidTokens();
   const complements = mineComplements(split.train, items);
-  const context: PromptContext = { items, sidOf: (i) => sidMap.sidOf(i), complements };
+  const context: PromptContext = { items, sidOf: (i) => sidMap.sidOf(i), complements, domain: domainOf(ds.catalogue.name) };
 
   // ---- traces (evidence teacher, valid lists) ----
   const tracePath = join(o.runDir, "traces", `evidence-${P.traceMode}.jsonl`);
   await timed(`traces`, async () => {
     if (isDone("traces")) return;
-    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(split.train, items.length), complements }, { seed: o.seed, explain: P.explain });
+    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(split.train, items.length), complements }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts });
     const r = await generateTraces({
       lists: learnLists,
       teacher,
@@ -149,7 +150,15 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       format: P.format,
       out: tracePath,
     });
-    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists }, config: { mode: P.traceMode } });
+    // A student cannot finish an answer longer than its generation budget; say so before
+    // training on such traces rather than after an evaluation full of truncated answers.
+    const responses = readJsonLines<TraceRecord>(tracePath).records.flatMap((t) => (t.response === null ? [] : [t.response]));
+    const lengths = (await tokenizer.encodeBatch(responses)).map((ids) => ids.length).sort((a, b) => a - b);
+    const p99 = lengths[Math.floor(0.99 * (lengths.length - 1))] ?? 0;
+    const over = lengths.filter((n) => n >= P.maxNewTokens).length;
+    log(`  ${r.stats.accepted}/${r.stats.lists} accepted; answers ${lengths[lengths.length >> 1] ?? 0} tokens (median), ${p99} (p99), budget ${P.maxNewTokens}`);
+    if (over > 0) log(`  warning: ${over} of ${lengths.length} answers reach maxNewTokens (${P.maxNewTokens}); the student cannot finish those`);
+    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode } });
   });
 
   const sft = await timed("sft", async () => {
@@ -183,23 +192,13 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     for (const [name, dir] of [["sft", sft], ["rl", rl]] as const) {
       const model = loadHFModel(dir, o.device);
       const opts = { format: P.format, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory };
-      // valid_rate is measured without the constraint. What a user is served is that output when
-      // it is valid, and otherwise the constrained decode of the same prompt (greedy decoding
-      // gives the same text wherever the unconstrained output was valid, so only the invalid
-      // lists need a second pass).
-      const free = await rerankWithModel(model, tokenizer, context, evalLists, { ...opts, constrained: false, label: `eval ${name}` });
-      const invalid = free.outputs.map((out, i) => (out.valid ? -1 : i)).filter((i) => i >= 0);
-      const ranks = Int32Array.from(free.ranks);
-      let identity = free.outputs.filter((out) => out.ranking?.every((v, j) => v === j)).length;
-      let secondsConstrained = 0;
-      if (invalid.length > 0) {
-        const fixed = await rerankWithModel(model, tokenizer, context, invalid.map((i) => evalLists[i]!), { ...opts, constrained: true, label: `eval ${name} (constrained)` });
-        invalid.forEach((i, j) => (ranks[i] = fixed.ranks[j]!));
-        identity += fixed.outputs.filter((out) => out.ranking?.every((v, j) => v === j)).length;
-        secondsConstrained = fixed.seconds;
-      }
+      // What a user is served is the constrained decode; valid_rate is the share of lists where
+      // the constraint never changed the model's greedy choice, i.e. where the unconstrained
+      // output is this same valid answer (one pass; see src/eval/llm-rerank.ts).
+      const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...opts, constrained: true, label: `eval ${name}` });
+      const identity = r.outputs.filter((out) => out.ranking?.every((v, j) => v === j)).length;
       model.dispose();
-      llm[name] = { ranks: { name, ranks, seconds: free.seconds + secondsConstrained }, valid: free.validRate, identity: identity / evalLists.length };
+      llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: identity / evalLists.length };
     }
   });
   const evaluation = evaluateRanks(evalLists, [...baselineRanks, ...Object.values(llm).map((l) => l.ranks)], { seed: o.seed });

@@ -23,6 +23,8 @@ export interface PipelinePreset {
   traceMode: TraceMode;
   /** Candidates the evidence teacher explains in its rationale (short rationales suit small models). */
   explain: number;
+  /** Facts the evidence teacher states per item (keeps answers within maxNewTokens). */
+  maxFacts: number;
   format: OutputFormat;
   maxPromptTokens: number;
   /** Most recent history items in the re-ranking prompt. */
@@ -48,6 +50,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     midtrain: { steps: 20, embedWarmupSteps: 4, evalUsers: 0 },
     traceMode: "targeted",
     explain: 1,
+    maxFacts: 2,
     format: "compact",
     maxPromptTokens: 1500,
     maxHistory: 10,
@@ -68,15 +71,16 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     midtrain: { steps: 250, batch: 8, seqLen: 256, embedWarmupSteps: 30, evalUsers: 0 },
     traceMode: "rejection",
     explain: 1,
+    maxFacts: 1,
     format: "compact",
     maxPromptTokens: 900,
     maxHistory: 8,
-    maxRationaleTokens: 128,
-    maxNewTokens: 200,
-    sft: { steps: 40, batch: 8, lr: 5e-4, precision: "bf16" },
-    dapo: { steps: 8, promptsPerStep: 6, groupSize: 6, maxNewTokens: 200, lr: 2e-5, checkpointEvery: 4 },
+    maxRationaleTokens: 160,
+    maxNewTokens: 240,
+    sft: { steps: 90, batch: 8, lr: 1e-3, precision: "bf16" },
+    dapo: { steps: 6, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3 },
     learnUsers: 1000,
-    evalUsers: 200,
+    evalUsers: 100,
     evalBatch: 50,
   },
   beauty: {
@@ -88,6 +92,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     midtrain: {},
     traceMode: "rejection",
     explain: 3,
+    maxFacts: 3,
     format: "compact",
     maxPromptTokens: 1536,
     maxHistory: 20,

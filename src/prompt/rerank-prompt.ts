@@ -188,6 +188,26 @@ function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readon
   ];
 }
 
+/**
+ * The prompt's fixed wording (every line that is not an item), in both output formats, for
+ * training the embedded models' tokenizer: a catalogue-only BPE splits this English into
+ * near-single bytes (~1,000 tokens of scaffold for the demo), where a real LLM's tokenizer
+ * spends a few hundred.
+ */
+export function promptScaffoldTexts(domain: string, k = 10): string[] {
+  const ctx: PromptContext = { items: [], sidOf: () => "", domain };
+  const list: RerankListInput = { history: [], candidates: Array.from({ length: k }, () => 0) };
+  const view: View = { history: [], historyOmitted: 1, titleWords: null };
+  const hint: ComplementHint = { from: "", to: "", count: 0, lift: 0 };
+  const texts: string[] = [];
+  for (const format of ["compact", "json"] as const) {
+    for (const revealTarget of [undefined, 0]) {
+      for (const m of renderMessages(ctx, list, [], view, [hint], { format, revealTarget })) texts.push(m.content);
+    }
+  }
+  return [...new Set(texts)];
+}
+
 async function countTokens(messages: ChatMessage[], b: PromptBudget): Promise<number> {
   return (await renderChat(messages, b.tokenizer, { template: b.template ?? CHATML, addGenerationPrompt: true })).ids.length;
 }

@@ -251,6 +251,35 @@ export function renderFact(f: Fact, sidOfId: (id: string) => string): string {
   }
 }
 
+/**
+ * One rationale using every kind of fact, with placeholder names: the wording the evidence
+ * teacher writes, for training the embedded models' tokenizer (see `promptScaffoldTexts`).
+ */
+export function rationaleScaffold(): string {
+  const h = ["a", "b"];
+  const facts: Fact[] = [
+    { kind: "category_overlap", item: "c", category: "category", history: h },
+    { kind: "brand_overlap", item: "c", brand: "brand", history: h },
+    { kind: "co_purchase", item: "c", after: "a", users: 2, window: 3 },
+    { kind: "complement", item: "c", from: "from", to: "to", history: h, count: 2, lift: 1.5 },
+    { kind: "sid_prefix", item: "c", other: "a", length: 2, prefix: "prefix" },
+    { kind: "popularity", item: "c", count: 2, rank: 1, of: 10, tied: true },
+    { kind: "popularity", item: "c", count: 1, rank: 2, of: 10, tied: false },
+    { kind: "no_link", item: "c" },
+  ];
+  const pattern: Fact[] = [
+    { kind: "history_category", category: "category", items: h, of: 5 },
+    { kind: "history_brand", brand: "brand", items: ["a"], of: 5 },
+  ];
+  const name = (x: string) => x;
+  return [
+    `Step 1, pattern: ${pattern.map((f) => renderFact(f, name)).join("; ")}.`,
+    "Step 1, pattern: there are no earlier purchases to compare with.",
+    candidateSentence("Step 2, matching: ", "c", facts, name).text,
+    `Step 3, selection: c first, then ${list(h)}; the other candidates follow.`,
+  ].join(" ");
+}
+
 /** One candidate's sentence: its SID, then its facts as clauses. */
 function candidateSentence(lead: string, sid: string, facts: Fact[], sidOfId: (id: string) => string): Sentence {
   const clauses = facts.map((f, j) => (j === 0 ? renderFact(f, sidOfId) : `it ${renderFact(f, sidOfId)}`));
@@ -264,18 +293,23 @@ export interface Rationale {
 
 /**
  * The three-step rationale for `ranking` (upstream indices, best first): the history pattern,
- * the evidence of the first `explain` ranked candidates, and the selection.
+ * the evidence of the first `explain` ranked candidates, and the selection. `maxFacts` caps the
+ * facts stated for the pattern and per candidate (the first ones: links before popularity), so
+ * a small model's answer fits its token budget; a subset of true facts is still true.
  */
-export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3): Rationale {
+export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity): Rationale {
   const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
   const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
   const sidOfCand = (u: number) => ctx.sidOf(ev.candidates[u]!.item);
   const sentences: Sentence[] = [];
   if (ev.recent.length === 0) sentences.push({ text: "Step 1, pattern: there are no earlier purchases to compare with.", facts: [] });
   else if (ev.pattern.length === 0) sentences.push({ text: `Step 1, pattern: the recent purchases are ${list(ev.recent.map((i) => ctx.sidOf(i)))}.`, facts: [] });
-  else sentences.push({ text: `Step 1, pattern: ${ev.pattern.map((f) => renderFact(f, sidOfId)).join("; ")}.`, facts: ev.pattern });
+  else {
+    const pattern = ev.pattern.slice(0, maxFacts);
+    sentences.push({ text: `Step 1, pattern: ${pattern.map((f) => renderFact(f, sidOfId)).join("; ")}.`, facts: pattern });
+  }
   const top = ranking.slice(0, Math.max(1, explain));
-  top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", sidOfCand(u), ev.candidates[u]!.facts, sidOfId)));
+  top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", sidOfCand(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId)));
   const [first, ...rest] = top.map(sidOfCand);
   const others = ranking.length > top.length ? "; the other candidates follow" : "";
   sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${others}.`, facts: [] });
@@ -291,6 +325,8 @@ export interface EvidenceTeacherOptions extends EvidenceOptions {
   seed?: number;
   /** Candidates explained in step 2 (default 3). */
   explain?: number;
+  /** Facts stated for the pattern and per explained candidate (default all). */
+  maxFacts?: number;
 }
 
 export class EvidenceTeacher implements Teacher {
@@ -321,7 +357,7 @@ export class EvidenceTeacher implements Teacher {
     const out: TeacherAttempt[] = [];
     for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
       const ranking = this.sampleRanking(ev, req, a);
-      const r = writeRationale(this.ctx, ev, ranking, this.o.explain ?? 3);
+      const r = writeRationale(this.ctx, ev, ranking, this.o.explain ?? 3, this.o.maxFacts);
       const raw = formatOutput(req.prompt.format, r.text, ranking.map((u) => req.prompt.candidateSids[u]!));
       out.push({
         raw,

@@ -1,7 +1,8 @@
 /**
  * Pre-training of the embedded model on the catalogue's own text (DESIGN.md §4): the tiny and
  * demo models have no downloadable weights, so they learn language here before they see
- * semantic IDs. Steps: train a byte-level BPE on the item texts, pack the tokenised texts
+ * semantic IDs. Steps: train a byte-level BPE on the item texts and the task's fixed wording
+ * (the re-ranking prompt and the evidence rationales), pack the tokenised texts
  * into one stream, train next-token prediction on the shared loop, and save an HF folder
  * (config.json, model.safetensors, tokenizer.json) that later stages and transformers load.
  */
@@ -14,6 +15,8 @@ import { MODEL_PRESETS, presetConfig, type PresetName } from "../lm/presets.js";
 import { TextTokenizer } from "../lm/tokenizer.js";
 import { saveHFModel } from "../lm/hf.js";
 import { manualSeed, noGrad, tidy } from "../torch/index.js";
+import { promptScaffoldTexts, domainOf } from "../prompt/rerank-prompt.js";
+import { rationaleScaffold } from "../teacher/evidence-teacher.js";
 import { PackedStream } from "./corpus.js";
 import { train, type TrainConfig, type TrainResult } from "./loop.js";
 import { recordStage } from "./run.js";
@@ -45,6 +48,9 @@ export interface PretrainResult {
   train: TrainResult;
 }
 
+/** Copies of the task wording in the tokenizer's training texts. */
+const SCAFFOLD_REPEATS = 8;
+
 export const PRETRAIN_DEFAULTS: Record<PresetName, Omit<PretrainOptions, "runDir" | "preset" | "device">> = {
   tiny: { steps: 60, batch: 8, seqLen: 64, lr: 3e-3, precision: "fp32", seed: 0 },
   demo: { steps: 300, batch: 16, seqLen: 128, lr: 1e-3, precision: "bf16", seed: 0 },
@@ -58,9 +64,14 @@ export async function pretrain(ds: Dataset, o: PretrainOptions): Promise<Pretrai
   // Hold out every 20th item's text to measure generalisation, not memorisation.
   const trainTexts = texts.filter((_, i) => i % 20 !== 0);
   const heldTexts = texts.filter((_, i) => i % 20 === 0);
-  const tokenizer = TextTokenizer.train(trainTexts, { vocabSize: MODEL_PRESETS[o.preset].vocabSize });
+  // The task's own wording joins the corpus so the tokenizer encodes prompts and rationales in
+  // whole words (it is repeated so its words clear the BPE's frequency floor) and the model has
+  // read it once before mid-training.
+  const scaffold = [...promptScaffoldTexts(domainOf(ds.catalogue.name)), rationaleScaffold()];
+  const tokenizerTexts = [...trainTexts, ...Array.from({ length: SCAFFOLD_REPEATS }, () => scaffold).flat()];
+  const tokenizer = TextTokenizer.train(tokenizerTexts, { vocabSize: MODEL_PRESETS[o.preset].vocabSize });
   const eos = tokenizer.requireId("<|endoftext|>");
-  const stream = new PackedStream(await tokenizer.encodeBatch(trainTexts), eos);
+  const stream = new PackedStream(await tokenizer.encodeBatch([...trainTexts, ...scaffold]), eos);
   const held = new PackedStream(await tokenizer.encodeBatch(heldTexts.length ? heldTexts : trainTexts.slice(0, 5)), eos);
 
   manualSeed(o.seed);
