@@ -1,8 +1,9 @@
 /**
  * What `--model DIR` names: a run folder (its `run.json` lists finished stages; the newest one
  * with a model is served) or a Hugging Face model folder (config.json + weights + tokenizer).
- * The SID map comes from `--sids`, else the stage's recorded `sid_map` output, else a
- * `sid_map.json` inside the model folder (mid-training writes one there).
+ * The SID map comes from `--sids`, else the stage's recorded `sid_map` output, else the run's
+ * `sids/sid_map.json` (what `gr2 pipeline` writes), else a `sid_map.json` inside the model
+ * folder (mid-training writes one there).
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -51,8 +52,9 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
     });
     const [stage, record] = finished[0]!;
     const modelDir = join(abs, record.outputs.model!);
-    const recorded = record.outputs.sid_map ? join(abs, record.outputs.sid_map) : undefined;
-    out = { modelDir, runDir: abs, stage, name: basename(abs), sidMapPath: recorded && existsSync(recorded) ? recorded : undefined };
+    // The stage's own map, else the run's: `gr2 pipeline` keeps one in sids/ for all stages.
+    const recorded = [record.outputs.sid_map ? join(abs, record.outputs.sid_map) : "", join(abs, "sids", "sid_map.json")].find((f) => f && existsSync(f));
+    out = { modelDir, runDir: abs, stage, name: basename(abs), sidMapPath: recorded };
   } else {
     out = { modelDir: abs, name: basename(abs) };
   }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveModel } from "../../src/serve/load.js";
 import { ModelSession } from "../../src/serve/session.js";
@@ -30,6 +30,14 @@ test("a run folder serves its newest finished stage's model and finds its SID ma
   assert.equal(resolveModel(ckpt.dir).sidMapPath, join(ckpt.dir, "sid_map.json"), "an HF folder's own sid_map.json");
   assert.throws(() => resolveModel(join(run, "nope")), /no such folder/);
   assert.throws(() => resolveModel(join(run, "pretrain")), /no config.json/);
+  // A pipeline run: later stages record no map of their own; the run's sids/ map is used.
+  const pipelineRun = tempDir("gr2-serve-pipeline-run-");
+  cpSync(ckpt.dir, join(pipelineRun, "rl", "model"), { recursive: true });
+  rmSync(join(pipelineRun, "rl", "model", "sid_map.json"));
+  mkdirSync(join(pipelineRun, "sids"));
+  cpSync(join(ckpt.dir, "sid_map.json"), join(pipelineRun, "sids", "sid_map.json"));
+  writeFileSync(join(pipelineRun, "run.json"), JSON.stringify({ version: 1, stages: { rl: { status: "done", outputs: { model: "rl/model" }, metrics: {}, config: {}, finishedAt: "2026-01-03T00:00:00Z" } } }));
+  assert.equal(resolveModel(pipelineRun).sidMapPath, join(pipelineRun, "sids", "sid_map.json"));
   const s = await ModelSession.load({ model: run });
   try {
     assert.equal(s.name, run.split("/").at(-1));
