@@ -16,6 +16,7 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(", ") || "dist/test/**/*.test.js"}`);
   process.exit(1);
 }
-// One file at a time: each file's libtorch already uses every core.
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit" });
+// One file at a time: each file's libtorch already uses every core. A test that hangs fails
+// after 15 minutes instead of holding the whole run.
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", "--test-timeout=900000", ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);

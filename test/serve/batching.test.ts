@@ -62,9 +62,10 @@ test("a request over its time limit is a 504 JSON error", async (t) => {
 test("graceful shutdown answers every request in progress, then refuses connections", async () => {
   const { port, ckpt, server, close } = await startServer({ maxBatch: 2, maxWaitMs: 0 });
   const N = 6;
-  const pending = Array.from({ length: N }, (_, i) => post(port, "/v2/rerank", rerankBody(ckpt.itemIds, i, { mode: "reasoning", max_reasoning_tokens: 12 })));
-  // Wait until all of them reached the server.
-  while (server.metrics.inflight.get() < N) await new Promise((r) => setTimeout(r, 2));
+  let answered = 0;
+  const pending = Array.from({ length: N }, (_, i) => post(port, "/v2/rerank", rerankBody(ckpt.itemIds, i, { mode: "reasoning", max_reasoning_tokens: 12 })).finally(() => answered++));
+  // Wait until all of them reached the server (some may already be answered: batches of 2 run meanwhile).
+  await until(() => server.metrics.inflight.get() + answered >= N, "all requests reached the server");
   const stopped = server.shutdown();
   const rs = await Promise.all(pending);
   for (const r of rs) {
@@ -101,8 +102,11 @@ test("gr2 serve: SIGTERM finishes the request in flight and exits 0", async () =
   const models = await get(listening.port, "/v1/models");
   assert.equal(models.json.data[0].id, "tiny");
   const inflight = post(listening.port, "/v2/rerank", rerankBody(ckpt.itemIds, 5, { mode: "reasoning", max_reasoning_tokens: 24 }));
-  // Wait until the server holds it (the metrics request itself is the other one in flight).
-  while (metric((await get(listening.port, "/metrics")).text, "gr2_inflight_requests") < 2) await new Promise((r) => setTimeout(r, 2));
+  let answered = false;
+  void inflight.finally(() => (answered = true));
+  // Wait until the server holds it (the metrics request itself is the other one in flight), or
+  // it was already answered: SIGTERM must then still exit cleanly.
+  while (!answered && metric((await get(listening.port, "/metrics")).text, "gr2_inflight_requests") < 2) await new Promise((r) => setTimeout(r, 2));
   child.kill("SIGTERM");
   const r = await inflight;
   assert.equal(r.status, 200, r.text);
@@ -113,3 +117,12 @@ test("gr2 serve: SIGTERM finishes the request in flight and exits 0", async () =
   assert.match(stderr, /SIGTERM/);
   assert.ok(lines.some((l) => JSON.parse(l).event === "stopped"));
 });
+
+/** Polls `ok` every 2 ms; fails after `ms` instead of hanging the suite. */
+async function until(ok: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
