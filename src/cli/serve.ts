@@ -18,8 +18,8 @@ const USAGE = `usage: gr2 serve --model DIR [--sids FILE|DIR] [--host 127.0.0.1]
                  [--max-batch 8] [--max-queue 64] [--timeout-ms 60000] [--batch-wait-ms 2]
                  [--max-body-bytes 1048576] [--max-candidates 100] [--served-model-name NAME]
                  [--allocator-cache-mb 256]
-                 [--format json|compact] [--mode direct|reasoning] [--max-reasoning-tokens 256]
-                 [--max-history 20] [--max-tokens 256] [--decoder jump|generate]
+                 [--format json|compact (default: the run's)] [--mode direct|reasoning] [--max-reasoning-tokens 256]
+                 [--max-history N (default: the run's, else 20)] [--max-tokens 256] [--decoder jump|generate]
                  [--precision fp32|bf16] [--threads N] [--device cpu|cuda]
                  [--dataset NAME [--data-dir DIR] [--users N --items N --seed S]] [--json]
 
@@ -72,7 +72,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       sids: values.sids,
       name: values["served-model-name"],
       device: values.device ?? "cpu",
-      format: choiceFlag(values, "format", OUTPUT_FORMATS, "json"),
+      // Absent: what the run trained with (its manifest), else json.
+      format: values.format === undefined ? undefined : choiceFlag(values, "format", OUTPUT_FORMATS, "json"),
       mode: choiceFlag(values, "mode", ["direct", "reasoning"] as const, "direct"),
       maxReasoningTokens: integerFlag(values, "max-reasoning-tokens", 0),
       maxHistory: integerFlag(values, "max-history", 1),

@@ -7,6 +7,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
 import { readManifest } from "../train/run.js";
 
 /** Later stages first: when finish times tie (or are missing), the later stage wins. */
@@ -22,6 +23,8 @@ export interface ResolvedModel {
   sidMapPath?: string;
   /** A default served-model name: the run's (or folder's) name. */
   name: string;
+  /** How the run prompted the model (newest stage that recorded it), so serving matches training. */
+  prompt?: { format?: OutputFormat; maxHistory?: number };
 }
 
 function isDir(p: string): boolean {
@@ -54,7 +57,11 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
     const modelDir = join(abs, record.outputs.model!);
     // The stage's own map, else the run's: `gr2 pipeline` keeps one in sids/ for all stages.
     const recorded = [record.outputs.sid_map ? join(abs, record.outputs.sid_map) : "", join(abs, "sids", "sid_map.json")].find((f) => f && existsSync(f));
-    out = { modelDir, runDir: abs, stage, name: basename(abs), sidMapPath: recorded };
+    const promptConfig = finished.map(([, r]) => r.config ?? {}).find((c) => OUTPUT_FORMATS.includes(c.format as OutputFormat));
+    const prompt = promptConfig
+      ? { format: promptConfig.format as OutputFormat, maxHistory: typeof promptConfig.maxHistory === "number" ? promptConfig.maxHistory : undefined }
+      : undefined;
+    out = { modelDir, runDir: abs, stage, name: basename(abs), sidMapPath: recorded, prompt };
   } else {
     out = { modelDir: abs, name: basename(abs) };
   }

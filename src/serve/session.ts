@@ -175,10 +175,10 @@ export class ModelSession {
     this.name = o.name ?? resolved.name;
     this.template = pickTemplate(tokenizer);
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
-    this.format = o.format ?? "json";
+    this.format = o.format ?? resolved.prompt?.format ?? "json";
     this.defaultMode = o.mode ?? "direct";
     this.defaultReasoningTokens = Math.min(o.maxReasoningTokens ?? 256, this.limits.maxReasoningTokens);
-    this.maxHistory = o.maxHistory ?? 20;
+    this.maxHistory = o.maxHistory ?? resolved.prompt?.maxHistory ?? 20;
     this.defaultMaxTokens = o.maxTokens ?? 256;
     this.decoder = o.decoder ?? "jump";
     this.precision = o.precision ?? "fp32";

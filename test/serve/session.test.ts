@@ -36,8 +36,17 @@ test("a run folder serves its newest finished stage's model and finds its SID ma
   rmSync(join(pipelineRun, "rl", "model", "sid_map.json"));
   mkdirSync(join(pipelineRun, "sids"));
   cpSync(join(ckpt.dir, "sid_map.json"), join(pipelineRun, "sids", "sid_map.json"));
-  writeFileSync(join(pipelineRun, "run.json"), JSON.stringify({ version: 1, stages: { rl: { status: "done", outputs: { model: "rl/model" }, metrics: {}, config: {}, finishedAt: "2026-01-03T00:00:00Z" } } }));
+  writeFileSync(join(pipelineRun, "run.json"), JSON.stringify({ version: 1, stages: { rl: { status: "done", outputs: { model: "rl/model" }, metrics: {}, config: { format: "compact", maxHistory: 3 }, finishedAt: "2026-01-03T00:00:00Z" } } }));
   assert.equal(resolveModel(pipelineRun).sidMapPath, join(pipelineRun, "sids", "sid_map.json"));
+  assert.deepEqual(resolveModel(pipelineRun).prompt, { format: "compact", maxHistory: 3 }, "the run's prompt settings");
+  assert.equal(resolveModel(run).prompt, undefined);
+  const served = await ModelSession.load({ model: pipelineRun });
+  try {
+    assert.equal(served.format, "compact");
+    assert.equal(served.maxHistory, 3);
+  } finally {
+    served.dispose();
+  }
   const s = await ModelSession.load({ model: run });
   try {
     assert.equal(s.name, run.split("/").at(-1));

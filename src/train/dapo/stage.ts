@@ -46,7 +46,9 @@ interface RerankTaskWithSids extends RerankTask {
 export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   const stage = o.stage ?? "rl";
   const stageDir = join(o.runDir, stage);
-  recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config: { format: o.format, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo } });
+  // The prompt settings are recorded so `gr2 serve` prompts the model as it was trained.
+  const config = { format: o.format, maxHistory: o.maxHistory, maxPromptTokens: o.maxPromptTokens, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo };
+  recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config });
   const tokenizer = loadHFTokenizer(o.from);
   const policy = loadHFModel(o.from, o.device);
   const tasks: RerankTaskWithSids[] = [];
@@ -91,7 +93,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
     status: "done",
     outputs: { model: `${stage}/model`, metrics: `${stage}/metrics.jsonl` },
     metrics: last ? { reward_mean: last.reward_mean, valid_rate: last.valid_rate, identity_rate: last.identity_rate } : {},
-    config: { format: o.format, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo },
+    config,
   });
   return { modelDir, log };
 }
