@@ -7,7 +7,7 @@
  *   sample → record log p(token) under the temperature-scaled, constrained distribution.
  * The recorded log-probabilities are what RL (DAPO) needs as the old policy's values.
  */
-import { int64, noGrad, sampleCategorical, tensor, tidy, type Tensor } from "../torch/index.js";
+import { cat, int64, linear, noGrad, sampleCategorical, tensor, tidy, type Tensor } from "../torch/index.js";
 import { KVCache } from "./kv-cache.js";
 import type { DecoderLM } from "./model.js";
 
@@ -29,6 +29,8 @@ export interface GenerateOptions {
   /** Token used to left-pad shorter prompts (never attended to). */
   padToken?: number;
   constraint?: LogitConstraint;
+  /** Bytes one prefill attention's scores may take before rows are prefilled in slices (default 256 MiB). */
+  prefillScoreBytes?: number;
 }
 
 export interface GenerateResult {
@@ -39,6 +41,9 @@ export interface GenerateResult {
   /** Why each row ended. */
   finish: ("stop" | "length")[];
 }
+
+/** Bytes one prefill attention's scores may take; larger batches are prefilled in row slices. */
+const PREFILL_SCORE_BYTES = 256 * 2 ** 20;
 
 export function generate(model: DecoderLM, prompts: readonly (readonly number[])[], o: GenerateOptions): GenerateResult {
   if (prompts.length === 0) return { tokens: [], logprobs: [], finish: [] };
@@ -66,12 +71,31 @@ export function generate(model: DecoderLM, prompts: readonly (readonly number[])
   try {
     noGrad(() => {
       // Prefill: positions count real tokens only, so a padded row starts at position 0.
-      let next = tidy(() => {
-        const ids = int64(prompts.flatMap((p, b) => [...new Array(padLen[b]!).fill(pad), ...p]), [B, P], model.device);
-        const pos = int64(prompts.flatMap((_, b) => Array.from({ length: P }, (_, t) => Math.max(0, t - padLen[b]!))), [B, P], model.device);
-        const logits = model.forward(ids, { positions: pos, cache, keyMask: keyValid.narrow(1, 0, P) });
-        return logits.select(1, P - 1).keep();
-      });
+      // In slices of rows: one attention's scores are rows × heads × P² floats (50 prompts of
+      // 1,000 tokens would hold 1.6 GB per layer at once). Only the last position's logits are
+      // computed; [B, P, V] would be another ~1 GB.
+      const rowsPerSlice = Math.max(1, Math.floor((o.prefillScoreBytes ?? PREFILL_SCORE_BYTES) / (4 * model.config.numHeads * P * P)));
+      const slices: Tensor[] = [];
+      for (let r0 = 0; r0 < B; r0 += rowsPerSlice) {
+        const n = Math.min(rowsPerSlice, B - r0);
+        const view = n === B ? cache : cache.rows(model.config, r0, n);
+        try {
+          slices.push(
+            tidy(() => {
+              const rows = prompts.slice(r0, r0 + n);
+              const ids = int64(rows.flatMap((p, i) => [...new Array(padLen[r0 + i]!).fill(pad), ...p]), [n, P], model.device);
+              const pos = int64(rows.flatMap((_, i) => Array.from({ length: P }, (_, t) => Math.max(0, t - padLen[r0 + i]!))), [n, P], model.device);
+              const h = model.hidden(ids, { positions: pos, cache: view, keyMask: keyValid.narrow(0, r0, n).narrow(1, 0, P) });
+              return linear(h.select(1, P - 1), model.outputWeight).keep();
+            }),
+          );
+        } finally {
+          if (view !== cache) view.dispose();
+        }
+      }
+      cache.length = P;
+      let next = slices.length === 1 ? slices[0]! : tidy(() => cat(slices, 0).keep());
+      if (slices.length > 1) for (const t of slices) t.dispose();
       for (let step = 0; step < o.maxNewTokens; step++) {
         const [ids, lps] = tidy(() => {
           const [tok, lp] = sampleStep(next, step, tokens, temperature, o);

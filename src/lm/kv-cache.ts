@@ -13,10 +13,22 @@ export class KVCache {
   /** Positions filled so far (the same for every row; padding is masked, not skipped). */
   length = 0;
 
-  constructor(config: LMConfig, readonly batch: number, readonly capacity: number, { device = "cpu", dtype = "float32" as DType } = {}) {
+  constructor(config: LMConfig, readonly batch: number, readonly capacity: number, { device = "cpu", dtype = "float32" as DType } = {}, buffers?: { keys: Tensor[]; values: Tensor[] }) {
     const shape = [batch, config.numKvHeads, capacity, config.headDim];
-    this.keys = Array.from({ length: config.numLayers }, () => zeros(shape, { device, dtype }).keep());
-    this.values = Array.from({ length: config.numLayers }, () => zeros(shape, { device, dtype }).keep());
+    this.keys = buffers?.keys ?? Array.from({ length: config.numLayers }, () => zeros(shape, { device, dtype }).keep());
+    this.values = buffers?.values ?? Array.from({ length: config.numLayers }, () => zeros(shape, { device, dtype }).keep());
+  }
+
+  /**
+   * Rows [start, start + count) as a cache that writes into this one's buffers, so a large batch
+   * can be prefilled a slice of rows at a time (attention scores grow with rows × length²).
+   * Dispose the view when done; this cache keeps the data, and its `length` is the caller's to set.
+   */
+  rows(config: LMConfig, start: number, count: number): KVCache {
+    const view = (ts: Tensor[]) => ts.map((t) => t.narrow(0, start, count).keep());
+    const c = new KVCache(config, count, this.capacity, {}, { keys: view(this.keys), values: view(this.values) });
+    c.length = this.length;
+    return c;
   }
 
   /** Stores layer `layer`'s new k, v ([B, Hkv, T, D]) and returns views of all keys/values so far. */

@@ -73,7 +73,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     explain: 1,
     maxFacts: 1,
     format: "compact",
-    maxPromptTokens: 900,
+    maxPromptTokens: 1024,
     maxHistory: 8,
     maxRationaleTokens: 160,
     maxNewTokens: 240,

@@ -54,6 +54,21 @@ test("batched greedy generation with left padding equals generating each prompt 
   model.dispose();
 });
 
+test("prefilling a batch in row slices (bounded attention memory) gives the same tokens and log-probs", () => {
+  const model = tinyModel("qwen3");
+  const prompts = [[5, 6, 7, 8, 9, 10], [11, 12], [13, 14, 15], [16, 17, 18, 19], [20]];
+  const live = torch.liveTensors();
+  const whole = generate(model, prompts, { maxNewTokens: 5, temperature: 0 });
+  // One byte allows one row per slice; 2 rows fit in 2 × 4 heads × 6² × 4 bytes.
+  for (const bytes of [1, 2 * 4 * 36 * 4]) {
+    const sliced = generate(model, prompts, { maxNewTokens: 5, temperature: 0, prefillScoreBytes: bytes });
+    assert.deepEqual(sliced.tokens, whole.tokens, `${bytes} bytes`);
+    sliced.logprobs.forEach((lps, i) => lps.forEach((lp, j) => assert.ok(Math.abs(lp - whole.logprobs[i]![j]!) < 1e-4)));
+  }
+  assert.equal(torch.liveTensors(), live, "slice views are freed");
+  model.dispose();
+});
+
 test("recorded log-probs equal a forward pass over prompt + generated tokens", () => {
   const model = tinyModel();
   torch.manualSeed(3);
