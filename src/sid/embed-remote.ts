@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomicAsync } from "../util/atomic.js";
+import { HttpFailure, postJson, withRetries } from "../util/http-retry.js";
 import { type Matrix, zeros } from "./matrix.js";
 
 export interface RemoteEmbeddingOptions {
@@ -125,17 +126,6 @@ export async function remoteEmbeddings(texts: readonly string[], opts: RemoteEmb
   return { embeddings: out, cached, fetched: todo.length, ...stats };
 }
 
-/** Statuses worth retrying: rate limits and server-side failures. */
-function retryable(status: number): boolean {
-  return status === 429 || status >= 500;
-}
-
-class HttpError extends Error {
-  constructor(message: string, readonly status: number, readonly retryAfterMs: number | null) {
-    super(message);
-  }
-}
-
 async function requestWithRetries(
   url: string,
   key: string | undefined,
@@ -144,24 +134,17 @@ async function requestWithRetries(
   batch: string[],
   stats: { requests: number; retries: number },
 ): Promise<Float32Array[]> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      stats.requests++;
-      return await requestOnce(url, key, o, batch);
-    } catch (e) {
-      const status = e instanceof HttpError ? e.status : 0; // 0: network error or timeout
-      if (attempt >= o.maxRetries || (status !== 0 && !retryable(status))) {
-        if (status === 0 || attempt > 0) throw new Error(`${(e as Error).message} (after ${attempt + 1} attempts)`);
-        throw e;
-      }
-      stats.retries++;
-      // Full-jitter exponential back-off: spreads out clients that were throttled together.
-      const ceiling = Math.min(o.maxBackoffMs, o.initialBackoffMs * 2 ** attempt);
-      const wait = e instanceof HttpError && e.retryAfterMs !== null
-        ? Math.min(o.maxBackoffMs, e.retryAfterMs)
-        : ceiling / 2 + Math.random() * (ceiling / 2);
-      await new Promise((r) => setTimeout(r, wait));
-    }
+  try {
+    return await withRetries(() => requestOnce(url, key, o, batch), {
+      maxRetries: o.maxRetries,
+      initialBackoffMs: o.initialBackoffMs,
+      maxBackoffMs: o.maxBackoffMs,
+      onAttempt: () => stats.requests++,
+      onRetry: () => stats.retries++,
+    });
+  } catch (e) {
+    if (e instanceof HttpFailure && (e.status === 0 || e.attempts > 1)) throw new Error(`${e.message} (after ${e.attempts} attempts)`);
+    throw e;
   }
 }
 
@@ -171,24 +154,9 @@ async function requestOnce(
   o: { model: string; timeoutMs: number; dimensions?: number },
   batch: string[],
 ): Promise<Float32Array[]> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (key) headers.authorization = `Bearer ${key}`;
   const body: Record<string, unknown> = { model: o.model, input: batch, encoding_format: "float" };
   if (o.dimensions !== undefined) body.dimensions = o.dimensions;
-  let res: Response;
-  try {
-    res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(o.timeoutMs) });
-  } catch (e) {
-    const err = e as Error;
-    const why = err.name === "TimeoutError" ? `timed out after ${o.timeoutMs} ms` : (err.cause as Error | undefined)?.message ?? err.message;
-    throw new Error(`POST ${url}: ${why}`);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    const ra = res.headers.get("retry-after");
-    const seconds = ra === null ? NaN : Number(ra);
-    throw new HttpError(`POST ${url}: HTTP ${res.status}: ${serverMessage(text)}`, res.status, Number.isFinite(seconds) ? seconds * 1000 : null);
-  }
+  const text = await postJson(url, body, { apiKey: key, timeoutMs: o.timeoutMs });
   let json: { data?: { index?: number; embedding?: unknown }[] };
   try {
     json = JSON.parse(text);
@@ -209,18 +177,6 @@ async function requestOnce(
     out[i] = Float32Array.from(d.embedding as number[]);
   });
   return out;
-}
-
-/** The most useful part of an error body: OpenAI's {error: {message}}, {message}, {detail}, or the text. */
-function serverMessage(body: string): string {
-  try {
-    const j = JSON.parse(body) as { error?: { message?: string } | string; message?: string; detail?: string };
-    const m = typeof j.error === "string" ? j.error : j.error?.message ?? j.message ?? j.detail;
-    if (typeof m === "string") return m;
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return body.slice(0, 500) || "(empty body)";
 }
 
 /**

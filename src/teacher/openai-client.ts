@@ -5,7 +5,7 @@
  *
  * What makes it safe to run over a whole dataset against a paid or shared server:
  * - a concurrency limit shared by every call on the client;
- * - retries with full-jitter exponential back-off on 429, 5xx, network errors and timeouts,
+ * - retries (src/util/http-retry.ts) with full-jitter exponential back-off on 429, 5xx, network errors and timeouts,
  *   honouring `Retry-After` (seconds or an HTTP date, capped by `maxBackoffMs`); other 4xx fail at
  *   once with the server's message, since retrying a bad request only burns quota;
  * - a per-request timeout;
@@ -22,6 +22,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChatMessage } from "../lm/chat.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { HttpFailure, postJson, withRetries } from "../util/http-retry.js";
+
+// The test suite and callers import retryAfterMs from here, where it was first written.
+export { retryAfterMs } from "../util/http-retry.js";
 
 export interface ChatClientOptions {
   /** e.g. "https://api.openai.com" or "http://127.0.0.1:8000/v1" (a trailing /v1 is optional). */
@@ -116,35 +120,6 @@ export function requestCacheKey(body: Record<string, unknown>): string {
   return createHash("sha256").update(canonicalJson(body)).digest("hex");
 }
 
-const retryable = (status: number) => status === 0 || status === 429 || status >= 500;
-
-/** Retry-After as milliseconds: delta-seconds or an HTTP date; null when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | null {
-  if (header === null || header.trim() === "") return null;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
-}
-
-/** The most useful part of an error body: OpenAI's {error: {message}}, {message}, {detail}, or the text. */
-function serverMessage(body: string): string {
-  try {
-    const j = JSON.parse(body) as { error?: { message?: string } | string; message?: string; detail?: unknown };
-    const m = typeof j.error === "string" ? j.error : j.error?.message ?? j.message ?? (typeof j.detail === "string" ? j.detail : undefined);
-    if (typeof m === "string") return m;
-  } catch {
-    // not JSON: the raw text below
-  }
-  return body.slice(0, 500).trim() || "(empty body)";
-}
-
-class HttpFailure extends Error {
-  constructor(message: string, readonly status: number, readonly retryAfter: number | null) {
-    super(message);
-  }
-}
-
 interface CacheEntry {
   request: Record<string, unknown>;
   response: Omit<ChatCompletion, "cached">;
@@ -231,44 +206,20 @@ export class ChatClient {
   }
 
   private async requestWithRetries(body: Record<string, unknown>): Promise<Omit<ChatCompletion, "cached">> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.stats.requests++;
-        return await this.requestOnce(body);
-      } catch (e) {
-        if (!(e instanceof HttpFailure)) throw e;
-        const attempts = attempt + 1;
-        if (attempt >= this.o.maxRetries || !retryable(e.status)) {
-          const suffix = attempts > 1 ? ` (after ${attempts} attempts)` : "";
-          throw new ChatClientError(`${e.message}${suffix}`, this.url, e.status, attempts);
-        }
-        this.stats.retries++;
-        // Full jitter: clients throttled together do not retry together.
-        const ceiling = Math.min(this.o.maxBackoffMs, this.o.initialBackoffMs * 2 ** attempt);
-        const wait = e.retryAfter !== null ? Math.min(this.o.maxBackoffMs, e.retryAfter) : ceiling / 2 + Math.random() * (ceiling / 2);
-        await this.o.sleep(wait);
-      }
-    }
-  }
-
-  private async requestOnce(body: Record<string, unknown>): Promise<Omit<ChatCompletion, "cached">> {
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
-    const key = this.o.env[this.o.apiKeyEnv];
-    if (key) headers.authorization = `Bearer ${key}`;
-    let res: Response;
     let text: string;
     try {
-      // One signal for the whole exchange: a server that sends headers and then stalls also times out.
-      const signal = AbortSignal.timeout(this.o.timeoutMs);
-      res = await fetch(this.url, { method: "POST", headers, body: JSON.stringify(body), signal });
-      text = await res.text();
+      text = await withRetries(() => postJson(this.url, body, { apiKey: this.o.env[this.o.apiKeyEnv], timeoutMs: this.o.timeoutMs }), {
+        maxRetries: this.o.maxRetries,
+        initialBackoffMs: this.o.initialBackoffMs,
+        maxBackoffMs: this.o.maxBackoffMs,
+        sleep: this.o.sleep,
+        onAttempt: () => this.stats.requests++,
+        onRetry: () => this.stats.retries++,
+      });
     } catch (e) {
-      const err = e as Error;
-      const why = err.name === "TimeoutError" || err.name === "AbortError" ? `timed out after ${this.o.timeoutMs} ms` : ((err.cause as Error | undefined)?.message ?? err.message);
-      throw new HttpFailure(`POST ${this.url}: ${why}`, 0, null);
-    }
-    if (!res.ok) {
-      throw new HttpFailure(`POST ${this.url}: HTTP ${res.status}: ${serverMessage(text)}`, res.status, retryAfterMs(res.headers.get("retry-after")));
+      if (!(e instanceof HttpFailure)) throw e;
+      const suffix = e.attempts > 1 ? ` (after ${e.attempts} attempts)` : "";
+      throw new ChatClientError(`${e.message}${suffix}`, this.url, e.status, e.attempts);
     }
     return this.parseResponse(text);
   }
