@@ -132,7 +132,7 @@ export function printTable(io: Output, rows: [string, string][]): void {
 }
 
 /** `x` rounded to `digits` decimals (for JSON summaries). */
-export const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
+export const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** The flags every dataset-reading command takes. */
 export const DATASET_OPTIONS = {

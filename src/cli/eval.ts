@@ -27,10 +27,9 @@ import {
   numberFlag,
   PROCESS_OUTPUT,
   progress,
-  round,
   type LoadedData,
 } from "./rank.js";
-import { runCommand, UsageError, type Output } from "./args.js";
+import { round, runCommand, UsageError, type Output } from "./args.js";
 
 const USAGE = `usage:
   gr2 eval generative --model DIR --sids FILE --dataset NAME [...] --json   (see gr2 eval generative --help)

@@ -17,7 +17,7 @@ import { fitRanker } from "../rank/fit.js";
 import type { EpochLog, SasrecLoss } from "../rank/sasrec-train.js";
 import type { Ranker } from "../rank/ranker.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { PROCESS_OUTPUT, runCommand, UsageError, type Output } from "./args.js";
+import { parseInteger, parseNumber, PROCESS_OUTPUT, round, runCommand, UsageError, type Output } from "./args.js";
 
 export { PROCESS_OUTPUT, UsageError, type Output };
 
@@ -78,7 +78,7 @@ export async function loadFromFlags(v: { dataset?: string; "data-dir"?: string; 
   if (!v.dataset) throw new UsageError("missing --dataset NAME");
   const users = integerFlag("users", v.users, 1);
   const items = integerFlag("items", v.items, 1);
-  const seed = integerFlag("seed", v.seed, Number.MIN_SAFE_INTEGER);
+  const seed = integerFlag("seed", v.seed, -Infinity);
   const dataset = await loadDataset({ name: v.dataset, dataDir: v["data-dir"], users, items, seed });
   const split = leaveOneOut(dataset.interactions, { skipShortUsers: true });
   const name = v.dataset === "synthetic" ? `synthetic(users=${users ?? "default"}, items=${items ?? "default"}, seed=${seed ?? "default"})` : dataset.catalogue.name;
@@ -92,19 +92,16 @@ export async function loadFromFlags(v: { dataset?: string; "data-dir"?: string; 
   };
 }
 
+/** An optional integer flag already read by parseArgs (args.ts's parseInteger does the checking). */
 export function integerFlag(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} expects an integer${min > Number.MIN_SAFE_INTEGER ? ` ≥ ${min}` : ""}, got "${value}"`);
-  }
-  return n;
+  return value === undefined ? undefined : parseInteger(name, value, min);
 }
 
+/** An optional number flag in [min, max]. */
 export function numberFlag(name: string, value: string | undefined, { min = -Infinity, max = Infinity } = {}): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} expects a number in [${min}, ${max}], got "${value}"`);
+  const n = parseNumber(name, value);
+  if (n < min || n > max) throw new UsageError(`--${name} expects a number in [${min}, ${max}], got "${value}"`);
   return n;
 }
 
@@ -135,8 +132,6 @@ export function progress(io: Output, label: string): (done: number, total: numbe
     else io.err(`${text}\n`);
   };
 }
-
-export const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 export function roundAll<T extends Record<string, number>>(o: T, digits = 4): T {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number.isInteger(v) ? v : round(v, digits)])) as T;
