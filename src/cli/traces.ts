@@ -10,9 +10,8 @@ import { loadDataset } from "../data/load.js";
 import { leaveOneOut } from "../data/split.js";
 import { TextTokenizer } from "../lm/tokenizer.js";
 import { readCandidateLists, SPLITS, type ListSplit } from "../rank/candidates.js";
-import { mineComplements } from "../prompt/complements.js";
 import { OUTPUT_FORMATS } from "../prompt/output-format.js";
-import { domainOf, type PromptBudget, type PromptContext } from "../prompt/rerank-prompt.js";
+import { datasetPromptContext, type PromptBudget } from "../prompt/rerank-prompt.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
 import { LlmTeacher } from "../teacher/llm-teacher.js";
@@ -171,15 +170,14 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
       if (sids[i] === null) throw new Error(`${sidsPath}: item "${itemIds[i]}" (user ${l.user}) has no SID; rebuild the SID map for this catalogue`);
     }
   }
-  const complements = mineComplements(train, items);
   let budget: PromptBudget | undefined;
   if (v.budget !== undefined) budget = { maxTokens: intFlag(v, "budget", 0, 1), tokenizer: budgetTokenizer(runDir, v.tokenizer as string | undefined) };
-  const context: PromptContext = { items, sidOf: (i) => sids[i]!, complements, domain: domainOf(dataset.catalogue.name) };
+  const context = datasetPromptContext(dataset, (i) => sids[i]!, train);
 
   let teacher: Teacher;
   let slug: string;
   if (teacherKind === "evidence") {
-    teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(train, items.length), complements }, { temperature, seed });
+    teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(train, items.length), complements: context.complements }, { temperature, seed });
     slug = "evidence";
   } else {
     const model = required(v, "model");

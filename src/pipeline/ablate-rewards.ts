@@ -14,8 +14,7 @@ import { leaveOneOut } from "../data/split.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { readCandidateLists } from "../rank/candidates.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
-import { mineComplements } from "../prompt/complements.js";
-import { domainOf, type PromptContext } from "../prompt/rerank-prompt.js";
+import { datasetPromptContext } from "../prompt/rerank-prompt.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import { rerankWithModel } from "../eval/llm-rerank.js";
 import { perUserMetrics, mean } from "../eval/metrics.js";
@@ -25,7 +24,7 @@ import { requireStage } from "../train/run.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { Rng } from "../util/rng.js";
 import type { PresetName } from "../lm/presets.js";
-import { PIPELINE_PRESETS } from "./presets.js";
+import { PIPELINE_PRESETS, rerankSettings } from "./presets.js";
 
 export interface AblateRewardsOptions {
   dataset: Dataset;
@@ -57,12 +56,12 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   const valid = readCandidateLists(join(o.runDir, "candidates", "valid.jsonl"), items.map((i) => i.id));
   const { train, heldOut } = holdOutUsers(valid, 0.1, o.seed);
   const evalLists = heldOut.length > o.evalUsers ? Array.from(new Rng(o.seed).sample(heldOut.length, o.evalUsers)).sort((a, b) => a - b).map((i) => heldOut[i]!) : heldOut;
-  const context: PromptContext = { items, sidOf: (i) => sidMap.sidOf(i), complements: mineComplements(split.train, items), domain: domainOf(o.dataset.catalogue.name) };
+  const context = datasetPromptContext(o.dataset, (i) => sidMap.sidOf(i), split.train);
   const tokenizer = loadHFTokenizer(sft);
   const points: AblationPoint[] = [];
   const evaluate = async (reward: AblationPoint["reward"], step: number, dir: string) => {
     const model = loadHFModel(dir, o.device);
-    const r = await rerankWithModel(model, tokenizer, context, evalLists, { format: P.format, constrained: true, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, label: `${reward} @${step}` });
+    const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...rerankSettings(P), batch: P.evalBatch, maxNewTokens: P.maxNewTokens, label: `${reward} @${step}` });
     model.dispose();
     const m = perUserMetrics(r.ranks, ["recall@1", "ndcg@5"] as const);
     const point: AblationPoint = { reward, step, "recall@1": mean(m["recall@1"]), "ndcg@5": mean(m["ndcg@5"]), identity_rate: r.identityRate };
@@ -79,11 +78,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
         from: sft,
         lists: train,
         context,
-        format: P.format,
-        maxPromptTokens: P.maxPromptTokens,
-        maxHistory: P.maxHistory,
-        constrained: true,
-        maxRationaleTokens: P.maxRationaleTokens,
+        ...rerankSettings(P),
         shuffle: false,
         dapo: { ...DAPO_DEFAULTS, ...P.dapo, reward, steps: step, checkpointEvery: o.evalEvery, seed: o.seed },
         device: o.device,

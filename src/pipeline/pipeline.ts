@@ -31,8 +31,7 @@ import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
-import { mineComplements } from "../prompt/complements.js";
-import { domainOf, type PromptContext } from "../prompt/rerank-prompt.js";
+import { datasetPromptContext } from "../prompt/rerank-prompt.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
 import { TrainIndex } from "../teacher/train-index.js";
 import { generateTraces, type TraceRecord } from "../teacher/traces.js";
@@ -40,7 +39,7 @@ import { readJsonLines } from "../teacher/trace-file.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import type { PresetName } from "../lm/presets.js";
 import { Rng } from "../util/rng.js";
-import { PIPELINE_PRESETS, type PipelinePreset } from "./presets.js";
+import { PIPELINE_PRESETS, rerankSettings, type PipelinePreset } from "./presets.js";
 
 export interface PipelineOptions {
   dataset: Dataset;
@@ -134,14 +133,13 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   const tokenizer = loadHFTokenizer(mid);
   tokenizer.addSidTokens();
-  const complements = mineComplements(split.train, items);
-  const context: PromptContext = { items, sidOf: (i) => sidMap.sidOf(i), complements, domain: domainOf(ds.catalogue.name) };
+  const context = datasetPromptContext(ds, (i) => sidMap.sidOf(i), split.train);
 
   // ---- traces (evidence teacher, valid lists) ----
   const tracePath = join(o.runDir, "traces", `evidence-${P.traceMode}.jsonl`);
   await timed(`traces`, async () => {
     if (isDone("traces")) return;
-    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(split.train, items.length), complements }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts });
+    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(split.train, items.length), complements: context.complements }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts });
     const r = await generateTraces({
       lists: learnLists,
       teacher,
@@ -173,11 +171,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         from: sft,
         lists: learnLists,
         context,
-        format: P.format,
-        maxPromptTokens: P.maxPromptTokens,
-        maxHistory: P.maxHistory,
-        constrained: true,
-        maxRationaleTokens: P.maxRationaleTokens,
+        ...rerankSettings(P),
         shuffle: false,
         dapo: { ...DAPO_DEFAULTS, ...P.dapo, seed: o.seed },
         device: o.device,
@@ -191,11 +185,11 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   await timed("evaluate", async () => {
     for (const [name, dir] of [["sft", sft], ["rl", rl]] as const) {
       const model = loadHFModel(dir, o.device);
-      const opts = { format: P.format, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, maxRationaleTokens: P.maxRationaleTokens, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory };
+
       // What a user is served is the constrained decode; valid_rate is the share of lists where
       // the constraint never changed the model's greedy choice, i.e. where the unconstrained
       // output is this same valid answer (one pass; see src/eval/llm-rerank.ts).
-      const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...opts, constrained: true, label: `eval ${name}` });
+      const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...rerankSettings(P), batch: P.evalBatch, maxNewTokens: P.maxNewTokens, label: `eval ${name}` });
       const identity = r.outputs.filter((out) => out.ranking?.every((v, j) => v === j)).length;
       model.dispose();
       llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: identity / evalLists.length };

@@ -105,3 +105,11 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     evalBatch: 64,
   },
 };
+
+/**
+ * How a preset prompts and decodes the re-ranker: the settings DAPO rollouts and evaluation
+ * must share, so a model is evaluated on the prompts it was trained with.
+ */
+export function rerankSettings(P: PipelinePreset) {
+  return { format: P.format, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true } as const;
+}

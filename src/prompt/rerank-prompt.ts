@@ -20,10 +20,10 @@
  */
 import { Rng } from "../data/rng.js";
 import { itemText } from "../data/text.js";
-import type { Item } from "../data/types.js";
+import type { Dataset, Item } from "../data/types.js";
 import { CHATML, renderChat, type ChatMessage, type ChatTemplate } from "../lm/chat.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
-import { categoryKey, ComplementTable, type ComplementHint } from "./complements.js";
+import { categoryKey, ComplementTable, mineComplements, type ComplementHint } from "./complements.js";
 import { formatInstructions, type OutputFormat } from "./output-format.js";
 
 /** What the prompt needs to know about the catalogue. */
@@ -94,6 +94,15 @@ export class PromptBudgetError extends Error {
   constructor(readonly maxTokens: number, readonly minimumTokens: number) {
     super(`re-ranking prompt needs at least ${minimumTokens} tokens (history cut to the minimum, titles shortened) but the budget is ${maxTokens}`);
   }
+}
+
+/**
+ * The prompt context of a dataset: its items, their SIDs, complement hints mined from the
+ * training sequences only (never the evaluation targets), and the store's domain.
+ */
+export function datasetPromptContext(dataset: Dataset, sidOf: (item: number) => string, trainSequences: readonly (readonly number[])[]): PromptContext & { complements: ComplementTable } {
+  const items = dataset.catalogue.items;
+  return { items, sidOf, complements: mineComplements(trainSequences, items), domain: domainOf(dataset.catalogue.name) };
 }
 
 /** The domain word for the role line: "amazon-beauty" → "beauty"; the synthetic catalogue is a beauty store. */
