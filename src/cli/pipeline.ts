@@ -1,7 +1,7 @@
 /**
  * `gr2 pipeline --dataset NAME --preset tiny|demo|beauty [--data-dir DIR] [--out RUN_DIR] [--json]`
  * Runs every stage (resumable from the run folder) and prints the comparison table, or with
- * --json one line: {"stages": {"prerank", "listwise", "sft", "rl": {R@1/3/5, NDCG@3/5, valid_rate, identity_rate}}, "users", ...}.
+ * --json one line: {"stages": {"prerank", "listwise", "sft", "rl", "direct": {R@1/3/5, NDCG@3/5, valid_rate, identity_rate}}, "users", ...}.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";

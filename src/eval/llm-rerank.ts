@@ -21,7 +21,7 @@ import type { TextTokenizer } from "../lm/tokenizer.js";
 import { generate, type LogitConstraint } from "../lm/generate.js";
 import { tidy } from "../torch/index.js";
 import { renderChat, stopTokenIds } from "../lm/chat.js";
-import { buildRerankPrompt, type PromptContext } from "../prompt/rerank-prompt.js";
+import { buildRerankPrompt, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
 import { permutationConstraint } from "../prompt/constraint.js";
 import type { OutputFormat } from "../prompt/output-format.js";
@@ -29,6 +29,8 @@ import { Progress } from "../util/progress.js";
 
 export interface LlmRerankOptions {
   format: OutputFormat;
+  /** Prompt layout (default `full`). */
+  layout?: PromptLayout;
   constrained: boolean;
   /** Lists per generate() call. */
   batch: number;
@@ -63,7 +65,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
   const progress = new Progress(o.label ?? "rerank", lists.length);
   for (let start = 0; start < lists.length; start += o.batch) {
     const chunk = lists.slice(start, start + o.batch);
-    const prompts = await Promise.all(chunk.map((l) => buildRerankPrompt(ctx, l, { format: o.format, maxHistory: o.maxHistory, budget: { maxTokens: o.maxPromptTokens, tokenizer } })));
+    const prompts = await Promise.all(chunk.map((l) => buildRerankPrompt(ctx, l, { format: o.format, layout: o.layout, maxHistory: o.maxHistory, budget: { maxTokens: o.maxPromptTokens, tokenizer } })));
     const ids = await Promise.all(prompts.map(async (p) => (await renderChat(p.messages, tokenizer, { addGenerationPrompt: true })).ids));
     const perm = o.constrained
       ? await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateSids), maxRationaleTokens: o.maxRationaleTokens })

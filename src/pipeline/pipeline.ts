@@ -2,7 +2,8 @@
  * `gr2 pipeline`: every stage, end to end, in one run folder.
  *
  *   data → semantic IDs → upstream ranker + candidate lists (valid, test) → baselines
- *        → pre-training → mid-training → traces (valid lists) → SFT → DAPO → evaluation (test lists)
+ *        → pre-training → mid-training → traces (valid lists) → SFT → DAPO
+ *        → direct policy (SFT + DAPO on the SIDs-only prompt, no reasoning) → evaluation (test lists)
  *
  * Each stage records itself in runs/<name>/run.json; a stage already marked done is skipped,
  * and a stage interrupted mid-way resumes from its own checkpoints, so re-running the same
@@ -39,7 +40,8 @@ import { readJsonLines } from "../teacher/trace-file.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import type { PresetName } from "../lm/presets.js";
 import { Rng } from "../util/rng.js";
-import { PIPELINE_PRESETS, rerankSettings, type PipelinePreset } from "./presets.js";
+import { directSettings, PIPELINE_PRESETS, rerankSettings, type PipelinePreset } from "./presets.js";
+import { directTraces, writeDirectTraces } from "../teacher/direct-traces.js";
 
 export interface PipelineOptions {
   dataset: Dataset;
@@ -180,16 +182,49 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return join(o.runDir, "rl", "model");
   });
 
+  // ---- the direct policy: no reasoning, SIDs-only prompt (technical report) ----
+  const D = P.direct;
+  const direct = D
+    ? await timed("direct", async () => {
+        const directTracePath = join(o.runDir, "traces", "direct.jsonl");
+        if (!isDone("direct-sft")) {
+          const records = readJsonLines<TraceRecord>(tracePath).records;
+          const examples = await directTraces(records, learnLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
+          writeDirectTraces(directTracePath, examples);
+          await runSft({ runDir: o.runDir, stage: "direct-sft", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS });
+        }
+        if (!isDone("direct")) {
+          await runRl({
+            runDir: o.runDir,
+            stage: "direct",
+            from: join(o.runDir, "direct-sft", "model"),
+            lists: learnLists,
+            context,
+            ...directSettings(P),
+            shuffle: false,
+            dapo: { ...DAPO_DEFAULTS, ...D.dapo, seed: o.seed },
+            device: o.device,
+          });
+        }
+        return join(o.runDir, "direct", "model");
+      })
+    : null;
+
   // ---- evaluation on the test lists ----
   const llm: Record<string, { ranks: MethodRanks; valid: number; identity: number }> = {};
+  const policies = [
+    { name: "sft", dir: sft, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
+    { name: "rl", dir: rl, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
+    ...(direct && D ? [{ name: "direct", dir: direct, settings: directSettings(P), maxNewTokens: D.maxNewTokens }] : []),
+  ];
   await timed("evaluate", async () => {
-    for (const [name, dir] of [["sft", sft], ["rl", rl]] as const) {
+    for (const { name, dir, settings, maxNewTokens } of policies) {
       const model = loadHFModel(dir, o.device);
 
       // What a user is served is the constrained decode; valid_rate is the share of lists where
       // the constraint never changed the model's greedy choice, i.e. where the unconstrained
       // output is this same valid answer (one pass; see src/eval/llm-rerank.ts).
-      const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...rerankSettings(P), batch: P.evalBatch, maxNewTokens: P.maxNewTokens, label: `eval ${name}` });
+      const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
       const identity = r.outputs.filter((out) => out.ranking?.every((v, j) => v === j)).length;
       model.dispose();
       llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: identity / evalLists.length };

@@ -33,6 +33,12 @@ export interface PipelinePreset {
   maxNewTokens: number;
   sft: { steps: number; batch: number; lr: number; precision: "fp32" | "bf16" };
   dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
+  /**
+   * The direct policy (technical report): from the RL model, SFT on the teacher's rankings
+   * without reasoning, then an RL pass without chain of thought, both on the `sids` prompt.
+   * `null` skips both stages.
+   */
+  direct: { maxPromptTokens: number; maxNewTokens: number; sft: PipelinePreset["sft"]; dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens"> } | null;
   /** Valid lists the re-ranker learns from, at most (0 = all but the held-out slice). */
   learnUsers: number;
   /** Test lists evaluated (0 = all). */
@@ -58,6 +64,12 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxNewTokens: 240,
     sft: { steps: 20, batch: 4, lr: 2e-3, precision: "fp32" },
     dapo: { steps: 3, promptsPerStep: 2, groupSize: 4, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 3 },
+    direct: {
+      maxPromptTokens: 400,
+      maxNewTokens: 80,
+      sft: { steps: 10, batch: 4, lr: 2e-3, precision: "fp32" },
+      dapo: { steps: 2, promptsPerStep: 2, groupSize: 4, maxNewTokens: 80, lr: 1e-4, checkpointEvery: 2 },
+    },
     learnUsers: 0,
     evalUsers: 40,
     evalBatch: 20,
@@ -79,6 +91,12 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxNewTokens: 240,
     sft: { steps: 90, batch: 8, lr: 1e-3, precision: "bf16" },
     dapo: { steps: 6, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3 },
+    direct: {
+      maxPromptTokens: 400,
+      maxNewTokens: 80,
+      sft: { steps: 60, batch: 16, lr: 1e-3, precision: "bf16" },
+      dapo: { steps: 8, promptsPerStep: 8, groupSize: 4, maxNewTokens: 80, lr: 2e-5, checkpointEvery: 4 },
+    },
     learnUsers: 1000,
     evalUsers: 100,
     evalBatch: 50,
@@ -100,6 +118,12 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxNewTokens: 360,
     sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },
     dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
+    direct: {
+      maxPromptTokens: 512,
+      maxNewTokens: 100,
+      sft: { steps: 500, batch: 16, lr: 3e-4, precision: "bf16" },
+      dapo: { steps: 100, promptsPerStep: 8, groupSize: 8, maxNewTokens: 100, lr: 1e-5, checkpointEvery: 10 },
+    },
     learnUsers: 0,
     evalUsers: 0,
     evalBatch: 64,
@@ -111,5 +135,11 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
  * must share, so a model is evaluated on the prompts it was trained with.
  */
 export function rerankSettings(P: PipelinePreset) {
-  return { format: P.format, maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true } as const;
+  return { format: P.format, layout: "full", maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true } as const;
+}
+
+/** The same for the direct policy: the `sids` prompt and no rationale. */
+export function directSettings(P: PipelinePreset) {
+  const maxPromptTokens = P.direct?.maxPromptTokens ?? P.maxPromptTokens;
+  return { ...rerankSettings(P), layout: "sids", maxPromptTokens, maxRationaleTokens: 0 } as const;
 }

@@ -13,7 +13,7 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     const overrides = { evalUsers: 24, dapo: { steps: 2, promptsPerStep: 2, groupSize: 2, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 2 } };
     const r = await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides });
     assert.equal(r.users, 24);
-    for (const stage of ["prerank", "listwise", "sft", "rl"]) {
+    for (const stage of ["prerank", "listwise", "sft", "rl", "direct"]) {
       const m = r.stages[stage]!;
       assert.ok(m, stage);
       for (const k of ["recall@1", "recall@3", "recall@5", "ndcg@3", "ndcg@5", "valid_rate", "identity_rate"] as const) {
@@ -21,7 +21,7 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
       }
     }
     const manifest = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
-    for (const s of ["sids", "prerank", "pretrain", "midtrain", "traces", "sft", "rl"]) assert.equal(manifest.stages[s]?.status, "done", s);
+    for (const s of ["sids", "prerank", "pretrain", "midtrain", "traces", "sft", "rl", "direct-sft", "direct"]) assert.equal(manifest.stages[s]?.status, "done", s);
     for (const f of ["report.md", "report.json"]) assert.ok(existsSync(join(r.reportDir, f)), f);
     // Every finished stage is skipped on a re-run; the evaluation is recomputed from the saved models.
     const lines: string[] = [];

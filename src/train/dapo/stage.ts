@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { CandidateList } from "../../rank/candidates.js";
 import { loadHFModel, loadHFTokenizer, saveHFModel } from "../../lm/hf.js";
 import { renderChat, stopTokenIds } from "../../lm/chat.js";
-import { buildRerankPrompt, listSeed, type PromptContext } from "../../prompt/rerank-prompt.js";
+import { buildRerankPrompt, listSeed, type PromptContext, type PromptLayout } from "../../prompt/rerank-prompt.js";
 import { parseRerankOutput } from "../../prompt/parse-output.js";
 import { permutationConstraint } from "../../prompt/constraint.js";
 import type { OutputFormat } from "../../prompt/output-format.js";
@@ -21,6 +21,8 @@ export interface RlStageOptions {
   lists: readonly CandidateList[];
   context: PromptContext;
   format: OutputFormat;
+  /** Prompt layout (default `full`; `sids` with maxRationaleTokens 0 trains the direct policy). */
+  layout?: PromptLayout;
   maxPromptTokens: number;
   /** Most recent history items shown (default 20). */
   maxHistory?: number;
@@ -47,7 +49,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   const stage = o.stage ?? "rl";
   const stageDir = join(o.runDir, stage);
   // The prompt settings are recorded so `gr2 serve` prompts the model as it was trained.
-  const config = { format: o.format, maxHistory: o.maxHistory, maxPromptTokens: o.maxPromptTokens, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo };
+  const config = { format: o.format, layout: o.layout ?? "full", maxRationaleTokens: o.maxRationaleTokens, maxHistory: o.maxHistory, maxPromptTokens: o.maxPromptTokens, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo };
   recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config });
   const tokenizer = loadHFTokenizer(o.from);
   const policy = loadHFModel(o.from, o.device);
@@ -55,6 +57,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   for (const list of o.lists) {
     const prompt = await buildRerankPrompt(o.context, list, {
       format: o.format,
+      layout: o.layout,
       maxHistory: o.maxHistory,
       budget: { maxTokens: o.maxPromptTokens, tokenizer },
       ...(o.shuffle ? { shuffleSeed: listSeed(o.dapo.seed, list.user, "rl") } : {}),

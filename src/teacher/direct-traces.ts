@@ -1,0 +1,64 @@
+/**
+ * Examples for the direct policy (technical report: a policy without chain of thought, for
+ * low-latency serving), derived from reasoning traces: the same lists and the teacher's
+ * ranking, but prompted in the `sids` layout and answered with the ranking line alone (an
+ * empty rationale). SFT on these warms the model up for the direct prompt before its own RL
+ * pass; the file is a trace file like any other, so `runSft` reads it unchanged.
+ */
+import type { CandidateList } from "../rank/candidates.js";
+import { buildRerankPrompt, type PromptBudget, type PromptContext } from "../prompt/rerank-prompt.js";
+import { formatOutput, type OutputFormat } from "../prompt/output-format.js";
+import type { ChatMessage } from "../lm/chat.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import type { SftTrace } from "../train/sft.js";
+import type { TraceRecord } from "./traces.js";
+
+export interface DirectTrace extends SftTrace {
+  user: string;
+  candidate_sids: string[];
+  /** Upstream candidate indices, best first (the teacher's ranking). */
+  ranking: number[];
+  messages: ChatMessage[];
+}
+
+export interface DirectTraceOptions {
+  context: PromptContext;
+  format: OutputFormat;
+  maxHistory?: number;
+  budget?: PromptBudget;
+}
+
+/**
+ * One direct example per accepted trace with a ranking. The list (history and upstream
+ * candidates) comes from `lists` by user, since a trace keeps only its own, reasoning-layout
+ * prompt; a trace whose user has no list, or whose candidates differ from it, is an error
+ * naming the user (the traces and lists come from different runs).
+ */
+export async function directTraces(traces: readonly TraceRecord[], lists: readonly Pick<CandidateList, "user" | "history" | "candidates">[], o: DirectTraceOptions): Promise<DirectTrace[]> {
+  const byUser = new Map(lists.map((l) => [l.user, l]));
+  const out: DirectTrace[] = [];
+  for (const t of traces) {
+    if (!t.accepted || !t.ranking) continue;
+    const list = byUser.get(t.user);
+    if (!list) throw new Error(`direct traces: the trace of user ${JSON.stringify(t.user)} has no candidate list among the ${lists.length} given`);
+    const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: "sids", maxHistory: o.maxHistory, budget: o.budget });
+    if (prompt.candidateSids.join("") !== t.candidate_sids.join("")) {
+      throw new Error(`direct traces: user ${JSON.stringify(t.user)}'s trace has other candidates than its list (were they built from different runs?)`);
+    }
+    out.push({
+      user: t.user,
+      candidate_sids: prompt.candidateSids,
+      ranking: [...t.ranking],
+      messages: prompt.messages,
+      response: formatOutput(o.format, "", t.ranking.map((u) => prompt.candidateSids[u]!)),
+      format: o.format,
+      accepted: true,
+    });
+  }
+  return out;
+}
+
+/** Writes direct examples as a JSONL trace file, atomically. */
+export function writeDirectTraces(path: string, traces: readonly DirectTrace[]): void {
+  writeFileAtomic(path, traces.map((t) => JSON.stringify(t) + "\n").join(""));
+}
