@@ -3,7 +3,8 @@
  *            [--max-queue N] [--timeout-ms N] …`
  * Serves a checkpoint over HTTP (src/serve/): rerank (Cohere v2, Jina/vLLM v1), OpenAI chat
  * completions, models, health and Prometheus metrics. DIR is a run folder (the newest finished
- * stage's model is served) or a Hugging Face folder. SIGTERM/SIGINT shut down gracefully.
+ * stage's model is served, and its direct policy, if it has one, answers direct-mode reranks)
+ * or a Hugging Face folder. SIGTERM/SIGINT shut down gracefully.
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -20,10 +21,12 @@ const USAGE = `usage: gr2 serve --model DIR [--sids FILE|DIR] [--host 127.0.0.1]
                  [--allocator-cache-mb 256]
                  [--format json|compact (default: the run's)] [--mode direct|reasoning] [--max-reasoning-tokens 256]
                  [--max-history N (default: the run's, else 20)] [--max-tokens 256] [--decoder jump|generate]
-                 [--precision fp32|bf16] [--threads N] [--device cpu|cuda]
+                 [--precision fp32|bf16] [--threads N] [--device cpu|cuda] [--single-model]
                  [--dataset NAME [--data-dir DIR] [--users N --items N --seed S]] [--json]
 
   DIR: a run folder (serves its newest finished stage's model) or a Hugging Face folder.
+  A run's direct policy (gr2 pipeline's "direct" stage: SIDs-only prompt, no reasoning) answers
+  direct-mode reranks that name catalogue items; --single-model serves the main model alone.
   --sids: the SID map (default: the stage's recorded map, or DIR/sid_map.json).
   --dataset: a catalogue whose item text the rerank prompts show (titles, brands, categories).
   Endpoints: POST /v2/rerank, /v1/rerank, /v1/chat/completions; GET /v1/models, /health, /metrics.`;
@@ -56,6 +59,7 @@ export async function serveCommand(args: string[]): Promise<number> {
         threads: { type: "string" },
         device: { type: "string" },
         json: { type: "boolean" },
+        "single-model": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -67,7 +71,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     const threads = integerFlag(values, "threads", 1);
     if (threads !== undefined) setNumThreads(threads);
     const maxCandidates = integerFlag(values, "max-candidates", 1);
-    const session = await ModelSession.load({
+    const sessionOptions = {
       model: values.model,
       sids: values.sids,
       name: values["served-model-name"],
@@ -82,7 +86,21 @@ export async function serveCommand(args: string[]): Promise<number> {
       precision: choiceFlag(values, "precision", ["fp32", "bf16"] as const, "fp32"),
       dataset: values.dataset ? datasetFlags(values) : undefined,
       limits: maxCandidates !== undefined ? { maxCandidates } : undefined,
-    });
+    };
+    const session = await ModelSession.load(sessionOptions);
+    const directResolved = values["single-model"] ? undefined : session.resolved.direct;
+    let direct: ModelSession | null = null;
+    try {
+      // Its own history cap (from its stage), not a --max-history meant for the main model.
+      if (directResolved) direct = await ModelSession.load({ ...sessionOptions, resolved: directResolved, maxHistory: undefined, mode: "direct" });
+    } catch (e) {
+      session.dispose();
+      throw e;
+    }
+    const disposeAll = () => {
+      session.dispose();
+      direct?.dispose();
+    };
     const server = new Gr2Server(session, {
       host: values.host ?? SERVER_DEFAULTS.host,
       port: integerFlag(values, "port", 0) ?? SERVER_DEFAULTS.port,
@@ -92,12 +110,12 @@ export async function serveCommand(args: string[]): Promise<number> {
       maxWaitMs: integerFlag(values, "batch-wait-ms", 0),
       maxBodyBytes: integerFlag(values, "max-body-bytes", 1),
       allocatorCacheMb: integerFlag(values, "allocator-cache-mb", 0),
-    });
+    }, direct);
     let address: Awaited<ReturnType<Gr2Server["listen"]>>;
     try {
       address = await server.listen();
     } catch (e) {
-      session.dispose();
+      disposeAll();
       throw new Error(`cannot listen on ${server.options.host}:${server.options.port} (${(e as Error).message})`);
     }
     const info = {
@@ -107,6 +125,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       model: session.name,
       model_dir: session.resolved.modelDir,
       stage: session.resolved.stage ?? null,
+      direct_policy: direct ? { model_dir: direct.resolved.modelDir, stage: direct.resolved.stage ?? null } : null,
       sid_map: session.resolved.sidMapPath ?? null,
       rerank: session.canRerank,
       parameters: session.model.numParams(),
@@ -116,6 +135,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify({ event: "listening", ...info }) + "\n");
     else {
       process.stdout.write(`gr2 serve: ${info.model} (${info.parameters.toLocaleString()} parameters${info.stage ? `, stage ${info.stage}` : ""}) on ${info.url}\n`);
+      if (direct) process.stdout.write(`gr2 serve: direct-mode reranks use the direct policy (stage ${direct.resolved.stage})\n`);
       if (!info.rerank) process.stdout.write(`gr2 serve: this model has no SID tokens: /v1/rerank and /v2/rerank answer 501\n`);
     }
     await new Promise<void>((resolve) => {
@@ -131,7 +151,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);
     });
-    session.dispose();
+    disposeAll();
     if (values.json) process.stdout.write(JSON.stringify({ event: "stopped", requests: server.metrics.requests.total() }) + "\n");
     else process.stdout.write(`gr2 serve: stopped after ${server.metrics.requests.total()} requests\n`);
     return 0;

@@ -1,6 +1,8 @@
 /**
  * What `--model DIR` names: a run folder (its `run.json` lists finished stages; the newest one
  * with a model is served) or a Hugging Face model folder (config.json + weights + tokenizer).
+ * A run's direct policy (a stage trained on the `sids` prompt layout without reasoning) is
+ * not that model: it is returned beside it (`direct`), for direct-mode requests.
  * The SID map comes from `--sids`, else the stage's recorded `sid_map` output, else the run's
  * `sids/sid_map.json` (what `gr2 pipeline` writes), else a `sid_map.json` inside the model
  * folder (mid-training writes one there).
@@ -8,6 +10,8 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
+import { PROMPT_LAYOUTS, type PromptLayout } from "../prompt/rerank-prompt.js";
+import type { StageRecord } from "../train/run.js";
 import { readManifest } from "../train/run.js";
 
 /** Later stages first: when finish times tie (or are missing), the later stage wins. */
@@ -24,7 +28,9 @@ export interface ResolvedModel {
   /** A default served-model name: the run's (or folder's) name. */
   name: string;
   /** How the run prompted the model (newest stage that recorded it), so serving matches training. */
-  prompt?: { format?: OutputFormat; maxHistory?: number };
+  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout };
+  /** The run's direct policy, when it has one (served for direct-mode requests). */
+  direct?: ResolvedModel;
 }
 
 function isDir(p: string): boolean {
@@ -53,15 +59,24 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
       const tb = Date.parse(sb.finishedAt ?? "") || 0;
       return tb - ta || rank(a) - rank(b);
     });
-    const [stage, record] = finished[0]!;
-    const modelDir = join(abs, record.outputs.model!);
-    // The stage's own map, else the run's: `gr2 pipeline` keeps one in sids/ for all stages.
-    const recorded = [record.outputs.sid_map ? join(abs, record.outputs.sid_map) : "", join(abs, "sids", "sid_map.json")].find((f) => f && existsSync(f));
-    const promptConfig = finished.map(([, r]) => r.config ?? {}).find((c) => OUTPUT_FORMATS.includes(c.format as OutputFormat));
-    const prompt = promptConfig
-      ? { format: promptConfig.format as OutputFormat, maxHistory: typeof promptConfig.maxHistory === "number" ? promptConfig.maxHistory : undefined }
-      : undefined;
-    out = { modelDir, runDir: abs, stage, name: basename(abs), sidMapPath: recorded, prompt };
+    const main = finished.filter(([, r]) => layoutOf(r) !== "sids");
+    const direct = finished.filter(([, r]) => layoutOf(r) === "sids");
+    const fromRun = (list: [string, StageRecord][]): ResolvedModel => {
+      const [stage, record] = list[0]!;
+      const modelDir = join(abs, record.outputs.model!);
+      // The stage's own map, else the run's: `gr2 pipeline` keeps one in sids/ for all stages.
+      const recorded = [record.outputs.sid_map ? join(abs, record.outputs.sid_map) : "", join(abs, "sids", "sid_map.json")].find((f) => f && existsSync(f));
+      const promptConfig = list.map(([, r]) => r.config ?? {}).find((c) => OUTPUT_FORMATS.includes(c.format as OutputFormat));
+      const layout = layoutOf(record);
+      const prompt: ResolvedModel["prompt"] = {
+        ...(promptConfig ? { format: promptConfig.format as OutputFormat } : {}),
+        ...(typeof promptConfig?.maxHistory === "number" ? { maxHistory: promptConfig.maxHistory } : {}),
+        ...(layout ? { layout } : {}),
+      };
+      return { modelDir, runDir: abs, stage, name: basename(abs), sidMapPath: recorded, ...(Object.keys(prompt).length > 0 ? { prompt } : {}) };
+    };
+    out = fromRun(main.length > 0 ? main : direct);
+    if (main.length > 0 && direct.length > 0) out.direct = fromRun(direct);
   } else {
     out = { modelDir: abs, name: basename(abs) };
   }
@@ -74,4 +89,9 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
     out.sidMapPath = join(out.modelDir, "sid_map.json");
   }
   return out;
+}
+
+function layoutOf(r: StageRecord): PromptLayout | undefined {
+  const l = r.config?.layout;
+  return PROMPT_LAYOUTS.includes(l as PromptLayout) ? (l as PromptLayout) : undefined;
 }

@@ -38,6 +38,8 @@ export type Reply =
 
 export interface App {
   session: ModelSession;
+  /** A direct policy for direct-mode requests (a run's `sids`-layout stage), if any. */
+  direct: ModelSession | null;
   queue: BatchQueue<Job, RerankOutcome | ChatOutcome>;
   metrics: ServerMetrics;
   /** True once shutdown began. */
@@ -90,7 +92,9 @@ function documentOf(raw: unknown): unknown {
 async function rerank(app: App, ctx: RouteContext, api: "v1" | "v2"): Promise<Reply> {
   const req: RerankRequest = parseRerank(ctx.body, api, app.session.limits);
   checkModel(app, req.model);
-  const job = await preparing(app, () => app.session.prepareRerank(req));
+  // Direct mode goes to the direct policy when there is one and it can see every item.
+  const direct = (req.mode ?? app.session.defaultMode) === "direct" && app.direct?.namesCatalogueItems(req) ? app.direct : null;
+  const job = await preparing(app, () => (direct ?? app.session).prepareRerank(req));
   const { result: out, waitedMs, batch } = await runJob<RerankOutcome>(app, job, ctx);
   app.metrics.promptTokens.inc({ kind: "rerank" }, out.promptTokens);
   app.metrics.generatedTokens.inc({ kind: "rerank" }, out.completionTokens);
@@ -105,6 +109,7 @@ async function rerank(app: App, ctx: RouteContext, api: "v1" | "v2"): Promise<Re
   }));
   const gr2 = {
     mode: job.mode,
+    stage: (direct ?? app.session).resolved.stage ?? null,
     ranking: out.ranking,
     history_shown: job.historyShown,
     ...(req.returnReasoning ? { reasoning: out.reasoning } : {}),

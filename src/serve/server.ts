@@ -18,7 +18,7 @@ import { ServerMetrics } from "./metrics.js";
 import { trimAllocator } from "./memory.js";
 import { BatchQueue } from "./queue.js";
 import { newId, ROUTES, type App, type Reply, type Route } from "./routes.js";
-import type { ChatOutcome, Job, ModelSession, RerankOutcome } from "./session.js";
+import type { ChatOutcome, Job, ModelSession, RerankJob, RerankOutcome } from "./session.js";
 
 export interface ServerOptions {
   host?: string;
@@ -64,14 +64,19 @@ export class Gr2Server {
   private inflightWaiters: (() => void)[] = [];
   private readonly sockets = new Set<Socket>();
 
-  constructor(readonly session: ModelSession, options: ServerOptions = {}) {
+  /** `direct`: a run's direct policy, which answers direct-mode rerank requests (see routes.ts). */
+  constructor(
+    readonly session: ModelSession,
+    options: ServerOptions = {},
+    readonly direct: ModelSession | null = null,
+  ) {
     this.options = { ...SERVER_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<ServerOptions>;
     const m = this.metrics;
     this.queue = new BatchQueue<Job, RerankOutcome | ChatOutcome>(
       { maxBatch: this.options.maxBatch, maxQueue: this.options.maxQueue, maxWaitMs: this.options.maxWaitMs },
       async (key, jobs) => {
         const kind = kindOfKey(key);
-        const results = kind === "rerank" ? await session.runRerankBatch(jobs as never) : session.runChatBatch(jobs as never);
+        const results = kind === "rerank" ? await this.rerankSession(jobs as RerankJob[]).runRerankBatch(jobs as never) : session.runChatBatch(jobs as never);
         const forwards = kind === "rerank" ? ((results[0] as RerankOutcome | undefined)?.stats.forwards ?? 0) : 0;
         if (forwards) m.forwards.inc({ kind }, forwards);
         for (const j of jobs) m.promptLength.observe(j.ids.length, { kind });
@@ -94,7 +99,7 @@ export class Gr2Server {
         onRejected: () => m.rejected.inc(),
       },
     );
-    this.app = { session, queue: this.queue, metrics: m, draining: () => this.shuttingDown !== null, preparing: { count: 0 } };
+    this.app = { session, direct, queue: this.queue, metrics: m, draining: () => this.shuttingDown !== null, preparing: { count: 0 } };
     this.http = createServer({ keepAlive: true }, (req, res) => void this.handle(req, res));
     this.http.keepAliveTimeout = 5_000;
     this.http.on("connection", (s: Socket) => {
@@ -110,6 +115,11 @@ export class Gr2Server {
         socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       } else socket.destroy();
     });
+  }
+
+  /** The model a rerank batch was prepared for: the direct policy's jobs carry its layout. */
+  private rerankSession(jobs: readonly RerankJob[]): ModelSession {
+    return this.direct && jobs[0]?.layout === this.direct.layout && this.direct.layout !== this.session.layout ? this.direct : this.session;
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */

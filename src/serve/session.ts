@@ -32,7 +32,7 @@ import { mineComplements, type ComplementTable } from "../prompt/complements.js"
 import { permutationConstraint } from "../prompt/constraint.js";
 import type { OutputFormat } from "../prompt/output-format.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
-import { buildRerankPrompt, domainOf, PromptBudgetError, type PromptContext, type RerankPrompt } from "../prompt/rerank-prompt.js";
+import { buildRerankPrompt, domainOf, PromptBudgetError, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
 import { autocast, manualSeed, tensor, type Tensor } from "../torch/index.js";
 import { decodeJumpForwardAsync, PrefixKV, type DecodeStats } from "./decode.js";
@@ -43,6 +43,8 @@ import { DEFAULT_LIMITS, type ChatRequest, type ItemRef, type Mode, type RerankR
 export interface SessionOptions {
   /** A run folder or an HF model folder. */
   model: string;
+  /** What `model` resolved to, when the caller resolved it already (a run's direct policy). */
+  resolved?: ResolvedModel;
   /** SID map file or folder (default: found next to the model). */
   sids?: string;
   /** The name clients use in "model" (default: the folder's name). */
@@ -75,6 +77,8 @@ export interface RerankJob {
   /** Candidates' SIDs in document order. */
   candidateSids: string[];
   mode: Mode;
+  /** The prompt layout of the session that prepared the job: jobs of different models never share a batch. */
+  layout: PromptLayout;
   maxRationaleTokens: number;
   temperature: number;
   topP: number;
@@ -145,6 +149,8 @@ export class ModelSession {
   readonly defaultMode: Mode;
   readonly defaultReasoningTokens: number;
   readonly maxHistory: number;
+  /** How rerank prompts show items (`sids` for a direct policy), as the model was trained. */
+  readonly layout: PromptLayout;
   readonly defaultMaxTokens: number;
   readonly decoder: "jump" | "generate";
   readonly precision: "fp32" | "bf16";
@@ -179,6 +185,7 @@ export class ModelSession {
     this.defaultMode = o.mode ?? "direct";
     this.defaultReasoningTokens = Math.min(o.maxReasoningTokens ?? 256, this.limits.maxReasoningTokens);
     this.maxHistory = o.maxHistory ?? resolved.prompt?.maxHistory ?? 20;
+    this.layout = resolved.prompt?.layout ?? "full";
     this.defaultMaxTokens = o.maxTokens ?? 256;
     this.decoder = o.decoder ?? "jump";
     this.precision = o.precision ?? "fp32";
@@ -194,7 +201,7 @@ export class ModelSession {
   }
 
   static async load(o: SessionOptions): Promise<ModelSession> {
-    const resolved = resolveModel(o.model, o.sids);
+    const resolved = o.resolved ?? resolveModel(o.model, o.sids);
     const tokenizer = loadHFTokenizer(resolved.modelDir);
     const sidMap = resolved.sidMapPath ? await readSidMap(resolved.sidMapPath) : null;
     if (sidMap) {
@@ -289,12 +296,23 @@ export class ModelSession {
     }
   }
 
+  /**
+   * Whether every history entry and document names a catalogue item (by id or SID). A prompt
+   * in the `sids` layout shows nothing else, so a request with text-only items belongs to a
+   * model that reads text.
+   */
+  namesCatalogueItems(req: RerankRequest): boolean {
+    const known = (r: ItemRef) => r.kind === "id" || r.kind === "sid" || (r.kind === "auto" && this.sidMap !== null && this.idIndex.has(r.value));
+    return req.query.history.every(known) && req.documents.every(known);
+  }
+
   /** Names → items → prompt ids; every client mistake is a 400 naming the field. */
   async prepareRerank(req: RerankRequest): Promise<RerankJob> {
     if (!this.canRerank) {
       throw new ApiError(501, "not_implemented", `this model cannot rerank: ${this.tokenizer.sid ? "its tokenizer has no chat template tokens" : "its tokenizer has no SID tokens (serve a mid-trained checkpoint)"}`);
     }
     const mode = req.mode ?? this.defaultMode;
+    if (mode === "reasoning" && this.layout === "sids") throw badRequest("mode", `this model is a direct policy (trained without reasoning); send "mode": "direct"`, "invalid_mode");
     const maxRationaleTokens = mode === "direct" ? 0 : (req.maxReasoningTokens ?? this.defaultReasoningTokens);
     let freeAt = 0;
     const usedSids = new Set<string>();
@@ -350,6 +368,7 @@ export class ModelSession {
     const build = async (budget?: number): Promise<{ prompt: RerankPrompt; ids: number[] }> => {
       const prompt = await buildRerankPrompt(ctx, list, {
         format: this.format,
+        layout: this.layout,
         maxHistory: this.maxHistory,
         ...(budget !== undefined ? { budget: { maxTokens: budget, tokenizer: this.tokenizer, template: this.template!, minHistory: 0 } } : {}),
       });
@@ -380,6 +399,7 @@ export class ModelSession {
       ids: built.ids,
       candidateSids,
       mode,
+      layout: this.layout,
       maxRationaleTokens,
       temperature: req.temperature,
       topP: req.topP,
@@ -414,7 +434,7 @@ export class ModelSession {
   /** Batch key: jobs with equal keys can share one decode call. Seeded jobs run alone. */
   batchKey(job: Job): string {
     const seed = job.seed !== undefined ? `:seed${job.seed}:${randomInt(2 ** 47)}` : "";
-    if (job.kind === "rerank") return `rerank:${job.mode}:${job.maxRationaleTokens}:${job.temperature}:${job.topP}${seed}`;
+    if (job.kind === "rerank") return `rerank:${job.mode}:${job.layout}:${job.maxRationaleTokens}:${job.temperature}:${job.topP}${seed}`;
     return `chat:${job.temperature}:${job.topP}${seed}`;
   }
 

@@ -11,6 +11,7 @@
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { renderChat, stopTokenIds } from "../lm/chat.js";
 import { GRAMMARS, type OutputFormat } from "../prompt/output-format.js";
+import type { PromptLayout } from "../prompt/rerank-prompt.js";
 import type { ChatMessage } from "../lm/chat.js";
 import { int64, tensor } from "../torch/index.js";
 import { join } from "node:path";
@@ -95,6 +96,8 @@ export interface SftStageOptions {
   weights: SftWeights;
   /** Stage name in the run manifest (e.g. "sft", "sft-targeted"). */
   stage?: string;
+  /** The traces' prompt layout, recorded so `gr2 serve` prompts the model the same way. */
+  layout?: PromptLayout;
 }
 
 export interface SftStageResult {

@@ -1,0 +1,83 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { resolveModel } from "../../src/serve/load.js";
+import { Gr2Server } from "../../src/serve/server.js";
+import { ModelSession } from "../../src/serve/session.js";
+import { isPermutation, post, tempDir, tinyCheckpoint } from "./helpers.js";
+
+/** A pipeline-shaped run: rl (full prompt) and the direct policy's two stages (sids prompt). */
+async function runWithDirectPolicy(): Promise<string> {
+  const ckpt = await tinyCheckpoint();
+  const run = tempDir("gr2-serve-direct-");
+  for (const stage of ["rl", "direct-sft", "direct"]) {
+    cpSync(ckpt.dir, join(run, stage, "model"), { recursive: true });
+    rmSync(join(run, stage, "model", "sid_map.json"));
+  }
+  mkdirSync(join(run, "sids"));
+  cpSync(join(ckpt.dir, "sid_map.json"), join(run, "sids", "sid_map.json"));
+  const stage = (config: object, finishedAt: string, model: string) => ({ status: "done", outputs: { model }, metrics: {}, config, finishedAt });
+  writeFileSync(
+    join(run, "run.json"),
+    JSON.stringify({
+      version: 1,
+      stages: {
+        rl: stage({ format: "compact", layout: "full", maxHistory: 5 }, "2026-01-03T00:00:00Z", "rl/model"),
+        "direct-sft": stage({ layout: "sids" }, "2026-01-04T00:00:00Z", "direct-sft/model"),
+        direct: stage({ format: "compact", layout: "sids", maxHistory: 4 }, "2026-01-05T00:00:00Z", "direct/model"),
+      },
+    }),
+  );
+  return run;
+}
+
+test("a run's direct policy is resolved beside its main model, with its own prompt settings", async () => {
+  const run = await runWithDirectPolicy();
+  const r = resolveModel(run);
+  assert.equal(r.stage, "rl", "the newest stage that is not the direct policy");
+  assert.deepEqual(r.prompt, { format: "compact", maxHistory: 5, layout: "full" });
+  assert.equal(r.direct?.stage, "direct");
+  assert.equal(r.direct?.modelDir, join(run, "direct", "model"));
+  assert.deepEqual(r.direct?.prompt, { format: "compact", maxHistory: 4, layout: "sids" });
+  assert.equal(r.direct?.sidMapPath, join(run, "sids", "sid_map.json"));
+});
+
+test("direct-mode reranks go to the direct policy (a several times shorter prompt); reasoning and text-only requests to the main model", async (t) => {
+  const ckpt = await tinyCheckpoint();
+  const run = await runWithDirectPolicy();
+  const main = await ModelSession.load({ model: run, dataset: ckpt.dataset });
+  const direct = await ModelSession.load({ model: run, resolved: main.resolved.direct!, dataset: ckpt.dataset });
+  const server = new Gr2Server(main, { host: "127.0.0.1", port: 0 }, direct);
+  const { port } = await server.listen();
+  t.after(async () => {
+    await server.shutdown();
+    main.dispose();
+    direct.dispose();
+  });
+  assert.equal(direct.layout, "sids");
+  const ids = ckpt.itemIds;
+  const body = (extra: object) => ({ query: { history: ids.slice(0, 6) }, documents: ids.slice(10, 20), ...extra });
+
+  const d = await post(port, "/v2/rerank", body({ mode: "direct" }));
+  assert.equal(d.status, 200, JSON.stringify(d.json));
+  const dm = d.json.meta as { gr2: { stage: string; ranking: number[]; history_shown: number }; tokens: { input_tokens: number } };
+  assert.equal(dm.gr2.stage, "direct");
+  assert.ok(isPermutation(dm.gr2.ranking, 10));
+  assert.equal(dm.gr2.history_shown, 4, "the direct stage's own history cap");
+
+  const r = await post(port, "/v2/rerank", body({ mode: "reasoning", max_reasoning_tokens: 8 }));
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const rm = r.json.meta as typeof dm;
+  assert.equal(rm.gr2.stage, "rl");
+  assert.equal(rm.gr2.history_shown, 5);
+  assert.ok(dm.tokens.input_tokens * 2 < rm.tokens.input_tokens, `direct ${dm.tokens.input_tokens} vs full ${rm.tokens.input_tokens} prompt tokens`);
+
+  // A text-only document cannot be shown as a bare SID: the main model, which reads text, answers.
+  const text = await post(port, "/v2/rerank", { query: { history: ids.slice(0, 3) }, documents: [...ids.slice(10, 14), { text: "a new lipstick" }], mode: "direct" });
+  assert.equal(text.status, 200, JSON.stringify(text.json));
+  assert.equal((text.json.meta as typeof dm).gr2.stage, "rl");
+
+  // Asked to reason, the direct policy itself refuses with a 400 naming "mode".
+  await assert.rejects(direct.prepareRerank({ ...(await import("../../src/serve/validation.js")).parseRerank(body({ mode: "reasoning" }), "v2") }), /direct policy/);
+});
