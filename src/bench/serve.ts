@@ -12,9 +12,12 @@
  *
  * Latencies are measured with `concurrency` requests in flight (default 1: the latency one
  * request sees); the memory phase uses `rssConcurrency` so it finishes sooner. With
- * `compareGenerate` (the default), direct mode is measured a second time on a server decoding
+ * `comparePeers` (the default), direct mode is measured a second time on a server decoding
  * with src/lm generate() instead of jump-forward decoding, as the peer in the same run, and
- * `direct_speedup_vs_generate` is the ratio of their p50s.
+ * `direct_speedup_vs_generate` is the ratio of their p50s. When the model is a run with a
+ * direct policy (its SIDs-only, no-reasoning stage answers direct mode), a second peer serves
+ * direct mode from the main model alone (`--single-model`, the full prompt), and
+ * `direct_policy_speedup` is the ratio of the p50s.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -52,7 +55,7 @@ export interface ServeBenchOptions {
   threads?: number;
   decoder: "jump" | "generate";
   precision: "fp32" | "bf16";
-  compareGenerate: boolean;
+  comparePeers: boolean;
   seed: number;
   /** Progress lines (stderr). */
   log?: (line: string) => void;
@@ -72,7 +75,7 @@ export const SERVE_BENCH_DEFAULTS: ServeBenchOptions = {
   maxBatch: 8,
   decoder: "jump",
   precision: "fp32",
-  compareGenerate: true,
+  comparePeers: true,
   seed: 1,
 };
 
@@ -84,6 +87,8 @@ export interface LatencyStats {
   requests: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** The run stage that answered (the server's meta.gr2.stage), or null for an HF folder. */
+  stage: string | null;
 }
 
 export interface ServeBenchResult {
@@ -92,6 +97,10 @@ export interface ServeBenchResult {
   direct_generate?: LatencyStats;
   /** direct_generate.p50_ms / direct.p50_ms (present with the peer). */
   direct_speedup_vs_generate?: number;
+  /** Direct mode answered by the main model alone (present when the run has a direct policy). */
+  direct_main_model?: LatencyStats;
+  /** direct_main_model.p50_ms / direct.p50_ms. */
+  direct_policy_speedup?: number;
   rss_growth_mb: number;
   rss_start_mb: number;
   rss_end_mb: number;
@@ -195,6 +204,7 @@ async function drive(agent: Agent, port: number, n: number, concurrency: number,
   let next = 0;
   let prompt = 0;
   let completion = 0;
+  let stage: string | null = null;
   const t0 = performance.now();
   const worker = async () => {
     while (next < n) {
@@ -204,7 +214,8 @@ async function drive(agent: Agent, port: number, n: number, concurrency: number,
       const r = await send(agent, port, "POST", "/v2/rerank", b);
       lat.push(performance.now() - s);
       if (r.status !== 200) throw new Error(`bench serve: request ${i} answered ${r.status}: ${r.body.slice(0, 300)}`);
-      const j = JSON.parse(r.body) as { meta: { tokens: { input_tokens: number; output_tokens: number }; gr2: { ranking: number[] } } };
+      const j = JSON.parse(r.body) as { meta: { tokens: { input_tokens: number; output_tokens: number }; gr2: { ranking: number[]; stage: string | null } } };
+      stage = j.meta.gr2.stage;
       const k = (b.documents as unknown[]).length;
       const rk = j.meta.gr2.ranking;
       if (!(rk.length === k && new Set(rk).size === k && rk.every((x) => x >= 0 && x < k))) throw new Error(`bench serve: request ${i} got a ranking that is not a permutation: ${rk}`);
@@ -223,6 +234,7 @@ async function drive(agent: Agent, port: number, n: number, concurrency: number,
     requests: n,
     prompt_tokens: Math.round(prompt / Math.max(1, n)),
     completion_tokens: Math.round(completion / Math.max(1, n)),
+    stage,
   };
 }
 
@@ -316,24 +328,28 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
       agent.destroy();
       await server.stop();
     }
-    let directGenerate: LatencyStats | undefined;
-    if (o.compareGenerate && o.decoder !== "generate") {
-      log("peer: direct mode decoded by generate()");
-      const peer = await startServer(serverArgs("generate"), env);
+    const peerDirect = async (what: string, args: string[]): Promise<LatencyStats> => {
+      log(`peer: direct mode ${what}`);
+      const peer = await startServer(args, env);
       const a = new Agent({ keepAlive: true, maxSockets: o.concurrency });
       try {
         await drive(a, peer.port, o.warmup, 1, body("direct"));
-        directGenerate = await drive(a, peer.port, o.requests, o.concurrency, body("direct"));
-        log(`  p50 ${directGenerate.p50_ms} ms, p99 ${directGenerate.p99_ms} ms, ${directGenerate.rps} req/s`);
+        const r = await drive(a, peer.port, o.requests, o.concurrency, body("direct"));
+        log(`  p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.rps} req/s`);
+        return r;
       } finally {
         a.destroy();
         await peer.stop();
       }
-    }
+    };
+    const directGenerate = o.comparePeers && o.decoder !== "generate" ? await peerDirect("decoded by generate()", serverArgs("generate")) : undefined;
+    const hasDirectPolicy = o.model !== undefined && resolveModel(o.model, o.sids).direct !== undefined;
+    const directMain = o.comparePeers && hasDirectPolicy ? await peerDirect("answered by the main model (--single-model, full prompt)", [...serverArgs(o.decoder), "--single-model"]) : undefined;
     return {
       direct,
       reasoning,
       ...(directGenerate ? { direct_generate: directGenerate, direct_speedup_vs_generate: Math.round((directGenerate.p50_ms / direct.p50_ms) * 100) / 100 } : {}),
+      ...(directMain ? { direct_main_model: directMain, direct_policy_speedup: Math.round((directMain.p50_ms / direct.p50_ms) * 100) / 100 } : {}),
       rss_growth_mb: r1(rss1 - rss0),
       rss_start_mb: r1(rss0),
       rss_end_mb: r1(rss1),

@@ -66,7 +66,7 @@ export async function serveBenchCommand(args: string[]): Promise<number> {
       threads: integerFlag(values, "threads", 1),
       decoder: choiceFlag(values, "decoder", ["jump", "generate"] as const, d.decoder),
       precision: choiceFlag(values, "precision", ["fp32", "bf16"] as const, d.precision),
-      compareGenerate: !values["no-peer"],
+      comparePeers: !values["no-peer"],
       seed: int("seed", d.seed, 0),
       log: (line) => process.stderr.write(`bench serve: ${line}\n`),
     };

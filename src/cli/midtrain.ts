@@ -18,7 +18,7 @@ const USAGE = `usage: gr2 midtrain --run RUN_DIR [--from HF_DIR] --sids SID_DIR|
                     --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                     [--preset tiny|demo|beauty] [--steps N] [--embed-warmup N] [--batch N]
                     [--seq-len N] [--lr X] [--precision fp32|bf16] [--max-history N]
-                    [--mix sequential=0.65,caption=0.25,persona=0.05,general=0.05]
+                    [--mix sequential=0.5,candidates=0.15,caption=0.25,persona=0.05,general=0.05]
                     [--eval-users N] [--eval-beams N] [--device cpu|cuda] [--json]`;
 
 /** A SID folder (as `gr2 sid build --out` writes) or the sid_map.json itself. */

@@ -4,6 +4,7 @@ import { leaveOneOut } from "../../src/data/split.js";
 import { itemText } from "../../src/data/text.js";
 import { Rng } from "../../src/util/rng.js";
 import {
+  CandidatesTask,
   CaptionTask,
   DEFAULT_MIXTURE,
   FRAGMENTS,
@@ -56,13 +57,41 @@ test("no valid or test target appears in any history-based training example", as
   for (const e of [...split.valid, ...split.test]) assert.ok(heldOut.has(e.target), "fixture: held-out targets");
   const positions = new TrainPositions(split.train);
   const heldSids = [...heldOut].map((i) => ctx.sids[i]!);
-  for (const task of [new SequentialTask(ctx, positions, 50), new PersonaTask(ctx, positions, 50)]) {
+  for (const task of [new SequentialTask(ctx, positions, 50), new PersonaTask(ctx, positions, 50), new CandidatesTask(ctx, positions, 50, 4)]) {
     assert.ok(task.size > 0);
     for (let i = 0; i < task.size; i++) {
       const { prompt, target } = task.example(i);
       for (const sid of heldSids) assert.ok(!contains(prompt, sid) && !contains(target, sid), `${task.name} example ${i} leaks a held-out item`);
     }
   }
+});
+
+test("candidates: history + K shuffled SIDs with the next item → the next item first, then every other candidate once", async () => {
+  const { ds, tokenizer, sidMap } = fixture();
+  const ctx = await TaskContext.create(ds, sidMap, tokenizer);
+  const split = leaveOneOut(ds.interactions, { skipShortUsers: true });
+  const positions = new TrainPositions(split.train);
+  const task = new CandidatesTask(ctx, positions, 4, 5);
+  assert.equal(task.size, positions.size);
+  const firstShown = new Map<number, number>();
+  for (let i = 0; i < task.size; i += 3) {
+    const { history, shown, answer } = task.lists(i);
+    const { target: item, history: h } = positions.at(i, 4);
+    assert.deepEqual(history, h);
+    assert.equal(shown.length, 5);
+    assert.equal(new Set(shown).size, 5, "distinct candidates");
+    assert.equal(answer[0], item, "the next item first");
+    assert.deepEqual([...answer].sort((a, b) => a - b), [...shown].sort((a, b) => a - b), "the answer is a permutation of the shown candidates");
+    const pos = shown.indexOf(item);
+    firstShown.set(pos, (firstShown.get(pos) ?? 0) + 1);
+    const { prompt, target } = task.example(i);
+    const sid = (x: number) => sidMap.sidOf(x);
+    assert.equal(tokenizer.decodeSync(prompt), FRAGMENTS.history + history.map(sid).join("") + FRAGMENTS.candidates + shown.map(sid).join("") + FRAGMENTS.ranking);
+    assert.equal(tokenizer.decodeSync(target), answer.map(sid).join("") + "<|endoftext|>");
+    assert.deepEqual(task.example(i), { prompt, target }, "a pure function of i");
+  }
+  // The next item sits anywhere in the shown list: no position to learn instead of the item.
+  assert.equal(firstShown.size, 5, JSON.stringify([...firstShown]));
 });
 
 test("captioning: SID → item text and item text → SID, for every item", async () => {
@@ -169,7 +198,7 @@ test("mixture: ratios are honoured, parsed from flags, and tasks without example
     counts.set(name, (counts.get(name) ?? 0) + 1);
   }
   for (const [name, w] of Object.entries(DEFAULT_MIXTURE)) assert.ok(Math.abs(counts.get(name)! / n - w) < 0.015, `${name}: ${counts.get(name)! / n} vs ${w}`);
-  assert.deepEqual(parseMixture("sequential=0.7, caption=0.3"), { sequential: 0.7, caption: 0.3, persona: 0, general: 0 });
+  assert.deepEqual(parseMixture("sequential=0.7, caption=0.3"), { sequential: 0.7, candidates: 0, caption: 0.3, persona: 0, general: 0 });
   assert.throws(() => parseMixture("chat=1"), /unknown task "chat"/);
   assert.throws(() => parseMixture("general=-1"), /non-negative/);
   const only = new TaskSampler(Object.values(corpus.tasks), parseMixture("caption=2,general=2"));

@@ -27,6 +27,8 @@ export const FRAGMENTS = {
   likesEnd: ". History:",
   space: " ",
   semicolon: ";",
+  candidates: " Candidates:",
+  ranking: " Ranking:",
 } as const;
 
 export type Fragments = Record<keyof typeof FRAGMENTS, number[]>;

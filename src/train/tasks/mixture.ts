@@ -1,18 +1,20 @@
 /**
  * The task mixture: which task each packed example comes from, by configurable ratios of
  * *examples* (OneRec-Think's reference mixture: alignment 24.3%, sequential 65.7%, caption
- * 4.9%, general 5.0%; ours folds both caption directions into "caption").
+ * 4.9%, general 5.0%; ours folds both caption directions into "caption", and gives 15% of the
+ * sequential share to "candidates", the same next-item signal asked as a ranking of K given
+ * SIDs, which teaches the copying the re-ranker's answers need; see tasks/candidates.ts).
  */
 import type { Rng } from "../../util/rng.js";
 import { TASK_NAMES, type MidtrainTask, type TaskName } from "./types.js";
 
 export type TaskMixture = Record<TaskName, number>;
 
-export const DEFAULT_MIXTURE: TaskMixture = { sequential: 0.65, caption: 0.25, persona: 0.05, general: 0.05 };
+export const DEFAULT_MIXTURE: TaskMixture = { sequential: 0.5, candidates: 0.15, caption: 0.25, persona: 0.05, general: 0.05 };
 
 /** "sequential=0.7,caption=0.2,general=0.1": tasks left out get 0. */
 export function parseMixture(spec: string): TaskMixture {
-  const out: TaskMixture = { sequential: 0, caption: 0, persona: 0, general: 0 };
+  const out: TaskMixture = { sequential: 0, candidates: 0, caption: 0, persona: 0, general: 0 };
   for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
     const [name, value] = part.split("=").map((s) => s.trim());
     if (!TASK_NAMES.includes(name as TaskName)) throw new Error(`mixture: unknown task "${name}" (tasks: ${TASK_NAMES.join(", ")})`);

@@ -12,7 +12,7 @@ export interface TaskExample {
   target: number[];
 }
 
-export const TASK_NAMES = ["sequential", "caption", "persona", "general"] as const;
+export const TASK_NAMES = ["sequential", "candidates", "caption", "persona", "general"] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
 /**

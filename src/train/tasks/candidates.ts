@@ -1,0 +1,60 @@
+/**
+ * Candidate ranking: a user's history and K candidate SIDs (the next item among K − 1 other
+ * training targets, shuffled) → all K candidates again, the next item first and the rest in a random
+ * order. The re-ranking stages ask exactly this of the model — write every candidate once,
+ * choosing among those not yet written — and a small model does not pick it up from next-SID
+ * prediction, which never asks it to copy a SID from its context: the demo's SFT and direct
+ * models learned the answer's format but wrote popular SIDs from memory, repeated or unknown
+ * (0% valid). Here the first SID is a recommendation (as in the sequential task) and every
+ * later one is a copy from the candidates without repeats; the rest's order is random so the
+ * task carries no position bias for the later stages to unlearn.
+ */
+import { hash32, Rng } from "../../util/rng.js";
+import type { TaskContext } from "./context.js";
+import type { TrainPositions } from "./positions.js";
+import { MidtrainTask, type TaskExample } from "./types.js";
+
+export class CandidatesTask extends MidtrainTask {
+  readonly name = "candidates" as const;
+
+  constructor(
+    readonly ctx: TaskContext,
+    readonly positions: TrainPositions,
+    readonly maxHistory = 8,
+    /** Candidates per example (the re-ranking lists' K). */
+    readonly k = 10,
+  ) {
+    super();
+    if (!(Number.isInteger(k) && k >= 2)) throw new RangeError(`candidates task: k must be an integer ≥ 2, got ${k}`);
+  }
+
+  get size(): number {
+    // Needs k distinct items in the catalogue.
+    return this.ctx.sids.length >= this.k ? this.positions.size : 0;
+  }
+
+  /** The shown candidates and the answer's order (item indices), a pure function of i. */
+  lists(i: number): { history: readonly number[]; shown: number[]; answer: number[] } {
+    const { history, target } = this.positions.at(i, this.maxHistory);
+    const rng = new Rng(hash32(0x6361, i));
+    const chosen = new Set([target]);
+    // Negatives are other training targets (popularity-weighted, as upstream candidates are,
+    // and never an item seen only in valid/test); a catalogue draw fills in if those run short.
+    for (let tries = 0; chosen.size < this.k && tries < 50 * this.k; tries++) chosen.add(this.positions.at(rng.int(this.positions.size), 0).target);
+    while (chosen.size < this.k) chosen.add(rng.int(this.ctx.sids.length));
+    const shown = rng.shuffle([...chosen]);
+    const answer = [target, ...rng.shuffle(shown.filter((c) => c !== target))];
+    return { history, shown, answer };
+  }
+
+  example(i: number): TaskExample {
+    const { history, shown, answer } = this.lists(i);
+    const f = this.ctx.fragments;
+    const prompt = [...f.history];
+    for (const item of history) prompt.push(...this.ctx.sids[item]!);
+    prompt.push(...f.candidates);
+    for (const item of shown) prompt.push(...this.ctx.sids[item]!);
+    prompt.push(...f.ranking);
+    return { prompt, target: [...answer.flatMap((item) => this.ctx.sids[item]!), this.ctx.eos] };
+  }
+}
