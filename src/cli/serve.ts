@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { Gr2Server, SERVER_DEFAULTS } from "../serve/server.js";
 import { ModelSession } from "../serve/session.js";
-import { getNumThreads, setNumThreads } from "../torch/index.js";
+import { decodeThreads, getNumThreads, setNumThreads } from "../torch/index.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, runCommand, UsageError } from "./args.js";
 
 const USAGE = `usage: gr2 serve --model DIR [--sids FILE|DIR] [--host 127.0.0.1] [--port 8000]
@@ -21,7 +21,7 @@ const USAGE = `usage: gr2 serve --model DIR [--sids FILE|DIR] [--host 127.0.0.1]
                  [--allocator-cache-mb 256]
                  [--format json|compact (default: the run's)] [--mode direct|reasoning] [--max-reasoning-tokens 256]
                  [--max-history N (default: the run's, else 20)] [--max-tokens 256] [--decoder jump|generate]
-                 [--precision fp32|bf16] [--threads N] [--device cpu|cuda] [--single-model]
+                 [--precision fp32|bf16] [--threads N (default: half the cores)] [--device cpu|cuda] [--single-model]
                  [--dataset NAME [--data-dir DIR] [--users N --items N --seed S]] [--json]
 
   DIR: a run folder (serves its newest finished stage's model) or a Hugging Face folder.
@@ -68,7 +68,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       return 0;
     }
     if (!values.model) throw new UsageError("--model DIR is required");
-    const threads = integerFlag(values, "threads", 1);
+    // Serving is decoding: by default it runs with generation's thread count (decodeThreads:
+    // half the cores), not every core, unless --threads or GR2_THREADS says otherwise.
+    const threads = integerFlag(values, "threads", 1) ?? (process.env.GR2_THREADS ? undefined : decodeThreads());
     if (threads !== undefined) setNumThreads(threads);
     const maxCandidates = integerFlag(values, "max-candidates", 1);
     const sessionOptions = {

@@ -7,7 +7,7 @@
  *   sample → record log p(token) under the temperature-scaled, constrained distribution.
  * The recorded log-probabilities are what RL (DAPO) needs as the old policy's values.
  */
-import { cat, int64, linear, noGrad, sampleCategorical, tensor, tidy, type Tensor } from "../torch/index.js";
+import { cat, decodeThreads, int64, linear, noGrad, sampleCategorical, tensor, tidy, withThreads, type Tensor } from "../torch/index.js";
 import { KVCache } from "./kv-cache.js";
 import type { DecoderLM } from "./model.js";
 
@@ -45,7 +45,12 @@ export interface GenerateResult {
 /** Bytes one prefill attention's scores may take; larger batches are prefilled in row slices. */
 const PREFILL_SCORE_BYTES = 256 * 2 ** 20;
 
+/** Decodes every prompt (left-padded batch, KV cache), with the decoding thread count (`decodeThreads`). */
 export function generate(model: DecoderLM, prompts: readonly (readonly number[])[], o: GenerateOptions): GenerateResult {
+  return withThreads(decodeThreads(), () => generateBatch(model, prompts, o));
+}
+
+function generateBatch(model: DecoderLM, prompts: readonly (readonly number[])[], o: GenerateOptions): GenerateResult {
   if (prompts.length === 0) return { tokens: [], logprobs: [], finish: [] };
   if (prompts.some((p) => p.length === 0)) throw new Error("generate: every prompt needs at least one token");
   const B = prompts.length;

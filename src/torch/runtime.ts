@@ -6,6 +6,35 @@ import { fromHandle, type Tensor } from "./tensor.js";
 /** libtorch intra-op threads (defaults to every core, or GR2_THREADS). */
 export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const getNumThreads = (): number => native.getNumThreads();
+
+/** Runs fn with `n` intra-op threads, then restores the previous count. */
+export function withThreads<R>(n: number, fn: () => R): R {
+  const prev = native.getNumThreads();
+  if (n === prev) return fn();
+  native.setNumThreads(n);
+  try {
+    return fn();
+  } finally {
+    native.setNumThreads(prev);
+  }
+}
+
+/**
+ * Intra-op threads for generation (GR2_DECODE_THREADS, else half the intra-op threads, at least
+ * one). Decoding runs hundreds of small ops per token, where OpenMP's fork/join costs more than
+ * a second thread gains: on our 2-core VM one thread evaluates the demo's 100 lists 1.4× faster
+ * than two (26 s vs 37 s) and serves a direct rerank 4× faster at p50 (31 ms vs 129 ms), while
+ * training's large matmuls still gain from both cores (docs/benchmarks.md).
+ */
+export function decodeThreads(): number {
+  const raw = process.env.GR2_DECODE_THREADS;
+  if (raw !== undefined && raw !== "") {
+    const n = Number(raw);
+    if (!(Number.isInteger(n) && n > 0)) throw new Error(`GR2_DECODE_THREADS must be a positive integer, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  return Math.max(1, Math.floor(native.getNumThreads() / 2));
+}
 export const libtorchVersion = (): string => native.version();
 export const cudaAvailable = (): boolean => native.cudaAvailable();
 

@@ -644,4 +644,25 @@ describe("runtime", () => {
     assert.match(torch.libtorchVersion(), /^\d+\.\d+\.\d+$/);
     assert.equal(typeof torch.cudaAvailable(), "boolean");
   });
+
+  test("withThreads runs with the given thread count and restores the previous one, also on throw; decodeThreads is half (≥ 1) or GR2_DECODE_THREADS", () => {
+    const before = torch.getNumThreads();
+    try {
+      torch.setNumThreads(4);
+      assert.equal(torch.withThreads(1, () => torch.getNumThreads()), 1);
+      assert.equal(torch.getNumThreads(), 4);
+      assert.throws(() => torch.withThreads(2, () => { throw new Error("boom"); }), /boom/);
+      assert.equal(torch.getNumThreads(), 4);
+      assert.equal(torch.decodeThreads(), 2);
+      torch.setNumThreads(1);
+      assert.equal(torch.decodeThreads(), 1);
+      process.env.GR2_DECODE_THREADS = "3";
+      assert.equal(torch.decodeThreads(), 3);
+      process.env.GR2_DECODE_THREADS = "zero";
+      assert.throws(() => torch.decodeThreads(), /GR2_DECODE_THREADS must be a positive integer, got "zero"/);
+    } finally {
+      delete process.env.GR2_DECODE_THREADS;
+      torch.setNumThreads(before);
+    }
+  });
 });
