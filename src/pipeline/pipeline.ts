@@ -166,19 +166,12 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return join(o.runDir, "sft", "model");
   });
 
+  // DAPO on the learning lists, from `from`, prompting and decoding as `settings` say.
+  const rlPass = (stage: string, from: string, settings: ReturnType<typeof rerankSettings> | ReturnType<typeof directSettings>, dapo: PipelinePreset["dapo"]) =>
+    runRl({ runDir: o.runDir, stage, from, lists: learnLists, context, ...settings, shuffle: false, dapo: { ...DAPO_DEFAULTS, ...dapo, seed: o.seed }, device: o.device });
+
   const rl = await timed("rl", async () => {
-    if (!isDone("rl")) {
-      await runRl({
-        runDir: o.runDir,
-        from: sft,
-        lists: learnLists,
-        context,
-        ...rerankSettings(P),
-        shuffle: false,
-        dapo: { ...DAPO_DEFAULTS, ...P.dapo, seed: o.seed },
-        device: o.device,
-      });
-    }
+    if (!isDone("rl")) await rlPass("rl", sft, rerankSettings(P), P.dapo);
     return join(o.runDir, "rl", "model");
   });
 
@@ -193,19 +186,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           writeDirectTraces(directTracePath, examples);
           await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS });
         }
-        if (!isDone("direct")) {
-          await runRl({
-            runDir: o.runDir,
-            stage: "direct",
-            from: join(o.runDir, "direct-sft", "model"),
-            lists: learnLists,
-            context,
-            ...directSettings(P),
-            shuffle: false,
-            dapo: { ...DAPO_DEFAULTS, ...D.dapo, seed: o.seed },
-            device: o.device,
-          });
-        }
+        if (!isDone("direct")) await rlPass("direct", join(o.runDir, "direct-sft", "model"), directSettings(P), D.dapo);
         return join(o.runDir, "direct", "model");
       })
     : null;
