@@ -31,7 +31,7 @@ import type { MidtrainTask, TaskName } from "./tasks/types.js";
 
 export { DEFAULT_MIXTURE, parseMixture, TaskSampler, type TaskMixture } from "./tasks/mixture.js";
 export { packRow, rowsToBatch, type PackedRow } from "./tasks/packing.js";
-export { TaskContext, sequentialPrompt, itemSidTokens, encodeFragments, FRAGMENTS, type Fragments } from "./tasks/context.js";
+export { TaskContext, sequentialPrompt, candidatesPrompt, itemSidTokens, encodeFragments, FRAGMENTS, type Fragments } from "./tasks/context.js";
 export { TrainPositions } from "./tasks/positions.js";
 export { SequentialTask } from "./tasks/sequential.js";
 export { CandidatesTask } from "./tasks/candidates.js";

@@ -10,7 +10,7 @@
  * task carries no position bias for the later stages to unlearn.
  */
 import { hash32, Rng } from "../../util/rng.js";
-import type { TaskContext } from "./context.js";
+import { candidatesPrompt, type TaskContext } from "./context.js";
 import type { TrainPositions } from "./positions.js";
 import { MidtrainTask, type TaskExample } from "./types.js";
 
@@ -49,12 +49,7 @@ export class CandidatesTask extends MidtrainTask {
 
   example(i: number): TaskExample {
     const { history, shown, answer } = this.lists(i);
-    const f = this.ctx.fragments;
-    const prompt = [...f.history];
-    for (const item of history) prompt.push(...this.ctx.sids[item]!);
-    prompt.push(...f.candidates);
-    for (const item of shown) prompt.push(...this.ctx.sids[item]!);
-    prompt.push(...f.ranking);
+    const prompt = candidatesPrompt(this.ctx.fragments, this.ctx.sids, history, shown);
     return { prompt, target: [...answer.flatMap((item) => this.ctx.sids[item]!), this.ctx.eos] };
   }
 }

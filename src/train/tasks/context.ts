@@ -60,6 +60,16 @@ export function sequentialPrompt(fragments: Fragments, sids: readonly (readonly 
   return out;
 }
 
+/** A history and K candidate SIDs, then the question: what every candidate-ranking prompt looks like. */
+export function candidatesPrompt(fragments: Fragments, sids: readonly (readonly number[])[], history: readonly number[], shown: readonly number[]): number[] {
+  const out = [...fragments.history];
+  for (const item of history) out.push(...sids[item]!);
+  out.push(...fragments.candidates);
+  for (const item of shown) out.push(...sids[item]!);
+  out.push(...fragments.ranking);
+  return out;
+}
+
 export interface TaskContextOptions {
   /** Titles in the persona task are cut to this many tokens (default 16). */
   maxTitleTokens?: number;
