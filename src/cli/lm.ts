@@ -5,12 +5,13 @@
  *   gr2 import --from HF_DIR --out RUN_DIR                 validate an HF checkpoint and register it in a run
  * `lm logits` lets any implementation be checked against ours on the same weights.
  */
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { int64, noGrad, tidy } from "../torch/index.js";
 import { exportHF, loadHFModel, loadHFTokenizer, saveHFModel } from "../lm/hf.js";
 import { readManifest, recordStage } from "../train/run.js";
+import { PROMPT_FILE } from "../prompt/prompt-file.js";
 import { numberFlag, runCommand, UsageError } from "./args.js";
 
 const LOGITS_USAGE = "usage: gr2 lm logits --model HF_DIR --ids 1,5,9 [--device cpu|cuda] [--json]";
@@ -65,6 +66,10 @@ export async function exportCommand(args: string[]): Promise<number> {
     const tokenizer = existsSync(join(src, "tokenizer.json")) ? loadHFTokenizer(src) : undefined;
     const maxMb = numberFlag(values, "max-shard-mb", 0);
     const r = exportHF(values.out, model, tokenizer, maxMb > 0 ? { maxShardBytes: maxMb * 1024 * 1024 } : {});
+    // What serving needs beside the weights travels with them: the SID map and the prompt settings.
+    const sidMap = [join(src, "sid_map.json"), ...(values.run ? [join(values.run, "sids", "sid_map.json")] : [])].find((f) => existsSync(f));
+    if (sidMap) copyFileSync(sidMap, join(values.out, "sid_map.json"));
+    if (existsSync(join(src, PROMPT_FILE))) copyFileSync(join(src, PROMPT_FILE), join(values.out, PROMPT_FILE));
     const summary = { from: src, out: values.out, params: model.numParams(), merged_adapters: r.mergedAdapters, tokenizer: Boolean(tokenizer) };
     model.dispose();
     process.stdout.write(values.json ? JSON.stringify(summary) + "\n" : `exported ${summary.params.toLocaleString()} parameters from ${src} to ${values.out}\n`);

@@ -2,7 +2,8 @@
  * What `--model DIR` names: a run folder (its `run.json` lists finished stages; the newest one
  * with a model is served) or a Hugging Face model folder (config.json + weights + tokenizer).
  * A run's direct policy (a stage trained on the `sids` prompt layout without reasoning) is
- * not that model: it is returned beside it (`direct`), for direct-mode requests.
+ * not that model: it is returned beside it (`direct`), for direct-mode requests. How to prompt
+ * the model comes from its folder's gr2_prompt.json when it has one, else the run's manifest.
  * The SID map comes from `--sids`, else the stage's recorded `sid_map` output, else the run's
  * `sids/sid_map.json` (what `gr2 pipeline` writes), else a `sid_map.json` inside the model
  * folder (mid-training writes one there).
@@ -12,6 +13,7 @@ import { basename, join, resolve } from "node:path";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "../prompt/rerank-prompt.js";
 import type { StageRecord } from "../train/run.js";
+import { readPromptSettings } from "../prompt/prompt-file.js";
 import { readManifest } from "../train/run.js";
 
 /** Later stages first: when finish times tie (or are missing), the later stage wins. */
@@ -68,7 +70,8 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
       const recorded = [record.outputs.sid_map ? join(abs, record.outputs.sid_map) : "", join(abs, "sids", "sid_map.json")].find((f) => f && existsSync(f));
       const promptConfig = list.map(([, r]) => r.config ?? {}).find((c) => OUTPUT_FORMATS.includes(c.format as OutputFormat));
       const layout = layoutOf(record);
-      const prompt: ResolvedModel["prompt"] = {
+      // The model folder's own record (gr2_prompt.json) first: it is what these weights learned.
+      const prompt: ResolvedModel["prompt"] = readPromptSettings(modelDir) ?? {
         ...(promptConfig ? { format: promptConfig.format as OutputFormat } : {}),
         ...(typeof promptConfig?.maxHistory === "number" ? { maxHistory: promptConfig.maxHistory } : {}),
         ...(layout ? { layout } : {}),
@@ -78,7 +81,8 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
     out = fromRun(main.length > 0 ? main : direct);
     if (main.length > 0 && direct.length > 0) out.direct = fromRun(direct);
   } else {
-    out = { modelDir: abs, name: basename(abs) };
+    const prompt = readPromptSettings(abs);
+    out = { modelDir: abs, name: basename(abs), ...(prompt ? { prompt } : {}) };
   }
   if (!existsSync(join(out.modelDir, "config.json"))) throw new Error(`${out.modelDir}: no config.json (is this a Hugging Face model folder or a GR2 run folder?)`);
   if (sids !== undefined) {

@@ -20,6 +20,7 @@ import { readJsonLines } from "../teacher/trace-file.js";
 import { hash32 } from "./corpus.js";
 import { train, type Batch, type TrainConfig } from "./loop.js";
 import { recordStage } from "./run.js";
+import { writePromptSettings } from "../prompt/prompt-file.js";
 
 export interface SftTrace {
   messages: ChatMessage[];
@@ -144,6 +145,9 @@ export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
   const result = train(model, stageDir, cfg, { label: stage, batch: (step, micro) => sftBatch(examples, { batch: o.batch, seed: o.seed, pad, device: o.device }, step, micro) });
   const modelDir = join(stageDir, "model");
   saveHFModel(modelDir, model, tokenizer);
+  // The traces' prompts are already rendered; their format (when they agree) and layout are what the model learned.
+  const formats = new Set(traces.map((t) => t.format));
+  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full" });
   model.dispose();
   const out: SftStageResult = {
     modelDir,

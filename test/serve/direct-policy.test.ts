@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveModel } from "../../src/serve/load.js";
+import { PROMPT_FILE, readPromptSettings, writePromptSettings } from "../../src/prompt/prompt-file.js";
 import { Gr2Server } from "../../src/serve/server.js";
 import { ModelSession } from "../../src/serve/session.js";
 import { isPermutation, post, tempDir, tinyCheckpoint } from "./helpers.js";
@@ -80,4 +82,43 @@ test("direct-mode reranks go to the direct policy (a several times shorter promp
 
   // Asked to reason, the direct policy itself refuses with a 400 naming "mode".
   await assert.rejects(direct.prepareRerank({ ...(await import("../../src/serve/validation.js")).parseRerank(body({ mode: "reasoning" }), "v2") }), /direct policy/);
+});
+
+test("a model folder's gr2_prompt.json says how to prompt it, also without its run; a malformed one is an error naming the field", async () => {
+  const ckpt = await tinyCheckpoint();
+  const dir = join(tempDir("gr2-serve-promptfile-"), "model");
+  cpSync(ckpt.dir, dir, { recursive: true });
+  assert.equal(readPromptSettings(dir), undefined);
+  writePromptSettings(dir, { format: "compact", layout: "sids", maxHistory: 4 });
+  assert.deepEqual(readPromptSettings(dir), { format: "compact", layout: "sids", maxHistory: 4 });
+  assert.deepEqual(resolveModel(dir).prompt, { format: "compact", layout: "sids", maxHistory: 4 });
+  const s = await ModelSession.load({ model: dir });
+  try {
+    assert.equal(s.layout, "sids");
+    assert.equal(s.format, "compact");
+    assert.equal(s.maxHistory, 4);
+  } finally {
+    s.dispose();
+  }
+  // In a run, the model folder's file wins over the manifest's record.
+  const run = await runWithDirectPolicy();
+  writePromptSettings(join(run, "rl", "model"), { format: "json", layout: "full", maxHistory: 7 });
+  assert.deepEqual(resolveModel(run).prompt, { format: "json", layout: "full", maxHistory: 7 });
+
+  writeFileSync(join(dir, PROMPT_FILE), JSON.stringify({ format: "compact", layout: "bare" }));
+  assert.throws(() => readPromptSettings(dir), /gr2_prompt\.json: "layout" must be one of full, sids, got "bare"/);
+  writeFileSync(join(dir, PROMPT_FILE), JSON.stringify({ format: "yaml", layout: "sids" }));
+  assert.throws(() => resolveModel(dir), /"format" must be one of json, compact/);
+  writeFileSync(join(dir, PROMPT_FILE), "{");
+  assert.throws(() => readPromptSettings(dir), /gr2_prompt\.json: not valid JSON/);
+});
+
+test("gr2 export takes the SID map and the prompt settings along, so the exported direct policy serves as trained", async () => {
+  const run = await runWithDirectPolicy();
+  writePromptSettings(join(run, "direct", "model"), { format: "compact", layout: "sids", maxHistory: 4 });
+  const out = join(tempDir("gr2-serve-export-"), "direct-policy");
+  execFileSync(process.execPath, ["dist/src/cli/main.js", "export", "--run", run, "--stage", "direct", "--out", out, "--json"], { encoding: "utf8" });
+  const r = resolveModel(out);
+  assert.equal(r.sidMapPath, join(out, "sid_map.json"), "the run's sids/ map, copied");
+  assert.deepEqual(r.prompt, { format: "compact", layout: "sids", maxHistory: 4 });
 });

@@ -13,6 +13,7 @@ import { parseRerankOutput } from "../../prompt/parse-output.js";
 import { permutationConstraint } from "../../prompt/constraint.js";
 import type { OutputFormat } from "../../prompt/output-format.js";
 import { recordStage } from "../run.js";
+import { writePromptSettings } from "../../prompt/prompt-file.js";
 import { trainDapo, type DapoConfig, type DapoStepLog, type RerankTask } from "./trainer.js";
 
 export interface RlStageOptions {
@@ -90,6 +91,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   });
   const modelDir = join(stageDir, "model");
   saveHFModel(modelDir, policy, tokenizer);
+  writePromptSettings(modelDir, { format: o.format, layout: o.layout ?? "full", ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory } : {}) });
   policy.dispose();
   const last = log.at(-1);
   recordStage(o.runDir, stage, {

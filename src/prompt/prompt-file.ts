@@ -1,0 +1,42 @@
+/**
+ * How a model was prompted, kept beside its weights (`gr2_prompt.json` in the model folder), so
+ * that the folder on its own — exported, copied, served without its run — is prompted as it
+ * was trained: a direct policy shown the full prompt, or a compact-format model asked for JSON,
+ * would answer off-distribution without an error anywhere.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../util/atomic.js";
+import { OUTPUT_FORMATS, type OutputFormat } from "./output-format.js";
+import { PROMPT_LAYOUTS, type PromptLayout } from "./rerank-prompt.js";
+
+export const PROMPT_FILE = "gr2_prompt.json";
+
+export interface PromptSettings {
+  format: OutputFormat;
+  layout: PromptLayout;
+  /** Most recent history items shown (absent: unknown). */
+  maxHistory?: number;
+}
+
+export function writePromptSettings(modelDir: string, s: PromptSettings): void {
+  writeJsonAtomic(join(modelDir, PROMPT_FILE), { format: s.format, layout: s.layout, ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}) });
+}
+
+/** The folder's settings, or undefined when it has none; a malformed file is an error naming the field. */
+export function readPromptSettings(modelDir: string): PromptSettings | undefined {
+  const path = join(modelDir, PROMPT_FILE);
+  if (!existsSync(path)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${path}: expected a JSON object`);
+  const o = raw as Record<string, unknown>;
+  if (!OUTPUT_FORMATS.includes(o.format as OutputFormat)) throw new Error(`${path}: "format" must be one of ${OUTPUT_FORMATS.join(", ")}, got ${JSON.stringify(o.format)}`);
+  if (!PROMPT_LAYOUTS.includes(o.layout as PromptLayout)) throw new Error(`${path}: "layout" must be one of ${PROMPT_LAYOUTS.join(", ")}, got ${JSON.stringify(o.layout)}`);
+  if (o.maxHistory !== undefined && !(Number.isInteger(o.maxHistory) && (o.maxHistory as number) >= 0)) throw new Error(`${path}: "maxHistory" must be an integer ≥ 0, got ${JSON.stringify(o.maxHistory)}`);
+  return { format: o.format as OutputFormat, layout: o.layout as PromptLayout, ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}) };
+}
