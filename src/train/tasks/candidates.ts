@@ -11,24 +11,24 @@
  */
 import { hash32, Rng } from "../../util/rng.js";
 import { candidatesPrompt, type TaskContext } from "./context.js";
-import type { TrainPositions } from "./positions.js";
-import { MidtrainTask, type TaskExample } from "./types.js";
+import { PositionTask, type TrainPositions } from "./positions.js";
+import type { TaskExample } from "./types.js";
 
-export class CandidatesTask extends MidtrainTask {
+export class CandidatesTask extends PositionTask {
   readonly name = "candidates" as const;
 
   constructor(
-    readonly ctx: TaskContext,
-    readonly positions: TrainPositions,
-    readonly maxHistory = 8,
+    ctx: TaskContext,
+    positions: TrainPositions,
+    maxHistory = 8,
     /** Candidates per example (the re-ranking lists' K). */
     readonly k = 10,
   ) {
-    super();
+    super(ctx, positions, maxHistory);
     if (!(Number.isInteger(k) && k >= 2)) throw new RangeError(`candidates task: k must be an integer ≥ 2, got ${k}`);
   }
 
-  get size(): number {
+  override get size(): number {
     // Needs k distinct items in the catalogue.
     return this.ctx.sids.length >= this.k ? this.positions.size : 0;
   }

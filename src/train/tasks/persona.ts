@@ -6,25 +6,21 @@
  * SID) rely on. Built from the train prefixes only, like the sequential task.
  */
 import type { TaskContext } from "./context.js";
-import type { TrainPositions } from "./positions.js";
-import { MidtrainTask, type TaskExample } from "./types.js";
+import { PositionTask, type TrainPositions } from "./positions.js";
+import type { TaskExample } from "./types.js";
 
-export class PersonaTask extends MidtrainTask {
+export class PersonaTask extends PositionTask {
   readonly name = "persona" as const;
 
   constructor(
-    readonly ctx: TaskContext,
-    readonly positions: TrainPositions,
+    ctx: TaskContext,
+    positions: TrainPositions,
     /** Items shown with their titles (the most recent ones). */
-    readonly maxHistory = 8,
+    maxHistory = 8,
     /** Categories named in the persona line. */
     readonly topCategories = 2,
   ) {
-    super();
-  }
-
-  get size(): number {
-    return this.positions.size;
+    super(ctx, positions, maxHistory);
   }
 
   example(i: number): TaskExample {

@@ -1,3 +1,6 @@
+import type { TaskContext } from "./context.js";
+import { MidtrainTask } from "./types.js";
+
 /**
  * Next-item positions inside the training prefixes: (user, k) with 1 ≤ k < |train[user]|, the
  * example "train[user][0..k-1] → train[user][k]". Only the leave-one-out *train* prefixes are
@@ -31,5 +34,24 @@ export class TrainPositions {
     const k = this.ks[i]!;
     const prefix = this.train[user]!;
     return { user, history: prefix.slice(Math.max(0, k - maxHistory), k), target: prefix[k]! };
+  }
+}
+
+/**
+ * A task with one example per next-item position of the train prefixes (sequential, persona,
+ * candidates): each shows the `maxHistory` items before a position and asks about the item at it.
+ */
+export abstract class PositionTask extends MidtrainTask {
+  constructor(
+    readonly ctx: TaskContext,
+    readonly positions: TrainPositions,
+    /** History items shown (the most recent ones). */
+    readonly maxHistory: number,
+  ) {
+    super();
+  }
+
+  get size(): number {
+    return this.positions.size;
   }
 }

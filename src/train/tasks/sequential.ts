@@ -4,23 +4,15 @@
  * evaluation decodes (`sequentialPrompt`), so what is trained is what is measured.
  */
 import { sequentialPrompt, type TaskContext } from "./context.js";
-import type { TrainPositions } from "./positions.js";
-import { MidtrainTask, type TaskExample } from "./types.js";
+import { PositionTask, type TrainPositions } from "./positions.js";
+import type { TaskExample } from "./types.js";
 
-export class SequentialTask extends MidtrainTask {
+export class SequentialTask extends PositionTask {
   readonly name = "sequential" as const;
 
-  constructor(
-    readonly ctx: TaskContext,
-    readonly positions: TrainPositions,
-    /** History items shown (the most recent ones; TIGER uses 20). */
-    readonly maxHistory = 20,
-  ) {
-    super();
-  }
-
-  get size(): number {
-    return this.positions.size;
+  /** maxHistory: TIGER uses 20. */
+  constructor(ctx: TaskContext, positions: TrainPositions, maxHistory = 20) {
+    super(ctx, positions, maxHistory);
   }
 
   example(i: number): TaskExample {
