@@ -245,6 +245,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
   let modelDir = o.model;
   let itemIds: string[];
   let datasetArgs: string[] = [];
+  let hasDirectPolicy = false;
   try {
     if (!modelDir) {
       tmp = mkdtempSync(join(tmpdir(), "gr2-bench-serve-"));
@@ -258,6 +259,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
       const resolved = resolveModel(modelDir, o.sids);
       if (!resolved.sidMapPath) throw new Error(`bench serve: ${modelDir} has no SID map; pass --sids`);
       itemIds = [...(await readSidMap(resolved.sidMapPath)).ids];
+      hasDirectPolicy = resolved.direct !== undefined;
     }
     const served: string = modelDir;
     if (itemIds.length < o.k + o.history) throw new Error(`bench serve: the catalogue has ${itemIds.length} items, fewer than history + K`);
@@ -343,7 +345,6 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
       }
     };
     const directGenerate = o.comparePeers && o.decoder !== "generate" ? await peerDirect("decoded by generate()", serverArgs("generate")) : undefined;
-    const hasDirectPolicy = o.model !== undefined && resolveModel(o.model, o.sids).direct !== undefined;
     const directMain = o.comparePeers && hasDirectPolicy ? await peerDirect("answered by the main model (--single-model, full prompt)", [...serverArgs(o.decoder), "--single-model"]) : undefined;
     return {
       direct,

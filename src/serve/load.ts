@@ -61,8 +61,12 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
       const tb = Date.parse(sb.finishedAt ?? "") || 0;
       return tb - ta || rank(a) - rank(b);
     });
-    const main = finished.filter(([, r]) => layoutOf(r) !== "sids");
-    const direct = finished.filter(([, r]) => layoutOf(r) === "sids");
+    // How each stage's model was prompted: its folder's gr2_prompt.json (what these weights
+    // learned) first, else the run's manifest.
+    const saved = new Map(finished.map(([name, r]) => [name, readPromptSettings(join(abs, r.outputs.model!))]));
+    const layoutOfStage = ([name, r]: [string, StageRecord]) => saved.get(name)?.layout ?? layoutOf(r);
+    const main = finished.filter((e) => layoutOfStage(e) !== "sids");
+    const direct = finished.filter((e) => layoutOfStage(e) === "sids");
     const fromRun = (list: [string, StageRecord][]): ResolvedModel => {
       const [stage, record] = list[0]!;
       const modelDir = join(abs, record.outputs.model!);
@@ -70,8 +74,7 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
       const recorded = [record.outputs.sid_map ? join(abs, record.outputs.sid_map) : "", join(abs, "sids", "sid_map.json")].find((f) => f && existsSync(f));
       const promptConfig = list.map(([, r]) => r.config ?? {}).find((c) => OUTPUT_FORMATS.includes(c.format as OutputFormat));
       const layout = layoutOf(record);
-      // The model folder's own record (gr2_prompt.json) first: it is what these weights learned.
-      const prompt: ResolvedModel["prompt"] = readPromptSettings(modelDir) ?? {
+      const prompt: ResolvedModel["prompt"] = saved.get(stage) ?? {
         ...(promptConfig ? { format: promptConfig.format as OutputFormat } : {}),
         ...(typeof promptConfig?.maxHistory === "number" ? { maxHistory: promptConfig.maxHistory } : {}),
         ...(layout ? { layout } : {}),

@@ -302,8 +302,15 @@ export class ModelSession {
    * model that reads text.
    */
   namesCatalogueItems(req: RerankRequest): boolean {
-    const known = (r: ItemRef) => r.kind === "id" || r.kind === "sid" || (r.kind === "auto" && this.sidMap !== null && this.idIndex.has(r.value));
+    const known = (r: ItemRef) => this.textOnly(r) === null;
     return req.query.history.every(known) && req.documents.every(known);
+  }
+
+  /** The text of an item given by text alone (a placeholder SID stands for it), or null when it names a catalogue item. */
+  private textOnly(ref: ItemRef): string | null {
+    if (ref.kind === "text") return ref.text;
+    if (ref.kind === "auto" && !(this.sidMap && this.idIndex.has(ref.value))) return ref.value;
+    return null;
   }
 
   /** Names → items → prompt ids; every client mistake is a 400 naming the field. */
@@ -333,7 +340,7 @@ export class ModelSession {
     // Documents naming real items first (so placeholder SIDs can avoid them), then text-only ones.
     const docs: (Resolved | null)[] = req.documents.map(() => null);
     req.documents.forEach((d, j) => {
-      if (d.kind === "text" || (d.kind === "auto" && !(this.sidMap && this.idIndex.has(d.value)))) return;
+      if (this.textOnly(d) !== null) return;
       docs[j] = this.resolve(d, j, textSids);
       usedSids.add(docs[j]!.codes.join(","));
     });
@@ -350,7 +357,7 @@ export class ModelSession {
     // Duplicate text-only documents would get distinct placeholder SIDs: compare their text too.
     const texts = new Map<string, number>();
     req.documents.forEach((d, j) => {
-      const t = d.kind === "text" ? d.text : d.kind === "auto" && !(this.sidMap && this.idIndex.has(d.value)) ? d.value : null;
+      const t = this.textOnly(d);
       if (t === null) return;
       const prev = texts.get(t);
       if (prev !== undefined) throw badRequest(`documents[${j}]`, `documents[${j}] repeats documents[${prev}]; candidates must be distinct`, "duplicate_document");
