@@ -35,7 +35,7 @@ const USAGE = `usage:
   gr2 eval generative --model DIR --sids FILE --dataset NAME [...] --json   (see gr2 eval generative --help)
   gr2 eval baselines --dataset NAME [--data-dir DIR] [--users N --items N --seed S] [--out DIR] [--json]
       [--ranker DIR | --ranker-kind sasrec|popularity|item-knn [--epochs N]] [--candidates FILE]
-      [--negatives top|pool:P|random] [--listwise DIR] [--listwise-epochs 40] [--listwise-hidden 64]
+      [--negatives hits|top|pool:P|random] [--listwise DIR] [--listwise-epochs 40] [--listwise-hidden 64]
       [--listwise-layers 2] [--listwise-lr 0.0005] [--listwise-dropout 0.2] [--no-scores] [--text-dim 64]
       [--no-ablation] [--bootstrap 1000] [--bootstrap-seed 0]
       [--train-seed 0] [--no-png] [--device cpu]
@@ -110,7 +110,7 @@ async function baselinesCommand(args: string[], io: Output): Promise<number> {
   const ranker = v.candidates && !v.ranker ? null : obtainRanker(v, data, out, seeds.train, io);
 
   // 2. Candidate lists: given, found in the run folder, or built from the ranker.
-  const negatives = v.negatives ? parseNegatives(v.negatives) : defaultNegatives(data.numItems);
+  const negatives = v.negatives ? parseNegatives(v.negatives) : defaultNegatives();
   const { lists, source } = obtainLists(v.candidates, ranker, data, out, negatives, seeds.train, io);
   const validLists = lists.filter((l) => l.split === "valid");
   const testLists = lists.filter((l) => l.split === "test");

@@ -3,7 +3,7 @@
  * src/rank, prints. Every error becomes one line on stderr and exit code 2.
  *
  *   gr2 rank train --dataset NAME --out DIR [--ranker sasrec|popularity|item-knn] …
- *   gr2 rank candidates --dataset NAME --ranker DIR --out FILE [--negatives top] …
+ *   gr2 rank candidates --dataset NAME --ranker DIR --out FILE [--negatives hits] …
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,9 +29,9 @@ const USAGE = `usage:
               [--dropout 0.5] [--max-len 50] [--loss ce|bce] [--no-autocast]
       item-knn: [--neighbours 100] [--recency-decay 0.8]
   gr2 rank candidates --dataset NAME [--data-dir DIR] [--users N --items N --seed S] --ranker DIR
-      --out FILE [--splits valid,test] [--negatives top|pool:P|random (default pool of the top 10%)] [--size 10] [--train-seed 0] [--json]
-The ranker trains on the train split only; candidate lists hold the target plus the K-1 items
-the ranker scores highest outside the history (docs/candidates-format.md).`;
+      --out FILE [--splits valid,test] [--negatives hits|top|pool:P|random (default hits: the top K, for the users it contains the target of)] [--size 10] [--train-seed 0] [--json]
+The ranker trains on the train split only; by default a list is the ranker's top K for each user
+whose target is in it (the paper's setting; see docs/candidates-format.md).`;
 
 export async function rankCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
   const [sub, ...rest] = args;
@@ -264,7 +264,7 @@ async function candidatesCommand(args: string[], io: Output): Promise<number> {
   const splits = parseSplits(v.splits);
   const size = integerFlag("size", v.size, 2);
   const data = await loadFromFlags(v);
-  const negatives = v.negatives ? parseNegatives(v.negatives) : defaultNegatives(data.numItems);
+  const negatives = v.negatives ? parseNegatives(v.negatives) : defaultNegatives();
   const { ranker, manifest } = loadRanker(rankerDir, v.device);
   if (manifest.numItems !== data.numItems) {
     throw new Error(`${rankerDir} was trained on ${manifest.numItems} items but ${data.name} has ${data.numItems}; train the ranker on this dataset`);
@@ -285,7 +285,7 @@ async function candidatesCommand(args: string[], io: Output): Promise<number> {
   else {
     io.out(`${result.lists.length} lists (${splits.join(", ")}) → ${out}\n`);
     for (const [s, info] of Object.entries(result.perSplit)) {
-      io.out(`  ${s.padEnd(5)} rank_pre histogram ${info.rank_pre.join(" ")}; full ranking: ${formatMetrics(info.full_ranking)}\n`);
+      io.out(`  ${s.padEnd(5)} ${info.users}/${info.examples} users; rank_pre histogram ${info.rank_pre.join(" ")}; full ranking: ${formatMetrics(info.full_ranking)}\n`);
     }
   }
   return 0;
@@ -300,7 +300,8 @@ export function parseSplits(text: string): ListSplit[] {
 
 export interface BuiltSplits {
   lists: CandidateList[];
-  perSplit: Record<string, { users: number; rank_pre: number[]; full_ranking: FullRankingMetrics }>;
+  /** Per split: lists written (`users`), of how many examples, the rank_pre histogram, the ranker's full-ranking metrics over all examples. */
+  perSplit: Record<string, { users: number; examples: number; rank_pre: number[]; full_ranking: FullRankingMetrics }>;
 }
 
 /** Candidate lists for several splits, plus each split's rank_pre histogram and full-ranking metrics. */
@@ -321,8 +322,9 @@ export function buildLists(
     for (const l of built.lists) histogram[l.rankPre - 1]! += 1;
     perSplit[s] = {
       users: built.lists.length,
+      examples: built.fullRanks.length,
       rank_pre: histogram,
-      full_ranking: { ...roundAll(meanMetrics(built.fullRanks, FULL_RANKING_METRICS)), users: built.lists.length },
+      full_ranking: { ...roundAll(meanMetrics(built.fullRanks, FULL_RANKING_METRICS)), users: built.fullRanks.length },
     };
   }
   return { lists, perSplit };

@@ -110,12 +110,17 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       return { valid: readCandidateLists(listPath("valid"), itemIds), test: readCandidateLists(listPath("test"), itemIds) };
     }
     const { ranker } = fitRanker(P.ranker, split, items.length, { sasrec: P.sasrec, sasrecTrain: { ...P.sasrecTrain, seed: o.seed } });
-    const negatives = defaultNegatives(items.length);
+    const negatives = defaultNegatives();
     const v = buildCandidateLists(ranker, split.valid, "valid", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
     const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
+    // Under `hits` only the users the ranker retrieved get a list; too few and nothing downstream means anything.
+    for (const [name, lists] of [["valid", v], ["test", t]] as const) {
+      if (lists.length < 10) throw new Error(`prerank: the ${P.ranker} ranker put the target in its top 10 for only ${lists.length} of ${split[name].length} ${name} users; the re-ranker needs lists to learn from and be measured on (a stronger ranker, or more users)`);
+    }
     writeCandidateLists(listPath("valid"), v, itemIds);
     writeCandidateLists(listPath("test"), t, itemIds);
-    recordStage(o.runDir, "prerank", { status: "done", outputs: { valid: "candidates/valid.jsonl", test: "candidates/test.jsonl" }, metrics: {}, config: { ranker: P.ranker, negatives: formatNegatives(negatives) } });
+    const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length };
+    recordStage(o.runDir, "prerank", { status: "done", outputs: { valid: "candidates/valid.jsonl", test: "candidates/test.jsonl" }, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives) } });
     return { valid: v, test: t };
   });
   // The re-ranker learns from the valid lists of most users; a held-out slice is for model selection.
@@ -234,6 +239,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     notes: [
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
       `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists.`,
+      `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top 10).`,
     ],
     extra: { stages, seconds },
   };

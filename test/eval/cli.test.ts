@@ -6,7 +6,7 @@ import { evalCommand } from "../../src/cli/eval.js";
 import { rankCommand } from "../../src/cli/rank.js";
 import { captureIo, tempDir } from "../rank/helpers.js";
 
-// 100 items: the default negatives pool is max(50, 10% of items) = 50 (candidates-pool50.jsonl).
+// Default negatives: `hits` (candidates-hits.jsonl), a list for each user whose target the ranker puts in its top 10.
 const SMALL = ["--dataset", "synthetic", "--users", "300", "--items", "100", "--seed", "4"];
 
 test("gr2 rank train + candidates on a small synthetic catalogue", async () => {
@@ -21,9 +21,14 @@ test("gr2 rank train + candidates on a small synthetic catalogue", async () => {
   const file = join(dir, "lists.jsonl");
   assert.equal(await rankCommand(["candidates", ...SMALL, "--ranker", join(dir, "knn"), "--out", file, "--json"], cand.io), 0, cand.err());
   const meta = JSON.parse(cand.out());
-  assert.equal(meta.lists, 600);
-  assert.equal(meta.splits.test.rank_pre.reduce((a: number, b: number) => a + b, 0), 300);
-  assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 600);
+  const { valid, test } = meta.splits;
+  assert.equal(test.examples, 300);
+  assert.ok(test.users > 0 && test.users < 300, `only the ranker's hits get a list (${test.users} of 300)`);
+  // The share of users with a list is the ranker's full-ranking Recall@10 on that split.
+  assert.ok(Math.abs(test.users / 300 - test.full_ranking["recall@10"]) < 1e-3);
+  assert.equal(test.rank_pre.reduce((a: number, b: number) => a + b, 0), test.users);
+  assert.equal(meta.lists, valid.users + test.users);
+  assert.equal(readFileSync(file, "utf8").trim().split("\n").length, meta.lists);
   assert.ok(existsSync(`${file}.meta.json`));
 });
 
@@ -35,13 +40,14 @@ test("gr2 eval baselines --json prints the summary line and writes the report", 
   const lines = run.out().trim().split("\n");
   assert.equal(lines.length, 1, "one JSON line on stdout");
   const s = JSON.parse(lines[0]!);
-  assert.equal(s.users, 300);
+  const lists = readFileSync(join(out, "candidates-hits.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(s.users, lists.filter((l) => l.split === "test").length);
   for (const k of ["recall@5", "ndcg@5", "recall@10", "ndcg@10"]) assert.equal(typeof s.sasrec_full[k], "number");
   for (const name of ["incoming", "random", "popularity", "listwise", "listwise-no-position"]) {
     for (const k of ["recall@1", "recall@5", "ndcg@5"]) assert.equal(typeof s.rerank[name][k], "number", `${name} ${k}`);
   }
   assert.ok(s.vs_incoming.listwise["recall@1"].lo <= s.vs_incoming.listwise["recall@1"].diff);
-  for (const f of ["report.md", "report.json", "metrics.svg", "positions.svg", "ranker/ranker.json", "listwise/listwise.json", "candidates-pool50.jsonl"]) {
+  for (const f of ["report.md", "report.json", "metrics.svg", "positions.svg", "ranker/ranker.json", "listwise/listwise.json", "candidates-hits.jsonl"]) {
     assert.ok(existsSync(join(out, f)), `${f} written`);
   }
   // A second run reuses the ranker and the lists from the run folder.

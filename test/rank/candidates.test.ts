@@ -31,6 +31,25 @@ test("top negatives: the target plus the 9 best non-history items, in score orde
   assert.deepEqual(Array.from(fullRanks), [19, 3]); // 18 items (0–19 minus the history) outrank item 20
 });
 
+test("hits (the default): the ranker's top 10, only for users whose target is in it; full ranks for everyone", () => {
+  const examples = [
+    { user: 0, history: [0, 2], target: 20 }, // the ranker ranks it 19th: no list
+    { user: 1, history: [1], target: 3 }, // 3rd: the list is the ranker's top 10
+    { user: 2, history: [], target: 9 }, // 10th: the last place that still counts as a hit
+    { user: 0, history: [], target: 10 }, // 11th: no list
+  ];
+  const { lists, fullRanks } = buildCandidateLists(ranker, examples, "test", userIds);
+  assert.deepEqual(Array.from(fullRanks), [19, 3, 10, 11]);
+  assert.deepEqual(lists.map((l) => l.user), ["bob", "carol"]);
+  assert.deepEqual(lists[0]!.candidates, [0, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.equal(lists[0]!.rankPre, 3);
+  assert.deepEqual(lists[1]!.candidates, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(lists[1]!.rankPre, 10);
+  // Where it keeps a list, `hits` is the same list as `top`: the protocol only drops the misses.
+  const top = buildCandidateLists(ranker, examples, "test", userIds, { negatives: parseNegatives("top") }).lists;
+  assert.deepEqual([top[1], top[2]], lists);
+});
+
 test("pool and random negatives: seeded, outside the history, still in score order", () => {
   const examples = [{ user: 2, history: [0, 1, 2], target: 5 }];
   for (const spec of ["pool:15", "random"]) {
@@ -44,7 +63,7 @@ test("pool and random negatives: seeded, outside the history, still in score ord
     assert.deepEqual(a.candidates, [...a.candidates].sort((x, y) => x - y), "score order");
     if (spec === "pool:15") assert.ok(a.candidates.every((c) => c <= 18), "negatives from the 15 best (3, 4, 6, …, 18)");
   }
-  assert.throws(() => parseNegatives("best"), /expected top, pool:P or random/);
+  assert.throws(() => parseNegatives("best"), /expected hits, top, pool:P or random/);
   assert.throws(() => buildCandidateLists(ranker, examples, "valid", userIds, { negatives: { kind: "pool", size: 4 } }), /smaller than the 9 negatives/);
 });
 
@@ -57,6 +76,7 @@ test("written lists read back identical (round trip through the JSONL artefact)"
     ],
     "valid",
     userIds,
+    { negatives: { kind: "top" } },
   );
   const path = join(tempDir(), "candidates.jsonl");
   writeCandidateLists(path, lists, itemIds);
