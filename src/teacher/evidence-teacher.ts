@@ -8,7 +8,11 @@
  *   - co-purchase: training users who bought the candidate within `window` purchases after one
  *     of the last items;
  *   - brand overlap; SID-prefix overlap (shared leading codes = similar items);
- *   - popularity: training purchases, and its rank among the candidates.
+ *   - popularity: training purchases, and its rank among the candidates;
+ *   - upstream: where the upstream ranker placed it. A large-model teacher reads the list in
+ *     that order and leans on it; and the ranker's order is real evidence (on Beauty's lists
+ *     the target is its first item 29% of the time, its tenth 3%), so a teacher that ignores it
+ *     teaches a student to throw away the strongest signal it is given.
  * Scores combine them (weights below); a ranking is sampled from the scores by Plackett–Luce
  * with a temperature (seeded per user and attempt), or the target is put first (targeted mode).
  *
@@ -48,6 +52,8 @@ export type Fact =
   | { kind: "sid_prefix"; item: string; other: string; length: number; prefix: string }
   /** `item` has `count` training purchases; `rank` = 1 + candidates with more; `tied` = another candidate has as many. */
   | { kind: "popularity"; item: string; count: number; rank: number; of: number; tied: boolean }
+  /** The upstream ranker placed `item` `position`-th of the `of` candidates. */
+  | { kind: "upstream"; item: string; position: number; of: number }
   /** `item` has no category_overlap, brand_overlap, complement or co_purchase fact. */
   | { kind: "no_link"; item: string };
 
@@ -76,9 +82,10 @@ export interface EvidenceWeights {
   complement: number;
   sidPrefix: number;
   popularity: number;
+  upstream: number;
 }
 
-export const DEFAULT_EVIDENCE_WEIGHTS: Readonly<EvidenceWeights> = { category: 1, brand: 0.5, coPurchase: 1.5, complement: 1, sidPrefix: 0.5, popularity: 0.5 };
+export const DEFAULT_EVIDENCE_WEIGHTS: Readonly<EvidenceWeights> = { category: 1, brand: 0.5, coPurchase: 1.5, complement: 1, sidPrefix: 0.5, popularity: 0.5, upstream: 1.5 };
 
 export interface EvidenceOptions {
   /** Recent purchases compared against (default 5). */
@@ -88,6 +95,12 @@ export interface EvidenceOptions {
   /** Shared SID codes worth stating (default 2). */
   minSidPrefix?: number;
   weights?: Partial<EvidenceWeights>;
+  /**
+   * Whether the student's prompt shows the candidates in upstream order (default true). When
+   * it shuffles them (the position-bias guard) the upstream place is neither stated nor scored:
+   * the rationale cites only what the prompt shows.
+   */
+  upstreamShown?: boolean;
 }
 
 export interface EvidenceContext {
@@ -99,7 +112,7 @@ export interface EvidenceContext {
 
 interface CandidateEvidence {
   item: number;
-  /** Link facts (overlaps, complement, co-purchase, SID prefix) then popularity. */
+  /** Link facts (overlaps, complement, co-purchase, SID prefix), then popularity, then upstream place. */
   facts: Fact[];
   score: number;
 }
@@ -165,7 +178,7 @@ export function computeEvidence(ctx: EvidenceContext, history: readonly number[]
   const recentCats = [...new Set(recent.map(cat).filter((c) => c !== ""))];
   const evidence = candidates.map((c, k): CandidateEvidence => {
     const facts: Fact[] = [];
-    const parts = { category: 0, brand: 0, coPurchase: 0, complement: 0, sidPrefix: 0, popularity: 0 };
+    const parts = { category: 0, brand: 0, coPurchase: 0, complement: 0, sidPrefix: 0, popularity: 0, upstream: 0 };
     const cc = cat(c);
     const sameCat = cc ? recent.filter((h) => cat(h) === cc) : [];
     if (sameCat.length > 0) {
@@ -212,6 +225,12 @@ export function computeEvidence(ctx: EvidenceContext, history: readonly number[]
     const tied = pops.some((p, j) => j !== k && p === pops[k]);
     facts.push({ kind: "popularity", item: id(ctx, c), count: pops[k]!, rank, of: candidates.length, tied });
     parts.popularity = maxPop > 0 ? Math.log1p(pops[k]!) / Math.log1p(maxPop) : 0;
+    if (o.upstreamShown ?? true) {
+      facts.push({ kind: "upstream", item: id(ctx, c), position: k + 1, of: candidates.length });
+      // 1 for the first place, 0 for the last, log-spaced: the chance the target sits at place k
+      // falls off roughly like that in a ranker's top 10 (Beauty, synthetic).
+      parts.upstream = candidates.length > 1 ? 1 - Math.log(k + 1) / Math.log(candidates.length) : 0;
+    }
     const score = (Object.keys(parts) as (keyof EvidenceWeights)[]).reduce((s, key) => s + w[key] * parts[key], 0);
     return { item: c, facts, score };
   });
@@ -242,6 +261,8 @@ export function renderFact(f: Fact, sidOfId: (id: string) => string): string {
       return `shares the brand ${f.brand} with ${sids(f.history)}`;
     case "sid_prefix":
       return `shares the SID prefix ${f.prefix} with ${sidOfId(f.other)}`;
+    case "upstream":
+      return `was placed ${ordinal(f.position)} of ${f.of} by the upstream ranker`;
     case "no_link":
       return "has no category, brand, complement or co-purchase link to the recent purchases";
     case "popularity": {
@@ -265,6 +286,7 @@ export function rationaleScaffold(): string {
     { kind: "sid_prefix", item: "c", other: "a", length: 2, prefix: "prefix" },
     { kind: "popularity", item: "c", count: 2, rank: 1, of: 10, tied: true },
     { kind: "popularity", item: "c", count: 1, rank: 2, of: 10, tied: false },
+    { kind: "upstream", item: "c", position: 2, of: 10 },
     { kind: "no_link", item: "c" },
   ];
   const pattern: Fact[] = [
@@ -353,7 +375,8 @@ export class EvidenceTeacher implements Teacher {
 
   async attempts(req: TeacherRequest): Promise<TeacherAttempt[]> {
     // The history the student's prompt shows (after any budget cut): cite nothing it cannot see.
-    const ev = computeEvidence(this.ctx, req.prompt.history, req.list.candidates, this.o);
+    const upstreamShown = req.prompt.shownOrder.every((u, j) => u === j);
+    const ev = computeEvidence(this.ctx, req.prompt.history, req.list.candidates, { ...this.o, upstreamShown });
     const out: TeacherAttempt[] = [];
     for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
       const ranking = this.sampleRanking(ev, req, a);

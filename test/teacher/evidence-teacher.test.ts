@@ -100,6 +100,11 @@ function checkFact(f: Fact, env: { items: readonly Item[]; train: readonly (read
       assert.equal(f.tied, counts.filter((x) => x === f.count).length > 1, where);
       return;
     }
+    case "upstream": {
+      assert.equal(f.position, env.candidates.indexOf(item(f.item)) + 1, where);
+      assert.equal(f.of, env.candidates.length, where);
+      return;
+    }
     case "no_link": {
       const c = item(f.item);
       const it = env.items[c]!;
@@ -112,7 +117,7 @@ function checkFact(f: Fact, env: { items: readonly Item[]; train: readonly (read
 }
 
 /** Checks a whole trace: every sentence is its facts' rendering (or the ranking), every fact is true. */
-function checkTrace(w: { context: EvidenceContext; train: readonly (readonly number[])[] }, list: TeacherList, shownHistory: number[], ev: EvidenceTrace, explanation: string, ranking: number[]): void {
+function checkTrace(w: { context: EvidenceContext; train: readonly (readonly number[])[] }, list: TeacherList, shownHistory: number[], ev: EvidenceTrace, explanation: string, ranking: number[], shownOrder: readonly number[]): void {
   const items = w.context.items;
   const idx = new Map(items.map((it, i) => [it.id, i]));
   const sidOfId = (id: string) => w.context.sidOf(idx.get(id)!);
@@ -130,7 +135,9 @@ function checkTrace(w: { context: EvidenceContext; train: readonly (readonly num
     const clauses = s.facts.map((f, k) => (k === 0 ? renderFact(f, sidOfId) : `it ${renderFact(f, sidOfId)}`)).join("; ");
     assert.equal(s.text, `${j === 0 ? "Step 2, matching: " : ""}${top[j]} ${clauses}.`);
     assert.ok(s.facts.every((f) => !("item" in f) || f.item === items[list.candidates[ranking[j]!]!]!.id), "a candidate's sentence states facts about that candidate only");
-    assert.equal(s.facts.at(-1)!.kind, "popularity");
+    // Popularity, then the upstream place close every sentence, unless the prompt shuffled the candidates.
+    const upstreamShown = shownOrder.every((u, i) => u === i);
+    assert.deepEqual(s.facts.slice(upstreamShown ? -2 : -1).map((f) => f.kind), upstreamShown ? ["popularity", "upstream"] : ["popularity"]);
   });
   assert.equal(selection.facts.length, 0);
   assert.equal(selection.text, `Step 3, selection: ${top[0]} first${top.length > 1 ? `, then ${top.length === 2 ? top[1] : `${top[1]} and ${top[2]}`}` : ""}${ranking.length > top.length ? "; the other candidates follow" : ""}.`);
@@ -149,17 +156,19 @@ test("every stated fact is true of the train data, and every sentence is only it
   const lists = makeLists(world.split.valid, world.dataset.catalogue.items.length, world.dataset.interactions.userIds, "valid");
   const kinds = new Set<string>();
   for (const mode of ["targeted", "rejection"] as TraceMode[]) {
-    for (const list of lists) {
-      const prompt = await buildRerankPrompt(world.context, list, { format: "json", maxHistory: mode === "targeted" ? 20 : 4 });
+    for (const [n, list] of lists.entries()) {
+      // Every third prompt shuffles its candidates: then the upstream place may not be cited.
+      const shuffleSeed = n % 3 === 2 ? n : undefined;
+      const prompt = await buildRerankPrompt(world.context, list, { format: "json", maxHistory: mode === "targeted" ? 20 : 4, shuffleSeed });
       const [a] = await teacher.attempts({ list, prompt, teacherPrompt: prompt, mode, attempt: 0, count: 1 });
       assert.ok(a!.parsed.ok, a!.raw);
       if (mode === "targeted") assert.equal(a!.parsed.ranking[0], list.candidates.indexOf(list.target));
       assert.ok(!a!.raw.includes("actually bought") && !/target/i.test(a!.raw), "the rationale never refers to the hidden target");
-      checkTrace({ context, train: world.split.train }, list, prompt.history, a!.evidence!, a!.parsed.explanation, a!.parsed.ranking);
+      checkTrace({ context, train: world.split.train }, list, prompt.history, a!.evidence!, a!.parsed.explanation, a!.parsed.ranking, prompt.shownOrder);
       for (const s of a!.evidence!.sentences) for (const f of s.facts) kinds.add(f.kind);
     }
   }
-  for (const k of ["history_category", "history_brand", "category_overlap", "brand_overlap", "co_purchase", "complement", "sid_prefix", "popularity", "no_link"]) {
+  for (const k of ["history_category", "history_brand", "category_overlap", "brand_overlap", "co_purchase", "complement", "sid_prefix", "popularity", "upstream", "no_link"]) {
     assert.ok(kinds.has(k), `the data exercises fact kind ${k}`);
   }
 });
@@ -198,7 +207,7 @@ test("only the train split is cited: co-purchases, complements and popularity th
   assert.ok(!aboutC.some((f) => f.kind === "co_purchase" || f.kind === "complement"), JSON.stringify(aboutC));
   assert.deepEqual(aboutC.find((f) => f.kind === "popularity"), { kind: "popularity", item: "i1", count: 0, rank: 9, of: 10, tied: true }, "c was never bought in train (nor was i10)");
   assert.ok(!a!.raw.includes("by 1 training user") || facts.some((f) => f.kind === "co_purchase" && f.item === "i2"));
-  checkTrace({ context, train: split.train }, list, prompt.history, a!.evidence!, a!.parsed.explanation, a!.parsed.ranking);
+  checkTrace({ context, train: split.train }, list, prompt.history, a!.evidence!, a!.parsed.explanation, a!.parsed.ranking, prompt.shownOrder);
   // The real train co-purchase (h → d) is found and stated when d is explained.
   const ev = (await teacher.attempts({ list: { ...list, target: 2 }, prompt, teacherPrompt: prompt, mode: "targeted", attempt: 0, count: 1 }))[0]!.evidence!;
   const dFacts = ev.sentences.flatMap((s) => s.facts).filter((f) => "item" in f && f.item === "i2");
