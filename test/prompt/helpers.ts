@@ -11,8 +11,10 @@ import type { Dataset, Example, Split } from "../../src/data/types.js";
 import { TextTokenizer } from "../../src/lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../../src/prompt/complements.js";
 import type { PromptContext } from "../../src/prompt/rerank-prompt.js";
+import type { CandidateList, ListSplit } from "../../src/rank/candidates.js";
 import { codeTable } from "../../src/sid/quantiser.js";
 import { SidMap } from "../../src/sid/sidmap.js";
+import { shuffledLists } from "../rank/helpers.js";
 
 export const LEVELS = 3;
 export const CODEBOOK = 8;
@@ -75,29 +77,7 @@ export function tokenizer(): TextTokenizer {
   return cachedTokenizer;
 }
 
-export interface TestList {
-  user: string;
-  split: string;
-  history: number[];
-  candidates: number[];
-  target: number;
-  rankPre: number;
-}
-
-/** Target + K−1 random negatives outside the history, in a seeded random order. */
-export function makeLists(examples: readonly Example[], numItems: number, userIds: readonly string[], split: string, seed = 11, K = 10): TestList[] {
-  const rng = new Rng(seed);
-  return examples.map((e) => {
-    const taken = new Set([...e.history, e.target]);
-    const negatives: number[] = [];
-    while (negatives.length < K - 1) {
-      const i = rng.int(numItems);
-      if (!taken.has(i)) {
-        taken.add(i);
-        negatives.push(i);
-      }
-    }
-    const candidates = rng.shuffle([e.target, ...negatives]);
-    return { user: userIds[e.user]!, split, history: e.history, candidates, target: e.target, rankPre: candidates.indexOf(e.target) + 1 };
-  });
+/** Target + K−1 random negatives outside the history, in a seeded random order (`shuffledLists`), users named by `userIds`. */
+export function makeLists(examples: readonly Example[], numItems: number, userIds: readonly string[], split: ListSplit, seed = 11, K = 10): CandidateList[] {
+  return shuffledLists(examples, numItems, split, seed, K).map((l, i) => ({ ...l, user: userIds[examples[i]!.user]! }));
 }
