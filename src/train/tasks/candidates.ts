@@ -1,13 +1,19 @@
 /**
  * Candidate ranking: a user's history and K candidate SIDs (the next item among K − 1 other
- * training targets, shuffled) → all K candidates again, the next item first and the rest in a random
- * order. The re-ranking stages ask exactly this of the model — write every candidate once,
- * choosing among those not yet written — and a small model does not pick it up from next-SID
- * prediction, which never asks it to copy a SID from its context: the demo's SFT and direct
- * models learned the answer's format but wrote popular SIDs from memory, repeated or unknown
- * (0% valid). Here the first SID is a recommendation (as in the sequential task) and every
- * later one is a copy from the candidates without repeats; the rest's order is random so the
- * task carries no position bias for the later stages to unlearn.
+ * training targets, shuffled) → all K candidates again, the next item first and the rest in the
+ * order shown. The re-ranking stages ask exactly this of the model — write every candidate once
+ * — and a small model does not pick it up from next-SID prediction, which never asks it to
+ * copy a SID from its context: the demo's SFT and direct models learned the answer's format
+ * but wrote popular SIDs from memory, repeated or unknown (0% valid). Here the first SID is a
+ * recommendation (as in the sequential task) and every later one is a copy.
+ *
+ * Why the rest in the order shown, not shuffled: copying "the next one as listed" is the
+ * pattern a small transformer learns fast (an induction head); copying in a random order
+ * without repeats is much slower to learn. Same 1,000 steps at 45% of the mixture (synthetic,
+ * copy probe): 58% of the answers were full permutations with the shown order, against 1% with
+ * a random order after 1,470 steps. The shown order here is a random shuffle, so it says
+ * nothing about relevance; in the re-ranking prompt it is the upstream order, which a
+ * re-ranker should keep wherever it has no reason to move an item.
  */
 import { hash32, Rng } from "../../util/rng.js";
 import { candidatesPrompt, type TaskContext } from "./context.js";
@@ -43,7 +49,7 @@ export class CandidatesTask extends PositionTask {
     for (let tries = 0; chosen.size < this.k && tries < 50 * this.k; tries++) chosen.add(this.positions.at(rng.int(this.positions.size), 0).target);
     while (chosen.size < this.k) chosen.add(rng.int(this.ctx.sids.length));
     const shown = rng.shuffle([...chosen]);
-    const answer = [target, ...rng.shuffle(shown.filter((c) => c !== target))];
+    const answer = [target, ...shown.filter((c) => c !== target)];
     return { history, shown, answer };
   }
 
