@@ -140,7 +140,9 @@ function checkTrace(w: { context: EvidenceContext; train: readonly (readonly num
     assert.deepEqual(s.facts.slice(upstreamShown ? -2 : -1).map((f) => f.kind), upstreamShown ? ["popularity", "upstream"] : ["popularity"]);
   });
   assert.equal(selection.facts.length, 0);
-  assert.equal(selection.text, `Step 3, selection: ${top[0]} first${top.length > 1 ? `, then ${top.length === 2 ? top[1] : `${top[1]} and ${top[2]}`}` : ""}${ranking.length > top.length ? "; the other candidates follow" : ""}.`);
+  assert.equal(selection.text, `Step 3, selection: ${top[0]} first${top.length > 1 ? `, then ${top.length === 2 ? top[1] : `${top[1]} and ${top[2]}`}` : ""}${ranking.length > top.length ? "; the other candidates follow in the order shown" : ""}.`);
+  // The teacher orders what it explains; the rest keep the order the prompt shows.
+  assert.deepEqual(ranking.slice(top.length), shownOrder.filter((u) => !ranking.slice(0, top.length).includes(u)));
   for (const s of ev.sentences) for (const f of s.facts) checkFact(f, { items, train: w.train, recent, anchors, candidates: [...list.candidates], sidOf: w.context.sidOf });
 }
 
