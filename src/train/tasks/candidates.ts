@@ -9,9 +9,9 @@
  *
  * Why the rest in the order shown, not shuffled: copying "the next one as listed" is the
  * pattern a small transformer learns fast (an induction head); copying in a random order
- * without repeats is much slower to learn. Same 1,000 steps at 45% of the mixture (synthetic,
- * copy probe): 58% of the answers were full permutations with the shown order, against 1% with
- * a random order after 1,470 steps. The shown order here is a random shuffle, so it says
+ * without repeats is much slower to learn. Same pre-trained model, 1,000 steps at 45% of the
+ * mixture (synthetic, copy probe): 58% of the answers were full permutations with the shown
+ * order, against 11% with a random order (97% / 89% of written SIDs were candidates). The shown order here is a random shuffle, so it says
  * nothing about relevance; in the re-ranking prompt it is the upstream order, which a
  * re-ranker should keep wherever it has no reason to move an item.
  */
