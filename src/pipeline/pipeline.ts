@@ -19,7 +19,7 @@ import { leaveOneOut } from "../data/split.js";
 import { buildSids, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
-import { buildCandidateLists, defaultNegatives, formatNegatives, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
+import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
 import { evaluateBaselines } from "../eval/baselines.js";
 import { evaluateRanks, type MethodRanks, type RerankEvaluation } from "../eval/evaluate.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
@@ -115,7 +115,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
     // Under `hits` only the users the ranker retrieved get a list; too few and nothing downstream means anything.
     for (const [name, lists] of [["valid", v], ["test", t]] as const) {
-      if (lists.length < 10) throw new Error(`prerank: the ${P.ranker} ranker put the target in its top 10 for only ${lists.length} of ${split[name].length} ${name} users; the re-ranker needs lists to learn from and be measured on (a stronger ranker, or more users)`);
+      if (lists.length < 10) throw new Error(`prerank: the ${P.ranker} ranker put the target in its top ${LIST_SIZE} for only ${lists.length} of ${split[name].length} ${name} users; the re-ranker needs lists to learn from and be measured on (a stronger ranker, or more users)`);
     }
     writeCandidateLists(listPath("valid"), v, itemIds);
     writeCandidateLists(listPath("test"), t, itemIds);
@@ -239,7 +239,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     notes: [
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
       `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists.`,
-      `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top 10).`,
+      `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
     extra: { stages, seconds },
   };

@@ -106,8 +106,8 @@ export function buildCandidateLists(ranker: Ranker, examples: readonly Example[]
         exclude.add(e.target);
         const available = ranker.numItems - exclude.size;
         if (available < K - 1) throw new RangeError(`user ${userIds[e.user]}: only ${available} items are outside the history; a list needs ${K - 1} negatives`);
-        fullRanks[offset + i] = rankOfTarget(scores, e.history, e.target);
-        if (negatives.kind === "hits" && fullRanks[offset + i]! > K) return;
+        const fullRank = (fullRanks[offset + i] = rankOfTarget(scores, e.history, e.target));
+        if (negatives.kind === "hits" && fullRank > K) return;
         const negs = drawNegatives(scores, K - 1, exclude, negatives, rng);
         const candidates = [e.target, ...negs].sort((a, b) => scores[b]! - scores[a]! || a - b);
         lists.push({

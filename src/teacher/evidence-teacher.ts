@@ -362,6 +362,11 @@ export class EvidenceTeacher implements Teacher {
     readonly o: EvidenceTeacherOptions = {},
   ) {}
 
+  /** Candidates the teacher explains, and so orders (at least one). */
+  get explain(): number {
+    return Math.max(1, this.o.explain ?? 3);
+  }
+
   /**
    * A ranking (upstream indices) for one attempt. The teacher orders the candidates it explains
    * (the first `explain`: target first in targeted mode, else sampled by Plackett–Luce); the
@@ -385,7 +390,7 @@ export class EvidenceTeacher implements Teacher {
       const others = scores.map((_, i) => i).filter((i) => i !== target);
       ranked = [target, ...samplePlackettLuce(others.map((i) => scores[i]!), t, rng).map((j) => others[j]!)];
     }
-    const head = ranked.slice(0, Math.max(1, this.o.explain ?? 3));
+    const head = ranked.slice(0, this.explain);
     return [...head, ...req.prompt.shownOrder.filter((u) => !head.includes(u))];
   }
 
@@ -396,7 +401,7 @@ export class EvidenceTeacher implements Teacher {
     const out: TeacherAttempt[] = [];
     for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
       const ranking = this.sampleRanking(ev, req, a);
-      const r = writeRationale(this.ctx, ev, ranking, this.o.explain ?? 3, this.o.maxFacts);
+      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts);
       const raw = formatOutput(req.prompt.format, r.text, ranking.map((u) => req.prompt.candidateSids[u]!));
       out.push({
         raw,

@@ -11,9 +11,10 @@
  * pattern a small transformer learns fast (an induction head); copying in a random order
  * without repeats is much slower to learn. Same pre-trained model, 1,000 steps at 45% of the
  * mixture (synthetic, copy probe): 58% of the answers were full permutations with the shown
- * order, against 11% with a random order (97% / 89% of written SIDs were candidates). The shown order here is a random shuffle, so it says
- * nothing about relevance; in the re-ranking prompt it is the upstream order, which a
- * re-ranker should keep wherever it has no reason to move an item.
+ * order, against 11% with a random order (97% / 89% of written SIDs were candidates). The
+ * shown order here is a random shuffle, so it says nothing about relevance; in the re-ranking
+ * prompt it is the upstream order, which a re-ranker should keep wherever it has no reason to
+ * move an item.
  */
 import { hash32, Rng } from "../../util/rng.js";
 import { candidatesPrompt, type TaskContext } from "./context.js";
