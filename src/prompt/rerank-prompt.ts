@@ -6,7 +6,8 @@
  *  2. the history and ALL candidates together, in one message, so the model compares them;
  *  3. domain-knowledge priming: complementary categories (shampoo → conditioner), mined from
  *     the train split (complements.ts) or supplied;
- *  4. items cited by SID: every item line starts with its SID, and the answer names SIDs only;
+ *  4. items cited by SID: every item line starts with its SID, and the answer names SIDs only
+ *     (the candidates' SIDs are also listed back to back, in the order shown, before their lines);
  *  5. three steps: pattern recognition → complementary/category matching → selection.
  *
  * Items are shown as `SID title | brand | category | price`. With a token budget the prompt is
@@ -198,7 +199,10 @@ function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readon
       : `Purchase history (oldest first, ${n} purchase${n === 1 ? "" : "s"}):`,
   );
   view.history.forEach((item, j) => lines.push(`${j + 1}. ${line(item)}`));
-  lines.push("", `Candidates (${K}):`);
+  // The SIDs back to back first, then one line per candidate: the answer's ranking is a copy of
+  // this line with the chosen items moved up, the pattern mid-training's candidates task
+  // teaches (copying from SIDs separated by item text is much harder for a small model).
+  lines.push("", `Candidates (${K}): ${shown.map((u) => ctx.sidOf(list.candidates[u]!)).join("")}`);
   for (const u of shown) lines.push(`- ${line(list.candidates[u]!)}`);
   lines.push("", "Domain knowledge: customers often buy complementary products one after another (for example conditioner after shampoo).");
   if (hints.length > 0) {

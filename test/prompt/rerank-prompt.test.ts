@@ -127,6 +127,9 @@ test("shuffling is seeded, shows candidates in the recorded order, and answers m
   const text = a.messages[1]!.content;
   const positions = a.shownOrder.map((u) => text.indexOf(`- ${context.sidOf(list.candidates[u]!)}`));
   assert.ok(positions.every((p, j) => p >= 0 && (j === 0 || p > positions[j - 1]!)));
+  // So do the SIDs listed back to back ahead of the lines (what the answer copies from).
+  const sidLine = a.shownOrder.map((u) => context.sidOf(list.candidates[u]!)).join("");
+  assert.ok(text.includes(`Candidates (${list.candidates.length}): ${sidLine}\n- `), "the shown order's SIDs back to back");
   // candidateSids stay in upstream order; an answer that copies the shown order parses to shownOrder.
   assert.deepEqual(a.candidateSids, list.candidates.map(context.sidOf));
   const answer = formatOutput("json", "copying the shown order", a.shownOrder.map((u) => a.candidateSids[u]!));
