@@ -1,7 +1,7 @@
 /**
  * `gr2 pipeline --dataset NAME --preset tiny|demo|beauty [--data-dir DIR] [--out RUN_DIR] [--json]`
  * Runs every stage (resumable from the run folder) and prints the comparison table, or with
- * --json one line: {"stages": {"prerank", "listwise", "sft", "rl", "direct": {R@1/3/5, NDCG@3/5, valid_rate, identity_rate}}, "users", ...}.
+ * --json one line: {"stages": {"prerank", "listwise", "sft", "rl", "direct": {R@1/3/5, NDCG@3/5, valid_rate, identity_rate, identity_rate_nonoptimal}}, "users", ...}.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -9,16 +9,20 @@ import { loadDataset } from "../data/load.js";
 import { isPreset } from "../lm/presets.js";
 import { runPipeline, type PipelineResult } from "../pipeline/pipeline.js";
 import { PIPELINE_PRESETS, type PipelinePreset } from "../pipeline/presets.js";
+import { parseMixture } from "../train/tasks/mixture.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
 /** The preset overrides given on the command line. */
-function overridesFrom(values: Record<string, unknown>, preset: PipelinePreset): Partial<PipelinePreset> {
+export function overridesFrom(values: Record<string, unknown>, preset: PipelinePreset): Partial<PipelinePreset> {
   const o: Partial<PipelinePreset> = {};
   if (values["trace-mode"] !== undefined) o.traceMode = choiceFlag(values, "trace-mode", ["targeted", "rejection"] as const, preset.traceMode);
   const learn = integerFlag(values, "learn-users", 0);
   if (learn !== undefined) o.learnUsers = learn;
   const evalUsers = integerFlag(values, "eval-users", 0);
   if (evalUsers !== undefined) o.evalUsers = evalUsers;
+  const midtrain = integerFlag(values, "midtrain-steps", 1);
+  if (midtrain !== undefined) o.midtrain = { ...preset.midtrain, steps: midtrain };
+  if (values.mix !== undefined) o.midtrain = { ...(o.midtrain ?? preset.midtrain), mixture: parseMixture(values.mix as string) };
   const sft = integerFlag(values, "sft-steps", 1);
   if (sft !== undefined) o.sft = { ...preset.sft, steps: sft };
   const rl = integerFlag(values, "rl-steps", 1);
@@ -29,6 +33,7 @@ function overridesFrom(values: Record<string, unknown>, preset: PipelinePreset):
 const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
                     [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
+                    [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--sft-steps N] [--rl-steps N]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
@@ -46,6 +51,8 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "trace-mode": { type: "string" },
         "learn-users": { type: "string" },
         "eval-users": { type: "string" },
+        "midtrain-steps": { type: "string" },
+        mix: { type: "string" },
         "sft-steps": { type: "string" },
         "rl-steps": { type: "string" },
       },

@@ -12,6 +12,7 @@ import type { PretrainOptions } from "../train/pretrain.js";
 import type { MidtrainOptions } from "../train/midtrain.js";
 import type { DapoConfig } from "../train/dapo/trainer.js";
 import type { TraceMode } from "../teacher/teacher.js";
+import { RERANK_MIXTURE } from "../train/tasks/mixture.js";
 
 export interface PipelinePreset {
   codebookSize: number;
@@ -19,7 +20,7 @@ export interface PipelinePreset {
   sasrec: Partial<Omit<SasrecConfig, "numItems">>;
   sasrecTrain: SasrecTrainOptions;
   pretrain: Partial<Pick<PretrainOptions, "steps" | "batch" | "seqLen" | "lr" | "precision">>;
-  midtrain: Partial<Pick<MidtrainOptions, "steps" | "batch" | "seqLen" | "lr" | "embedWarmupSteps" | "evalUsers">>;
+  midtrain: Partial<Pick<MidtrainOptions, "steps" | "batch" | "seqLen" | "lr" | "embedWarmupSteps" | "evalUsers" | "mixture">>;
   traceMode: TraceMode;
   /** Candidates the evidence teacher explains in its rationale (short rationales suit small models). */
   explain: number;
@@ -80,7 +81,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     sasrec: { hidden: 64, layers: 2, dropout: 0.3 },
     sasrecTrain: { epochs: 20, batchSize: 128, lr: 1e-3 },
     pretrain: { steps: 120, batch: 16, seqLen: 128 },
-    midtrain: { steps: 250, batch: 8, seqLen: 256, embedWarmupSteps: 30, evalUsers: 0 },
+    midtrain: { steps: 500, batch: 8, seqLen: 256, embedWarmupSteps: 30, evalUsers: 0, mixture: RERANK_MIXTURE },
     traceMode: "rejection",
     explain: 1,
     maxFacts: 1,
@@ -107,7 +108,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     sasrec: {},
     sasrecTrain: {},
     pretrain: {},
-    midtrain: {},
+    midtrain: { mixture: RERANK_MIXTURE },
     traceMode: "rejection",
     explain: 3,
     maxFacts: 3,

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { overridesFrom } from "../../src/cli/pipeline.js";
+import { PIPELINE_PRESETS } from "../../src/pipeline/presets.js";
+import { RERANK_MIXTURE } from "../../src/train/tasks/mixture.js";
+
+const demo = PIPELINE_PRESETS.demo;
+
+test("the pipeline's budget flags override only what they name", () => {
+  assert.deepEqual(overridesFrom({}, demo), {});
+  const o = overridesFrom({ "midtrain-steps": "3000", "sft-steps": "300" }, demo);
+  assert.deepEqual(o.midtrain, { ...demo.midtrain, steps: 3000 });
+  assert.equal(o.midtrain!.mixture, RERANK_MIXTURE, "the preset's mixture is kept");
+  assert.deepEqual(o.sft, { ...demo.sft, steps: 300 });
+  assert.equal(o.dapo, undefined);
+});
+
+test("--mix sets mid-training's task mixture, and a bad one is a clear error", () => {
+  const o = overridesFrom({ mix: "sequential=0.5,candidates=0.5" }, demo);
+  assert.deepEqual(o.midtrain!.mixture, { sequential: 0.5, candidates: 0.5, caption: 0, persona: 0, general: 0 });
+  assert.equal(o.midtrain!.steps, demo.midtrain.steps);
+  assert.throws(() => overridesFrom({ mix: "ranking=1" }, demo), /unknown task "ranking"/);
+  assert.throws(() => overridesFrom({ "midtrain-steps": "0" }, demo), /midtrain-steps/);
+});
