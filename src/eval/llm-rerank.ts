@@ -26,6 +26,7 @@ import { parseRerankOutput } from "../prompt/parse-output.js";
 import { permutationConstraint } from "../prompt/constraint.js";
 import type { OutputFormat } from "../prompt/output-format.js";
 import { Progress } from "../util/progress.js";
+import { monitor, type RolloutOutcome } from "../reward/monitors.js";
 
 export interface LlmRerankOptions {
   format: OutputFormat;
@@ -48,6 +49,8 @@ export interface LlmRerankResult {
   ranks: Int32Array;
   validRate: number;
   identityRate: number;
+  /** Identity outputs among lists whose target is not first (src/reward/monitors.ts). */
+  identityRateNonoptimal: number;
   outputs: { text: string; valid: boolean; ranking: number[] | null; free: boolean }[];
   /** Share of outputs the constraint never changed (= valid without it); validRate when unconstrained. */
   freeRate: number;
@@ -58,8 +61,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
   const t0 = performance.now();
   const ranks = new Int32Array(lists.length);
   const outputs: LlmRerankResult["outputs"] = [];
-  let valid = 0;
-  let identity = 0;
+  const outcomes: RolloutOutcome[] = [];
   let freeCount = 0;
   const stop = stopTokenIds(tokenizer);
   const progress = new Progress(o.label ?? "rerank", lists.length);
@@ -93,10 +95,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
       const text = tokenizer.decodeSync(out.tokens[i]!, { skipSpecial: true });
       const parsed = parseRerankOutput(text, { format: o.format, candidateSids: prompts[i]!.candidateSids });
       const ranking = parsed.ok ? parsed.ranking : null;
-      if (ranking) {
-        valid++;
-        if (ranking.every((v, j) => v === j)) identity++;
-      }
+      outcomes.push({ order: ranking, rankPre: list.rankPre });
       ranks[start + i] = ranking ? ranking.indexOf(list.rankPre - 1) + 1 : list.rankPre;
       // Steps past the row's end (padding while others finish) do not count.
       const free = Boolean(ranking) && firstOverride[i]! >= out.tokens[i]!.length;
@@ -105,5 +104,6 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
     });
     progress.update(Math.min(lists.length, start + o.batch));
   }
-  return { ranks, validRate: valid / lists.length, identityRate: identity / lists.length, freeRate: freeCount / lists.length, outputs, seconds: (performance.now() - t0) / 1000 };
+  const mon = monitor(outcomes, lists[0]?.candidates.length ?? 0);
+  return { ranks, validRate: mon.valid_rate, identityRate: mon.identity_rate, identityRateNonoptimal: mon.identity_rate_nonoptimal, freeRate: freeCount / lists.length, outputs, seconds: (performance.now() - t0) / 1000 };
 }

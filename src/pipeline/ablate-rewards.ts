@@ -45,6 +45,8 @@ export interface AblationPoint {
   "recall@1": number;
   "ndcg@5": number;
   identity_rate: number;
+  /** Copies among lists whose target is not first (src/reward/monitors.ts). */
+  identity_rate_nonoptimal: number;
 }
 
 export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: AblationPoint[]; reportPath: string }> {
@@ -64,9 +66,9 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
     const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...rerankSettings(P), batch: P.evalBatch, maxNewTokens: P.maxNewTokens, label: `${reward} @${step}` });
     model.dispose();
     const m = perUserMetrics(r.ranks, ["recall@1", "ndcg@5"] as const);
-    const point: AblationPoint = { reward, step, "recall@1": mean(m["recall@1"]), "ndcg@5": mean(m["ndcg@5"]), identity_rate: r.identityRate };
+    const point: AblationPoint = { reward, step, "recall@1": mean(m["recall@1"]), "ndcg@5": mean(m["ndcg@5"]), identity_rate: r.identityRate, identity_rate_nonoptimal: r.identityRateNonoptimal };
     points.push(point);
-    o.log?.(`${reward} step ${step}: R@1 ${point["recall@1"].toFixed(4)} NDCG@5 ${point["ndcg@5"].toFixed(4)} copy ${(point.identity_rate * 100).toFixed(1)}%`);
+    o.log?.(`${reward} step ${step}: R@1 ${point["recall@1"].toFixed(4)} NDCG@5 ${point["ndcg@5"].toFixed(4)} copy ${(point.identity_rate * 100).toFixed(1)}% (target not first: ${(point.identity_rate_nonoptimal * 100).toFixed(1)}%)`);
   };
   for (const reward of ["naive", "conditional"] as const) {
     await evaluate(reward, 0, sft);
@@ -93,15 +95,15 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
 }
 
 function markdown(points: readonly AblationPoint[], lists: number): string {
-  const rows = points.map((p) => `| ${p.reward} | ${p.step} | ${p["recall@1"].toFixed(4)} | ${p["ndcg@5"].toFixed(4)} | ${(p.identity_rate * 100).toFixed(1)}% |`);
+  const rows = points.map((p) => `| ${p.reward} | ${p.step} | ${p["recall@1"].toFixed(4)} | ${p["ndcg@5"].toFixed(4)} | ${(p.identity_rate * 100).toFixed(1)}% | ${(p.identity_rate_nonoptimal * 100).toFixed(1)}% |`);
   return [
     "# Reward ablation: naive vs conditional",
     "",
     `Same SFT start, same DAPO budget; ${lists} held-out valid lists re-ranked with constrained greedy decoding at each point.`,
     "The paper's finding: the naive reward drifts toward copying the incoming order; the conditional one does not.",
     "",
-    "| reward | step | R@1 | NDCG@5 | copy rate |",
-    "|---|---:|---:|---:|---:|",
+    "| reward | step | R@1 | NDCG@5 | copy rate | copy rate, target not first |",
+    "|---|---:|---:|---:|---:|---:|",
     ...rows,
     "",
   ].join("\n");

@@ -62,6 +62,8 @@ export interface StageMetrics {
   "ndcg@5": number;
   valid_rate: number;
   identity_rate: number;
+  /** Identity outputs among lists whose target is not first: copying that loses the target. */
+  identity_rate_nonoptimal: number;
 }
 
 export interface PipelineResult {
@@ -197,7 +199,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   // ---- evaluation on the test lists ----
-  const llm: Record<string, { ranks: MethodRanks; valid: number; identity: number }> = {};
+  const llm: Record<string, { ranks: MethodRanks; valid: number; identity: number; identityNonoptimal: number }> = {};
   const policies = [
     { name: "sft", dir: sft, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
     { name: "rl", dir: rl, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
@@ -211,23 +213,22 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       // the constraint never changed the model's greedy choice, i.e. where the unconstrained
       // output is this same valid answer (one pass; see src/eval/llm-rerank.ts).
       const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
-      const identity = r.outputs.filter((out) => out.ranking?.every((v, j) => v === j)).length;
       model.dispose();
-      llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: identity / evalLists.length };
+      llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: r.identityRate, identityNonoptimal: r.identityRateNonoptimal };
     }
   });
   const evaluation = evaluateRanks(evalLists, [...baselineRanks, ...Object.values(llm).map((l) => l.ranks)], { seed: o.seed });
   const stages: Record<string, StageMetrics> = {};
-  const pick = (name: string, valid: number, identity: number): StageMetrics | undefined => {
+  const pick = (name: string, valid: number, identity: number, identityNonoptimal: number): StageMetrics | undefined => {
     const m = evaluation.methods.find((x) => x.name === name);
     if (!m) return undefined;
-    return { "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity };
+    return { "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal };
   };
-  const prerank = pick("incoming", 1, 1);
-  const listwise = pick("listwise", 1, 0);
+  const prerank = pick("incoming", 1, 1, 1);
+  const listwise = pick("listwise", 1, 0, 0);
   if (prerank) stages.prerank = prerank;
   if (listwise) stages.listwise = listwise;
-  for (const [name, l] of Object.entries(llm)) stages[name] = pick(name, l.valid, l.identity)!;
+  for (const [name, l] of Object.entries(llm)) stages[name] = pick(name, l.valid, l.identity, l.identityNonoptimal)!;
 
   const report: EvalReport = {
     title: `GR2 pipeline — ${ds.catalogue.name}, preset ${o.preset}`,
@@ -238,6 +239,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     rerank: evaluation,
     notes: [
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
+      "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
       `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],

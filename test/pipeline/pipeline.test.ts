@@ -16,7 +16,7 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     for (const stage of ["prerank", "listwise", "sft", "rl", "direct"]) {
       const m = r.stages[stage]!;
       assert.ok(m, stage);
-      for (const k of ["recall@1", "recall@3", "recall@5", "ndcg@3", "ndcg@5", "valid_rate", "identity_rate"] as const) {
+      for (const k of ["recall@1", "recall@3", "recall@5", "ndcg@3", "ndcg@5", "valid_rate", "identity_rate", "identity_rate_nonoptimal"] as const) {
         assert.ok(m[k] >= 0 && m[k] <= 1, `${stage} ${k} = ${m[k]}`);
       }
     }

@@ -60,4 +60,19 @@ test("monitors count validity, copies and the shown position of the chosen top-1
   assert.equal(s.valid_rate, 0.75);
   assert.equal(s.identity_rate, 0.25);
   assert.deepEqual(s.top1_position_hist, [1, 0, 0]);
+  assert.equal(s.identity_rate_nonoptimal, 0, "no list says where its target was");
+});
+
+test("copies of the incoming order are told apart by whether that order had the target first", () => {
+  const s = monitor(
+    [
+      { order: [0, 1, 2], rankPre: 1 }, // right to keep the order
+      { order: [0, 1, 2], rankPre: 3 }, // a copy that loses the target
+      { order: [2, 0, 1], rankPre: 3 },
+      { order: null, rankPre: 2 }, // invalid: counts in the denominator
+    ],
+    3,
+  );
+  assert.equal(s.identity_rate, 0.5);
+  assert.equal(s.identity_rate_nonoptimal, 1 / 3);
 });

@@ -39,7 +39,7 @@ test("DAPO raises the probability of the rewarded answer and logs every monitor"
     const after = p2(m);
     assert.ok(after > before + 0.2, `p(answer) ${before.toFixed(3)} → ${after.toFixed(3)}`);
     assert.ok(logs.at(-1)!.reward_mean > logs[0]!.reward_mean);
-    for (const key of ["reward_mean", "reward_std", "r_rank", "valid_rate", "identity_rate", "entropy", "clip_frac_low", "clip_frac_high", "response_length", "kept_group_fraction", "tokens_per_s", "seconds_generation", "seconds_scoring", "seconds_optimisation"]) {
+    for (const key of ["reward_mean", "reward_std", "r_rank", "valid_rate", "identity_rate", "identity_rate_nonoptimal", "entropy", "clip_frac_low", "clip_frac_high", "response_length", "kept_group_fraction", "tokens_per_s", "seconds_generation", "seconds_scoring", "seconds_optimisation"]) {
       assert.ok(Number.isFinite((logs[0] as unknown as Record<string, number>)[key]), key);
     }
     assert.equal(logs[0]!.top1_position_hist.length, 4);

@@ -97,6 +97,7 @@ export interface DapoStepLog {
   r_rank: number;
   valid_rate: number;
   identity_rate: number;
+  identity_rate_nonoptimal: number;
   top1_position_hist: number[];
   entropy: number;
   clip_frac_low: number;
@@ -179,6 +180,7 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
         r_rank: mean0(all.filter((s) => s.rankRe !== null).map((s) => (s.task.rankPre - s.rankRe!) / s.task.listSize)),
         valid_rate: mon.valid_rate,
         identity_rate: mon.identity_rate,
+        identity_rate_nonoptimal: mon.identity_rate_nonoptimal,
         top1_position_hist: mon.top1_position_hist,
         entropy: stats.entropy,
         clip_frac_low: stats.clipLow,
@@ -221,7 +223,7 @@ function score(group: Sample[], cfg: DapoConfig): void {
   for (const s of group) {
     const { order } = s.task.score(s.response);
     s.rankRe = order ? order.indexOf(s.task.rankPre - 1) + 1 : null;
-    s.outcome = { order, shownPosition: s.task.shownPosition };
+    s.outcome = { order, shownPosition: s.task.shownPosition, rankPre: s.task.rankPre };
     s.reward = rewardOf({ rankPre: s.task.rankPre, rankRe: s.rankRe, listSize: s.task.listSize }, cfg.rewardConfig);
     if (cfg.overlongBuffer > 0) s.reward += overlongPenalty(s.response.length, cfg.maxNewTokens, cfg.overlongBuffer, cfg.overlongFactor);
   }
