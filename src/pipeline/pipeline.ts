@@ -24,7 +24,8 @@ import { evaluateBaselines } from "../eval/baselines.js";
 import { evaluateRanks, type MethodRanks, type RerankEvaluation } from "../eval/evaluate.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
 import { rerankWithModel } from "../eval/llm-rerank.js";
-import { rerankedRanks } from "../rank/baselines/reranker.js";
+import { orderByScore, rerankedRanks } from "../rank/baselines/reranker.js";
+import { monitor } from "../reward/monitors.js";
 import { pretrain, PRETRAIN_DEFAULTS } from "../train/pretrain.js";
 import { midtrain, MIDTRAIN_DEFAULTS } from "../train/midtrain.js";
 import { runSft, SFT_WEIGHTS } from "../train/sft.js";
@@ -224,8 +225,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     if (!m) return undefined;
     return { "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal };
   };
-  const prerank = pick("incoming", 1, 1, 1);
-  const listwise = pick("listwise", 1, 0, 0);
+  // The baselines always write a valid order; their copy rates are counted from those orders.
+  const pickBaseline = (name: string) => {
+    const r = baselines.rerankers.find((x) => x.name === name)!;
+    const mon = monitor(r.scoreLists(evalLists).map((scores, l) => ({ order: orderByScore(scores), rankPre: evalLists[l]!.rankPre })), evalLists[0]!.candidates.length);
+    return pick(name, mon.valid_rate, mon.identity_rate, mon.identity_rate_nonoptimal);
+  };
+  const prerank = pickBaseline("incoming");
+  const listwise = pickBaseline("listwise");
   if (prerank) stages.prerank = prerank;
   if (listwise) stages.listwise = listwise;
   for (const [name, l] of Object.entries(llm)) stages[name] = pick(name, l.valid, l.identity, l.identityNonoptimal)!;

@@ -20,6 +20,10 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
         assert.ok(m[k] >= 0 && m[k] <= 1, `${stage} ${k} = ${m[k]}`);
       }
     }
+    // The incoming order copies itself by definition; the listwise baseline's copy rate is counted from its orders.
+    assert.equal(r.stages.prerank!.identity_rate, 1);
+    assert.equal(r.stages.prerank!.identity_rate_nonoptimal, 1);
+    assert.ok(r.stages.listwise!.identity_rate < 1, "the trained listwise re-ranker moves some list");
     const manifest = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
     for (const s of ["sids", "prerank", "pretrain", "midtrain", "traces", "sft", "rl", "direct-sft", "direct"]) assert.equal(manifest.stages[s]?.status, "done", s);
     for (const f of ["report.md", "report.json"]) assert.ok(existsSync(join(r.reportDir, f)), f);
