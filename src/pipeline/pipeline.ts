@@ -132,7 +132,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
   const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed } }));
-  const baselineRanks: MethodRanks[] = baselines.evaluation.methods.map((m) => ({ name: m.name, ranks: ranksFromPositions(m.name, baselines, evalLists), seconds: m.seconds }));
+  // Each baseline scored once: its ranks feed the joint evaluation, its copy rates the stage metrics.
+  const baselineScores = new Map(baselines.rerankers.map((r) => [r.name, r.scoreLists(evalLists)] as const));
+  const baselineRanks: MethodRanks[] = baselines.evaluation.methods.map((m) => ({ name: m.name, ranks: rerankedRanks(evalLists, scoresOf(baselineScores, m.name)), seconds: m.seconds }));
 
   // ---- language model stages ----
   await timed("pretrain", () => (isDone("pretrain") ? null : pretrain(ds, { ...PRETRAIN_DEFAULTS[o.preset], ...P.pretrain, preset: o.preset, runDir: o.runDir, device: o.device })));
@@ -227,8 +229,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   };
   // The baselines always write a valid order; their copy rates are counted from those orders.
   const pickBaseline = (name: string) => {
-    const r = baselines.rerankers.find((x) => x.name === name)!;
-    const mon = monitor(r.scoreLists(evalLists).map((scores, l) => ({ order: orderByScore(scores), rankPre: evalLists[l]!.rankPre })), evalLists[0]!.candidates.length);
+    const outcomes = scoresOf(baselineScores, name).map((scores, l) => ({ order: orderByScore(scores), rankPre: evalLists[l]!.rankPre }));
+    const mon = monitor(outcomes, evalLists[0]!.candidates.length);
     return pick(name, mon.valid_rate, mon.identity_rate, mon.identity_rate_nonoptimal);
   };
   const prerank = pickBaseline("incoming");
@@ -257,11 +259,11 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   return { users: evalLists.length, stages, evaluation, reportDir, seconds };
 }
 
-/** Per-list ranks of a baseline method, recomputed from the baseline evaluation's rerankers. */
-function ranksFromPositions(name: string, baselines: ReturnType<typeof evaluateBaselines>, lists: readonly CandidateList[]): Int32Array {
-  const r = baselines.rerankers.find((x) => x.name === name);
-  if (!r) throw new Error(`baseline ${name} has no reranker`);
-  return rerankedRanks(lists, r.scoreLists(lists));
+/** A baseline's per-list scores, by name. */
+function scoresOf(scores: ReadonlyMap<string, Float32Array[]>, name: string): Float32Array[] {
+  const s = scores.get(name);
+  if (!s) throw new Error(`baseline ${name} has no reranker`);
+  return s;
 }
 
 /** A seeded sample of n lists in their original order (all when n ≤ 0 or n ≥ the count). */

@@ -54,6 +54,6 @@ export function monitor(outcomes: readonly RolloutOutcome[], listSize: number): 
 }
 
 /** True when `order` keeps every candidate in its incoming place. */
-export function isIdentity(order: readonly number[]): boolean {
+function isIdentity(order: readonly number[]): boolean {
   return order.every((v, i) => v === i);
 }
