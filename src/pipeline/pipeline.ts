@@ -19,7 +19,7 @@ import { leaveOneOut } from "../data/split.js";
 import { buildSids, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
-import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
+import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists } from "../rank/candidates.js";
 import { evaluateBaselines } from "../eval/baselines.js";
 import { evaluateRanks, type MethodRanks, type RerankEvaluation } from "../eval/evaluate.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
