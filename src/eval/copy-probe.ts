@@ -2,7 +2,8 @@
  * The copy probe: can a model write back a list of candidate SIDs it was shown, each once?
  * Every re-ranking answer needs that, and next-SID prediction never teaches it (mid-training's
  * `candidates` task does; see src/train/tasks/candidates.ts). Per held-out user, the history
- * and K candidates (the user's next item among K − 1 seeded random catalogue items, shuffled)
+ * and K candidates (the user's next item among K − 1 seeded catalogue items, clustered by SID
+ * prefix as a ranker's lists are — see src/train/tasks/confusable.ts — and shuffled)
  * are prompted as that task is, and K SIDs are decoded greedily, unconstrained. Reported:
  *
  *   in_candidates        share of written SIDs that are one of the candidates
@@ -14,6 +15,7 @@ import type { Example } from "../data/types.js";
 import { generate } from "../lm/generate.js";
 import type { DecoderLM } from "../lm/model.js";
 import { candidatesPrompt, type Fragments } from "../train/tasks/context.js";
+import { drawConfusableList, RANKER_LIKE, SidNeighbours, type ConfusableDraw } from "../train/tasks/confusable.js";
 import { Rng } from "../util/rng.js";
 
 export interface CopyProbeOptions {
@@ -22,6 +24,8 @@ export interface CopyProbeOptions {
   /** History items shown (default 8, as the candidates task). */
   maxHistory?: number;
   seed?: number;
+  /** How the K − 1 other candidates are drawn (default: clustered like a ranker's lists). */
+  draw?: ConfusableDraw;
   /** Lists per generate() call (default 32). */
   batch?: number;
   eos: number;
@@ -44,10 +48,11 @@ export function copyProbe(model: DecoderLM, examples: readonly Example[], sids: 
   const key = (t: readonly number[]) => t.join(",");
   const itemOf = new Map(sids.map((s, i) => [key(s), i]));
   const rng = new Rng(o.seed ?? 0);
+  const neighbours = new SidNeighbours(sids);
   const lists = examples.map((e) => {
-    const chosen = new Set([e.target]);
-    while (chosen.size < k) chosen.add(rng.int(sids.length));
-    return { history: e.history.slice(Math.max(0, e.history.length - maxHistory)), shown: rng.shuffle([...chosen]), target: e.target };
+    const history = e.history.slice(Math.max(0, e.history.length - maxHistory));
+    const shown = drawConfusableList(e.target, history, k, neighbours, o.draw ?? RANKER_LIKE, () => rng.int(sids.length), rng);
+    return { history, shown, target: e.target };
   });
   let inCandidates = 0;
   let distinct = 0;

@@ -1,6 +1,7 @@
 /**
- * Candidate ranking: a user's history and K candidate SIDs (the next item among K − 1 other
- * training targets, shuffled) → all K candidates again, the next item first and the rest in the
+ * Candidate ranking: a user's history and K candidate SIDs (the next item among K − 1 others,
+ * most of them SID-prefix neighbours as in a ranker's lists — see confusable.ts —, shuffled)
+ * → all K candidates again, the next item first and the rest in the
  * order shown. The re-ranking stages ask exactly this of the model — write every candidate once
  * — and a small model does not pick it up from next-SID prediction, which never asks it to
  * copy a SID from its context: the demo's SFT and direct models learned the answer's format
@@ -17,12 +18,14 @@
  * move an item.
  */
 import { hash32, Rng } from "../../util/rng.js";
+import { drawConfusableList, RANKER_LIKE, SidNeighbours, type ConfusableDraw } from "./confusable.js";
 import { candidatesPrompt, type TaskContext } from "./context.js";
 import { PositionTask, type TrainPositions } from "./positions.js";
 import type { TaskExample } from "./types.js";
 
 export class CandidatesTask extends PositionTask {
   readonly name = "candidates" as const;
+  readonly #neighbours: SidNeighbours;
 
   constructor(
     ctx: TaskContext,
@@ -30,9 +33,14 @@ export class CandidatesTask extends PositionTask {
     maxHistory = 8,
     /** Candidates per example (the re-ranking lists' K). */
     readonly k = 10,
+    /** How the other K − 1 items are drawn (default: clustered like a ranker's; see confusable.ts). */
+    readonly draw: ConfusableDraw = RANKER_LIKE,
   ) {
     super(ctx, positions, maxHistory);
     if (!(Number.isInteger(k) && k >= 2)) throw new RangeError(`candidates task: k must be an integer ≥ 2, got ${k}`);
+    // Neighbours, like every negative here, are items of the train prefixes: never one seen only in valid/test.
+    const seen = new Set(positions.train.flat());
+    this.#neighbours = new SidNeighbours(ctx.sids, (item) => seen.has(item));
   }
 
   override get size(): number {
@@ -44,12 +52,10 @@ export class CandidatesTask extends PositionTask {
   lists(i: number): { history: readonly number[]; shown: number[]; answer: number[] } {
     const { history, target } = this.positions.at(i, this.maxHistory);
     const rng = new Rng(hash32(0x6361, i));
-    const chosen = new Set([target]);
-    // Negatives are other training targets (popularity-weighted, as upstream candidates are,
-    // and never an item seen only in valid/test); a catalogue draw fills in if those run short.
-    for (let tries = 0; chosen.size < this.k && tries < 50 * this.k; tries++) chosen.add(this.positions.at(rng.int(this.positions.size), 0).target);
-    while (chosen.size < this.k) chosen.add(rng.int(this.ctx.sids.length));
-    const shown = rng.shuffle([...chosen]);
+    // Besides SID neighbours, negatives are other training targets (popularity-weighted, as
+    // upstream candidates are, and never an item seen only in valid/test).
+    const popular = () => this.positions.at(rng.int(this.positions.size), 0).target;
+    const shown = drawConfusableList(target, history, this.k, this.#neighbours, this.draw, popular, rng);
     const answer = [target, ...shown.filter((c) => c !== target)];
     return { history, shown, answer };
   }
