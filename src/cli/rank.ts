@@ -11,7 +11,7 @@ import { loadDataset } from "../data/load.js";
 import { leaveOneOut } from "../data/split.js";
 import type { Dataset, Split } from "../data/types.js";
 import { FULL_RANKING_METRICS, fullRankingMetrics, meanMetrics, type FullRankingMetrics } from "../eval/metrics.js";
-import { buildCandidateLists, defaultNegatives, formatNegatives, parseNegatives, SPLITS, writeCandidateLists, type CandidateList, type ListSplit } from "../rank/candidates.js";
+import { buildCandidateLists, defaultNegatives, formatNegatives, parseNegatives, SPLITS, writeCandidateLists, type CandidateList, type EvalSplit } from "../rank/candidates.js";
 import { loadRanker, RANKER_KINDS, saveRanker, type RankerKind } from "../rank/checkpoint.js";
 import { fitRanker } from "../rank/fit.js";
 import type { EpochLog, SasrecLoss } from "../rank/sasrec-train.js";
@@ -232,7 +232,7 @@ function summariseTraining(t: Record<string, unknown>): Record<string, unknown> 
 }
 
 /** Full-ranking metrics of a ranker on one split (all users), with progress. */
-export function evaluateFull(ranker: Ranker, data: LoadedData, split: ListSplit, io: Output): FullRankingMetrics {
+export function evaluateFull(ranker: Ranker, data: LoadedData, split: EvalSplit, io: Output): FullRankingMetrics {
   return roundAll(fullRankingMetrics(ranker, data.split[split], progress(io, `scoring ${split}`)));
 }
 
@@ -291,11 +291,11 @@ async function candidatesCommand(args: string[], io: Output): Promise<number> {
   return 0;
 }
 
-export function parseSplits(text: string): ListSplit[] {
+export function parseSplits(text: string): EvalSplit[] {
   const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
   for (const p of parts) if (!(SPLITS as readonly string[]).includes(p)) throw new UsageError(`--splits takes ${SPLITS.join(",")}; got "${p}"`);
   if (parts.length === 0) throw new UsageError("--splits is empty");
-  return [...new Set(parts)] as ListSplit[];
+  return [...new Set(parts)] as EvalSplit[];
 }
 
 export interface BuiltSplits {
@@ -308,7 +308,7 @@ export interface BuiltSplits {
 export function buildLists(
   ranker: Ranker,
   data: LoadedData,
-  splits: readonly ListSplit[],
+  splits: readonly EvalSplit[],
   o: { size?: number; negatives?: ReturnType<typeof parseNegatives>; seed?: number },
   io: Output,
 ): BuiltSplits {

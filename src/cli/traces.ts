@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
 import { leaveOneOut } from "../data/split.js";
 import { TextTokenizer } from "../lm/tokenizer.js";
-import { readCandidateLists, SPLITS, type ListSplit } from "../rank/candidates.js";
+import { LIST_SPLITS, readCandidateLists, type ListSplit } from "../rank/candidates.js";
 import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { datasetPromptContext, type PromptBudget } from "../prompt/rerank-prompt.js";
 import { readSidMap } from "../sid/sidmap.js";
@@ -38,7 +38,7 @@ const USAGE = `usage:
   gr2 traces view RUN_DIR [--file TRACES.jsonl] [--dataset NAME --data-dir DIR] [--outputs FILE] [--port N]
   gr2 traces generate --run RUN_DIR --candidates FILE --sids FILE --dataset NAME [--data-dir DIR]
       [--users N --items N --seed S] --teacher evidence|openai --mode targeted|rejection
-      [--max-attempts N] [--split valid|test|all] [--format json|compact] [--limit N] [--shuffle]
+      [--max-attempts N] [--split train|valid|test|all] [--format json|compact] [--limit N] [--shuffle]
       [--trace-seed 0] [--temperature T] [--max-history 20] [--budget TOKENS [--tokenizer PATH]]
       [--out FILE] [--json]
     openai teacher: --base-url URL --model M [--api-key-env OPENAI_API_KEY] [--n 1] [--max-tokens 1024]
@@ -141,7 +141,7 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
   if (v.teacher === undefined) throw new UsageError("missing --teacher evidence|openai");
   if (v.mode === undefined) throw new UsageError("missing --mode targeted|rejection");
   const mode = choiceFlag(v, "mode", TRACE_MODES, "targeted");
-  const split = choiceFlag(v, "split", [...SPLITS, "all"] as const, "valid");
+  const split = choiceFlag(v, "split", [...LIST_SPLITS, "all"] as const, "valid");
   const format = choiceFlag(v, "format", OUTPUT_FORMATS, "json");
   const teacherFormat = choiceFlag(v, "teacher-format", OUTPUT_FORMATS, "json");
   const maxAttempts = intFlag(v, "max-attempts", mode === "targeted" ? 2 : 8, 1);
@@ -157,7 +157,7 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
   let lists = readCandidateLists(candidatesPath, itemIds, split === "all" ? {} : { splits: [split as ListSplit] });
   if (v.limit !== undefined) lists = lists.slice(0, intFlag(v, "limit", 0, 1));
   if (lists.length === 0) throw new Error(`${candidatesPath}: no ${split === "all" ? "" : `${split} `}lists`);
-  if (split !== "valid") io.err(`gr2 traces: warning: traces of test lists must not be trained on; the final numbers come from those lists (DESIGN.md §5)\n`);
+  if (split === "test" || split === "all") io.err(`gr2 traces: warning: traces of test lists must not be trained on; the final numbers come from those lists (DESIGN.md §5)\n`);
 
   const sidMap = await readSidMap(sidsPath);
   const sidIndex = new Map(sidMap.ids.map((id, i) => [id, i]));

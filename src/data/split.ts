@@ -62,6 +62,15 @@ export function trainExamples(split: Split, options: Pick<SplitOptions, "maxHist
   return examples;
 }
 
+/**
+ * Each user's last train-prefix position: s[0..n-4] → s[n-3] (users with a train prefix of at
+ * least 2 items). One more list per user to learn from, the position just before valid's.
+ */
+export function lastTrainExamples(split: Split, options: Pick<SplitOptions, "maxHistory"> = {}): Example[] {
+  checkMaxHistory(options.maxHistory);
+  return split.train.flatMap((prefix, user) => (prefix.length >= 2 ? [example(user, prefix, prefix.length - 1, options.maxHistory)] : []));
+}
+
 /** History s[0..k-1] (its last `maxHistory` items) → target s[k]. */
 function example(user: number, s: readonly number[], k: number, maxHistory?: number): Example {
   const from = maxHistory === undefined ? 0 : Math.max(0, k - maxHistory);

@@ -2,7 +2,7 @@
  * `gr2 pipeline`: every stage, end to end, in one run folder.
  *
  *   data → semantic IDs → upstream ranker + candidate lists (valid, test) → baselines
- *        → pre-training → mid-training → traces (valid lists) → SFT → DAPO
+ *        → pre-training → mid-training → traces (valid lists, and train lists if the preset says) → SFT → DAPO
  *        → direct policy (SFT + DAPO on the SIDs-only prompt, no reasoning) → evaluation (test lists)
  *
  * Each stage records itself in runs/<name>/run.json; a stage already marked done is skipped,
@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset, Split } from "../data/types.js";
 import { itemText } from "../data/text.js";
-import { leaveOneOut } from "../data/split.js";
+import { lastTrainExamples, leaveOneOut } from "../data/split.js";
 import { buildSids, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
@@ -108,26 +108,35 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // ---- upstream ranker and candidate lists ----
   const itemIds = items.map((i) => i.id);
   const listPath = (s: string) => join(o.runDir, "candidates", `${s}.jsonl`);
-  const { valid, test } = await timed("prerank", () => {
-    if (isDone("prerank") && existsSync(listPath("valid")) && existsSync(listPath("test"))) {
-      return { valid: readCandidateLists(listPath("valid"), itemIds), test: readCandidateLists(listPath("test"), itemIds) };
+  const splits = P.trainLists ? (["train", "valid", "test"] as const) : (["valid", "test"] as const);
+  const { valid, test, train } = await timed("prerank", () => {
+    if (isDone("prerank") && splits.every((s) => existsSync(listPath(s)))) {
+      const read = (s: string) => readCandidateLists(listPath(s), itemIds);
+      return { valid: read("valid"), test: read("test"), train: P.trainLists ? read("train") : [] };
     }
     const { ranker } = fitRanker(P.ranker, split, items.length, { sasrec: P.sasrec, sasrecTrain: { ...P.sasrecTrain, seed: o.seed } });
     const negatives = defaultNegatives();
     const v = buildCandidateLists(ranker, split.valid, "valid", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
     const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
+    // Extra lists to learn from, one position earlier than valid's (see PipelinePreset.trainLists).
+    const tr = P.trainLists ? buildCandidateLists(ranker, lastTrainExamples(split), "train", ds.interactions.userIds, { negatives, seed: o.seed }).lists : [];
     // Under `hits` only the users the ranker retrieved get a list; too few and nothing downstream means anything.
     for (const [name, lists] of [["valid", v], ["test", t]] as const) {
       if (lists.length < 10) throw new Error(`prerank: the ${P.ranker} ranker put the target in its top ${LIST_SIZE} for only ${lists.length} of ${split[name].length} ${name} users; the re-ranker needs lists to learn from and be measured on (a stronger ranker, or more users)`);
     }
     writeCandidateLists(listPath("valid"), v, itemIds);
     writeCandidateLists(listPath("test"), t, itemIds);
-    const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length };
-    recordStage(o.runDir, "prerank", { status: "done", outputs: { valid: "candidates/valid.jsonl", test: "candidates/test.jsonl" }, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives) } });
-    return { valid: v, test: t };
+    if (P.trainLists) writeCandidateLists(listPath("train"), tr, itemIds);
+    const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length, train_lists: tr.length };
+    const outputs = Object.fromEntries(splits.map((s) => [s, `candidates/${s}.jsonl`]));
+    recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives) } });
+    return { valid: v, test: t, train: tr };
   });
   // The re-ranker learns from the valid lists of most users; a held-out slice is for model selection.
   const learnLists = sample(holdOutUsers(valid, 0.1, o.seed).train, P.learnUsers, o.seed);
+  // SFT also learns from the same users' train lists (never the held-out users'); RL does not.
+  const learners = new Set(learnLists.map((l) => l.user));
+  const traceLists = [...learnLists, ...train.filter((l) => learners.has(l.user))];
   const evalLists = sample(test, P.evalUsers, o.seed);
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
@@ -153,7 +162,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     if (isDone("traces")) return;
     const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(split.train, items.length), complements: context.complements }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts });
     const r = await generateTraces({
-      lists: learnLists,
+      lists: traceLists,
       teacher,
       mode: P.traceMode,
       prompt: { context, options: { maxHistory: P.maxHistory, budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
@@ -192,7 +201,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         const directTracePath = join(o.runDir, "traces", "direct.jsonl");
         if (!isDone("direct-sft")) {
           const records = readJsonLines<TraceRecord>(tracePath).records;
-          const examples = await directTraces(records, learnLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
+          const examples = await directTraces(records, traceLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
           writeDirectTraces(directTracePath, examples);
           await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS });
         }
@@ -249,7 +258,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     notes: [
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
-      `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists.`,
+      `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists${traceLists.length > learnLists.length ? ` (SFT also from ${traceLists.length - learnLists.length} train lists)` : ""}.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
     extra: { stages, seconds },

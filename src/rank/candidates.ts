@@ -22,8 +22,16 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { rankOfTarget, scoreInBatches, topItems, type Ranker } from "./ranker.js";
 
 export const LIST_SIZE = 10;
+/** The evaluation splits (`gr2 rank candidates --splits`). */
 export const SPLITS = ["valid", "test"] as const;
-export type ListSplit = (typeof SPLITS)[number];
+export type EvalSplit = (typeof SPLITS)[number];
+/**
+ * A list's split. `train` lists (each user's last train-prefix position; see `lastTrainExamples`)
+ * are extra lists to learn from: the ranker was trained on those targets, so they are never
+ * evaluated on.
+ */
+export const LIST_SPLITS = ["train", ...SPLITS] as const;
+export type ListSplit = (typeof LIST_SPLITS)[number];
 
 /** One candidate list, items as dense catalogue indices. */
 export interface CandidateList {
@@ -244,7 +252,7 @@ function parseLine(line: string, where: { file: string; line: number }, index: R
 
   const user = id(o.user, "user");
   const split = o.split;
-  if (split !== "valid" && split !== "test") fail(`"split" must be "valid" or "test", got ${JSON.stringify(split)}`);
+  if (!(LIST_SPLITS as readonly unknown[]).includes(split)) fail(`"split" must be ${LIST_SPLITS.map((x) => `"${x}"`).join(", ")}, got ${JSON.stringify(split)}`);
   const history = items("history");
   const candidates = items("candidates");
   const target = item(o.target, "target");

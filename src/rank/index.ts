@@ -18,6 +18,8 @@ export {
   type CandidateList,
   type CandidateLine,
   type ListSplit,
+  type EvalSplit,
+  LIST_SPLITS,
   type NegativeStrategy,
 } from "./candidates.js";
 export { itemTextFeatures, type TextFeatures } from "./text-features.js";

@@ -30,17 +30,19 @@ export interface DirectTraceOptions {
 
 /**
  * One direct example per accepted trace with a ranking. The list (history and upstream
- * candidates) comes from `lists` by user, since a trace keeps only its own, reasoning-layout
+ * candidates) comes from `lists` by split and user, since a trace keeps only its own, reasoning-layout
  * prompt; a trace whose user has no list, or whose candidates differ from it, is an error
  * naming the user (the traces and lists come from different runs).
  */
-export async function directTraces(traces: readonly TraceRecord[], lists: readonly Pick<CandidateList, "user" | "history" | "candidates">[], o: DirectTraceOptions): Promise<DirectTrace[]> {
-  const byUser = new Map(lists.map((l) => [l.user, l]));
+export async function directTraces(traces: readonly TraceRecord[], lists: readonly Pick<CandidateList, "user" | "split" | "history" | "candidates">[], o: DirectTraceOptions): Promise<DirectTrace[]> {
+  // A user may have a list in several splits (train and valid), so lists are found by both.
+  const key = (split: string, user: string) => `${split}\u0000${user}`;
+  const byList = new Map(lists.map((l) => [key(l.split, l.user), l]));
   const out: DirectTrace[] = [];
   for (const t of traces) {
     if (!t.accepted || !t.ranking) continue;
-    const list = byUser.get(t.user);
-    if (!list) throw new Error(`direct traces: the trace of user ${JSON.stringify(t.user)} has no candidate list among the ${lists.length} given`);
+    const list = byList.get(key(t.split, t.user));
+    if (!list) throw new Error(`direct traces: the trace of user ${JSON.stringify(t.user)} (${t.split}) has no candidate list among the ${lists.length} given`);
     const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: "sids", maxHistory: o.maxHistory, budget: o.budget });
     if (prompt.candidateSids.join("") !== t.candidate_sids.join("")) {
       throw new Error(`direct traces: user ${JSON.stringify(t.user)}'s trace has other candidates than its list (were they built from different runs?)`);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DataError } from "../../src/data/errors.js";
-import { leaveOneOut, trainExamples } from "../../src/data/split.js";
+import { lastTrainExamples, leaveOneOut, trainExamples } from "../../src/data/split.js";
 
 const interactions = { userIds: ["a", "b"], sequences: [[10, 11, 12, 13, 14], [20, 21, 22]] };
 
@@ -39,6 +39,16 @@ test("trainExamples: every prefix s[0..k-1] → s[k] for k = 1..n-3", () => {
     { user: 0, history: [10, 11], target: 12 },
   ]);
   assert.deepEqual(trainExamples(split, { maxHistory: 1 })[1], { user: 0, history: [11], target: 12 });
+});
+
+test("lastTrainExamples: one per user, the last train position s[0..n-4] → s[n-3], never a valid or test target", () => {
+  const split = leaveOneOut({ userIds: ["a", "b", "c"], sequences: [[10, 11, 12, 13, 14], [20, 21, 22], [30, 31, 32, 33]] });
+  assert.deepEqual(lastTrainExamples(split), [
+    { user: 0, history: [10, 11], target: 12 },
+    { user: 2, history: [30], target: 31 },
+  ]);
+  assert.deepEqual(lastTrainExamples(split, { maxHistory: 1 })[0], { user: 0, history: [11], target: 12 });
+  for (const e of lastTrainExamples(split)) assert.ok(trainExamples(split).some((t) => t.user === e.user && t.target === e.target && t.history.length === e.history.length), "it is one of the train examples");
 });
 
 test("users with fewer than 3 items are rejected clearly, or skipped and listed", () => {

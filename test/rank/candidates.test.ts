@@ -99,7 +99,7 @@ test("malformed lines are rejected with file:line and what is wrong", () => {
     [good({ candidates: ["sku-2", "sku-3", "nope"] }), "", /names item "nope", which is not in the catalogue/],
     [good({ candidates: ["sku-2", "sku-3", "sku-3"] }), "", /names an item twice/],
     [good({ scores: [1, 2, 3] }), "", /must not increase/],
-    [good({ split: "train" }), "", /"split" must be "valid" or "test"/],
+    [good({ split: "training" }), "", /"split" must be "train", "valid", "test", got "training"/],
     [good({ history: "sku-1" }), "", /"history" must be an array/],
     [good({ user: "" }), "", /"user" must be an id/],
     [good(), good({ candidates: ["sku-2", "sku-3"], scores: null, rank_pre: 2 }), /"candidates" has 2 items; earlier lines have 3/],
