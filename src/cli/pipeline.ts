@@ -27,6 +27,7 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   if (sft !== undefined) o.sft = { ...preset.sft, steps: sft };
   const rl = integerFlag(values, "rl-steps", 1);
   if (rl !== undefined) o.dapo = { ...preset.dapo, steps: rl };
+  if (values["rl-rollouts"] !== undefined) o.rlRollouts = choiceFlag(values, "rl-rollouts", ["constrained", "free"] as const, preset.rlRollouts);
   return o;
 }
 
@@ -34,7 +35,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
                     [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
-                    [--sft-steps N] [--rl-steps N]
+                    [--sft-steps N] [--rl-steps N] [--rl-rollouts constrained|free]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
@@ -55,6 +56,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         mix: { type: "string" },
         "sft-steps": { type: "string" },
         "rl-steps": { type: "string" },
+        "rl-rollouts": { type: "string" },
       },
     });
     const preset = (values.preset as string | undefined) ?? "tiny";

@@ -187,7 +187,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   // DAPO on the learning lists, from `from`, prompting and decoding as `settings` say.
   const rlPass = (stage: string, from: string, settings: ReturnType<typeof rerankSettings> | ReturnType<typeof directSettings>, dapo: PipelinePreset["dapo"]) =>
-    runRl({ runDir: o.runDir, stage, from, lists: learnLists, context, ...settings, shuffle: false, dapo: { ...DAPO_DEFAULTS, ...dapo, seed: o.seed }, device: o.device });
+    runRl({ runDir: o.runDir, stage, from, lists: learnLists, context, ...settings, constrained: P.rlRollouts === "constrained", shuffle: false, dapo: { ...DAPO_DEFAULTS, ...dapo, seed: o.seed }, device: o.device });
 
   const rl = await timed("rl", async () => {
     if (!isDone("rl")) await rlPass("rl", sft, rerankSettings(P), P.dapo);

@@ -35,6 +35,16 @@ export interface PipelinePreset {
   sft: { steps: number; batch: number; lr: number; precision: "fp32" | "bf16" };
   dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
   /**
+   * How DAPO samples its rollouts (both RL passes). `constrained`: the ranking line is forced to
+   * a valid permutation, so R_fmt is always 1 and RL learns ranking only — what a policy that
+   * writes no valid list yet needs (the demo's SFT model: 0%; every free rollout would score the
+   * invalid penalty, no group would vary, and nothing would be learned). `free`: the policy
+   * samples unconstrained and invalid answers take the invalid penalty, so RL also teaches the
+   * format: from an SFT model at 69% valid, 30 free DAPO steps reached 80% (docs/benchmarks.md).
+   * Evaluation and serving decode constrained either way.
+   */
+  rlRollouts: "constrained" | "free";
+  /**
    * The direct policy (technical report): from the RL model, SFT on the teacher's rankings
    * without reasoning, then an RL pass without chain of thought, both on the `sids` prompt.
    * `null` skips both stages.
@@ -74,6 +84,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxNewTokens: 240,
     sft: { steps: 20, batch: 4, lr: 2e-3, precision: "fp32" },
     dapo: { steps: 3, promptsPerStep: 2, groupSize: 4, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 3 },
+    rlRollouts: "constrained",
     direct: {
       maxPromptTokens: 400,
       maxNewTokens: 80,
@@ -102,6 +113,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxNewTokens: 240,
     sft: { steps: 75, batch: 8, lr: 1e-3, precision: "bf16" },
     dapo: { steps: 6, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3 },
+    rlRollouts: "constrained",
     direct: {
       maxPromptTokens: 400,
       maxNewTokens: 80,
@@ -130,6 +142,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxNewTokens: 360,
     sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },
     dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
+    rlRollouts: "constrained",
     direct: {
       maxPromptTokens: 512,
       maxNewTokens: 100,

@@ -22,3 +22,9 @@ test("--mix sets mid-training's task mixture, and a bad one is a clear error", (
   assert.throws(() => overridesFrom({ mix: "ranking=1" }, demo), /unknown task "ranking"/);
   assert.throws(() => overridesFrom({ "midtrain-steps": "0" }, demo), /midtrain-steps/);
 });
+
+test("--rl-rollouts switches DAPO's rollouts between constrained and free; anything else is a clear error", () => {
+  assert.equal(demo.rlRollouts, "constrained");
+  assert.deepEqual(overridesFrom({ "rl-rollouts": "free" }, demo), { rlRollouts: "free" });
+  assert.throws(() => overridesFrom({ "rl-rollouts": "loose" }, demo), /rl-rollouts/);
+});
