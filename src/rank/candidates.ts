@@ -33,6 +33,9 @@ export type EvalSplit = (typeof SPLITS)[number];
 export const LIST_SPLITS = ["train", ...SPLITS] as const;
 export type ListSplit = (typeof LIST_SPLITS)[number];
 
+/** What names a list among others: its split and user (a user has at most one list per split). */
+export const listKey = (split: string, user: string): string => `${split}\u0000${user}`;
+
 /** One candidate list, items as dense catalogue indices. */
 export interface CandidateList {
   /** The dataset's user id (upstream string). */
@@ -213,7 +216,7 @@ export function readCandidateLists(path: string, itemIds: readonly string[], o: 
     if (list.candidates.length !== size) {
       throw new DataError(where, `"candidates" has ${list.candidates.length} items; ${o.size ? "expected" : "earlier lines have"} ${size}`);
     }
-    const key = `${list.split}\u0000${list.user}`;
+    const key = listKey(list.split, list.user);
     if (seen.has(key)) throw new DataError(where, `user ${JSON.stringify(list.user)} has a second "${list.split}" list; one list per user and split`);
     seen.add(key);
     if (!o.splits || o.splits.includes(list.split)) lists.push(list);

@@ -39,6 +39,7 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import type { EvidenceTrace } from "./evidence-teacher.js";
 import type { Teacher, TeacherAttempt, TeacherList, TraceMode } from "./teacher.js";
 import { JsonLinesAppender, readJsonLines } from "./trace-file.js";
+import { listKey } from "../rank/candidates.js";
 
 export interface TraceRecord {
   user: string;
@@ -121,8 +122,6 @@ export interface GenerateTracesResult {
   skipped: number;
 }
 
-const keyOf = (split: string, user: string) => `${split}\u0000${user}`;
-
 export function statsPathFor(out: string): string {
   return join(dirname(out), `${basename(out).replace(/\.jsonl$/, "")}.stats.json`);
 }
@@ -137,8 +136,8 @@ export async function generateTraces(o: GenerateTracesOptions): Promise<Generate
       throw new Error(`${o.out} holds ${r.mode} traces by "${r.teacher}"; this run makes ${o.mode} traces by "${o.teacher.name}" (use another output file)`);
     }
   }
-  const done = new Set(existing.map((r) => keyOf(r.split, r.user)));
-  const todo = o.lists.filter((l) => !done.has(keyOf(l.split, l.user)));
+  const done = new Set(existing.map((r) => listKey(r.split, r.user)));
+  const todo = o.lists.filter((l) => !done.has(listKey(l.split, l.user)));
   const skipped = o.lists.length - todo.length;
   const writer = new JsonLinesAppender(o.out);
   let finished = 0;

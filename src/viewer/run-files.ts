@@ -9,7 +9,8 @@ import { isAbsolute, join, resolve } from "node:path";
 import { readSidMap } from "../sid/sidmap.js";
 import { readJsonLines } from "../teacher/trace-file.js";
 import { readManifest, type RunManifest } from "../train/run.js";
-import { listKey, type ModelOutput } from "./view-model.js";
+import type { ModelOutput } from "./view-model.js";
+import { listKey } from "../rank/candidates.js";
 
 const inRun = (runDir: string, p: string): string => (isAbsolute(p) ? p : join(runDir, p));
 

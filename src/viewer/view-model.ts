@@ -6,6 +6,7 @@
  */
 import { parseRerankOutput } from "../prompt/parse-output.js";
 import type { TraceRecord } from "../teacher/traces.js";
+import { listKey } from "../rank/candidates.js";
 
 /** An item as the page shows it; `title` is null when no dataset was given. */
 export interface ItemRef {
@@ -87,8 +88,6 @@ export interface ModelOutput {
   ranking?: number[];
   text?: string;
 }
-
-export const listKey = (split: string, user: string): string => `${split}\u0000${user}`;
 
 const SID = /<\|sid_begin\|>(?:<s_[a-z]_\d+>)+<\|sid_end\|>/g;
 

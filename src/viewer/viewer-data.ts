@@ -11,7 +11,8 @@ import type { Interactions } from "../data/types.js";
 import { readJsonLines } from "../teacher/trace-file.js";
 import type { TraceRecord } from "../teacher/traces.js";
 import { findTraceFiles, readHistories, readModelOutputs, readSidLookups } from "./run-files.js";
-import { buildTraceView, listKey, matches, summarize, type Filter, type Lookups, type Summary, type TraceView } from "./view-model.js";
+import { listKey } from "../rank/candidates.js";
+import { buildTraceView, matches, summarize, type Filter, type Lookups, type Summary, type TraceView } from "./view-model.js";
 
 export interface ViewerDataOptions {
   runDir: string;
