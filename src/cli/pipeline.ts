@@ -28,6 +28,10 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   const rl = integerFlag(values, "rl-steps", 1);
   if (rl !== undefined) o.dapo = { ...preset.dapo, steps: rl };
   if (values["rl-rollouts"] !== undefined) o.rlRollouts = choiceFlag(values, "rl-rollouts", ["constrained", "free"] as const, preset.rlRollouts);
+  if (values["rl-format-credit"] !== undefined) {
+    const formatCredit = choiceFlag(values, "rl-format-credit", ["sequence", "first_error"] as const, "sequence");
+    o.dapo = { ...(o.dapo ?? preset.dapo), formatCredit };
+  }
   return o;
 }
 
@@ -36,6 +40,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--sft-steps N] [--rl-steps N] [--rl-rollouts constrained|free]
+                    [--rl-format-credit sequence|first_error]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
@@ -57,6 +62,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "sft-steps": { type: "string" },
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
+        "rl-format-credit": { type: "string" },
       },
     });
     const preset = (values.preset as string | undefined) ?? "tiny";

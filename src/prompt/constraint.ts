@@ -54,6 +54,14 @@ export interface PermutationConstraint {
    * that row's `candidates`) in generated order, and whether the answer reached its stop token.
    */
   outcome(generated: readonly (readonly number[])[]): { ranking: number[]; complete: boolean }[];
+  /**
+   * For an answer decoded without the constraint: the index of its first token the grammar
+   * does not allow (an unknown SID's first wrong code, the code that can only repeat a used
+   * candidate, a broken header), or null if every token is allowed. This is where an invalid
+   * answer went wrong, which DAPO's `formatCredit: "first_error"` uses. `row` picks the
+   * candidate list (default 0). Independent of any generation in progress.
+   */
+  firstViolation(tokens: readonly number[], row?: number): number | null;
 }
 
 /** Per tokenizer and format: which tokens may appear in a rationale and which close it. */
@@ -164,46 +172,45 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
   let rows: Row[] = [];
   const reset = (B: number) => {
     if (seqsOf.length !== 1 && seqsOf.length !== B) throw new Error(`permutation constraint: ${seqsOf.length} candidate lists for a batch of ${B} rows`);
-    rows = Array.from({ length: B }, (_, b) => ({
-      seqs: seqsOf[seqsOf.length === 1 ? 0 : b]!,
-      used: [],
-      phase: settle(o.prefilled ? { kind: "rationale", n: 0 } : forced(prefixIds, { kind: "rationale", n: 0 })),
-      consumed: 0,
-    }));
+    rows = Array.from({ length: B }, (_, b) => freshRow(b));
   };
 
-  const advance = (row: Row, b: number, token: number): void => {
+  /** Moves `row` past `token`; false (and the row unchanged) when its state does not allow the token. */
+  const advance = (row: Row, token: number): boolean => {
     const p = row.phase;
-    const bad = (): never => {
-      throw new Error(`permutation constraint: row ${b} generated token ${token} (${JSON.stringify(tok.decodeSync([token]))}), which the ${p.kind} state does not allow`);
-    };
     switch (p.kind) {
       case "done":
-        return;
+        return true;
       case "forced":
-        if (token !== p.ids[p.at]) bad();
+        if (token !== p.ids[p.at]) return false;
         row.phase = settle({ ...p, at: p.at + 1 });
-        return;
+        return true;
       case "rationale": {
-        if (!(token < classes.size && classes.rationale[token])) bad();
+        if (!(token < classes.size && classes.rationale[token])) return false;
         const rest = classes.closerRest.get(token);
         row.phase = settle(rest === undefined ? { kind: "rationale", n: p.n + 1 } : forced(headerRest[rest]!, { kind: "sid", prefix: [] }));
-        return;
+        return true;
       }
       case "sid": {
         const prefix = [...p.prefix, token];
         const left = matching(row, prefix);
-        if (left.length === 0) bad();
+        if (left.length === 0) return false;
         if (prefix.length < L) {
           row.phase = { kind: "sid", prefix };
-          return;
+          return true;
         }
         row.used.push(row.seqs.indexOf(left[0]!));
         row.phase = settle(afterSid(row));
-        return;
+        return true;
       }
     }
   };
+  const freshRow = (b: number): Row => ({
+    seqs: seqsOf[seqsOf.length === 1 ? 0 : b]!,
+    used: [],
+    phase: settle(o.prefilled ? { kind: "rationale", n: 0 } : forced(prefixIds, { kind: "rationale", n: 0 })),
+    consumed: 0,
+  });
 
   const allow = (mask: Uint8Array, offset: number, V: number, row: Row): void => {
     const p = row.phase;
@@ -230,7 +237,10 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
     if (step === 0 || rows.length !== B || generated.some((t, b) => t.length < rows[b]!.consumed)) reset(B);
     generated.forEach((tokens, b) => {
       const row = rows[b]!;
-      for (; row.consumed < tokens.length; row.consumed++) advance(row, b, tokens[row.consumed]!);
+      for (; row.consumed < tokens.length; row.consumed++) {
+        const token = tokens[row.consumed]!;
+        if (!advance(row, token)) throw new Error(`permutation constraint: row ${b} generated token ${token} (${JSON.stringify(tok.decodeSync([token]))}), which the ${row.phase.kind} state does not allow`);
+      }
     });
   };
 
@@ -250,6 +260,11 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
       // The stop token is sampled after the last constraint call: feed the tail first.
       sync(generated, null);
       return rows.map((r) => ({ ranking: [...r.used], complete: r.phase.kind === "done" }));
+    },
+    firstViolation: (tokens, row = 0) => {
+      const r = freshRow(row);
+      for (let t = 0; t < tokens.length; t++) if (!advance(r, tokens[t]!)) return t;
+      return null;
     },
   };
 }

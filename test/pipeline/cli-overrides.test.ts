@@ -28,3 +28,10 @@ test("--rl-rollouts switches DAPO's rollouts between constrained and free; anyth
   assert.deepEqual(overridesFrom({ "rl-rollouts": "free" }, demo), { rlRollouts: "free" });
   assert.throws(() => overridesFrom({ "rl-rollouts": "loose" }, demo), /rl-rollouts/);
 });
+
+test("--rl-format-credit sets where DAPO credits an invalid answer, keeping the other DAPO overrides", () => {
+  const demo = PIPELINE_PRESETS.demo;
+  assert.deepEqual(overridesFrom({ "rl-format-credit": "first_error" }, demo).dapo, { ...demo.dapo, formatCredit: "first_error" });
+  assert.deepEqual(overridesFrom({ "rl-steps": "40", "rl-format-credit": "sequence" }, demo).dapo, { ...demo.dapo, steps: 40, formatCredit: "sequence" });
+  assert.throws(() => overridesFrom({ "rl-format-credit": "last_error" }, demo), /rl-format-credit/);
+});

@@ -11,7 +11,7 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
   try {
     const ds = generateSynthetic({ users: 120, items: 80, seed: 3 });
     // Free rollouts: the tiny model writes few valid lists, so DAPO must cope with groups that all take the invalid penalty.
-    const overrides = { evalUsers: 24, rlRollouts: "free" as const, dapo: { steps: 2, promptsPerStep: 2, groupSize: 2, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 2 } };
+    const overrides = { evalUsers: 24, rlRollouts: "free" as const, dapo: { steps: 2, promptsPerStep: 2, groupSize: 2, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 2, formatCredit: "first_error" as const } };
     const r = await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides });
     assert.equal(r.users, 24);
     for (const stage of ["prerank", "listwise", "sft", "rl", "direct"]) {
@@ -28,6 +28,7 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     const manifest = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
     for (const s of ["sids", "prerank", "pretrain", "midtrain", "traces", "sft", "rl", "direct-sft", "direct"]) assert.equal(manifest.stages[s]?.status, "done", s);
     for (const s of ["rl", "direct"]) assert.equal(manifest.stages[s].config.constrained, false, `${s} sampled free rollouts`);
+    assert.equal(manifest.stages.rl.config.dapo.formatCredit, "first_error", "free rollouts credited at their first error");
     for (const f of ["report.md", "report.json"]) assert.ok(existsSync(join(r.reportDir, f)), f);
     // SFT also learns from every user's train list, and never from a test list.
     const trainLists = readFileSync(join(dir, "candidates", "train.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { user: string });

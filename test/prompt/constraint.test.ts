@@ -8,7 +8,7 @@ import { generate } from "../../src/lm/generate.js";
 import { TextTokenizer } from "../../src/lm/tokenizer.js";
 import { DecoderLM } from "../../src/lm/model.js";
 import { permutationConstraint } from "../../src/prompt/constraint.js";
-import { GRAMMARS, type OutputFormat } from "../../src/prompt/output-format.js";
+import { formatOutput, GRAMMARS, type OutputFormat } from "../../src/prompt/output-format.js";
 import { parseRerankOutput } from "../../src/prompt/parse-output.js";
 import { formatSid } from "../../src/sid/sidmap.js";
 import { CODEBOOK, tokenizer } from "./helpers.js";
@@ -131,3 +131,41 @@ test("closer tokens that carry part of the header, and tokens that would break t
     }
   }
 });
+
+for (const format of ["json", "compact"] as const satisfies readonly OutputFormat[]) {
+  test(`${format}: firstViolation finds where a free answer left the grammar: the unknown SID's wrong code, the code that can only repeat`, async () => {
+    const lists = candidateLists(2, 10);
+    const c = await permutationConstraint({ tokenizer: tok, format, candidates: lists, maxRationaleTokens: 200 });
+    const sids = lists[1]!;
+    const encode = async (text: string) => [...(await tok.encode(text))];
+    const answer = (ranking: readonly string[]) => formatOutput(format, "the first two share a category with the last purchase", ranking);
+    // Tokens up to (not including) ranking entry k, then `codes` of that entry's SID tokens.
+    const at = async (ranking: readonly string[], k: number, codes: number) =>
+      (await encode(answer(ranking).slice(0, answer(ranking).indexOf(ranking[k]!, answer(ranking).indexOf(GRAMMARS[format].header))))).length + 1 + codes;
+
+    const valid = [...sids].reverse();
+    assert.equal(c.firstViolation(await encode(answer(valid)), 1), null);
+    assert.equal(c.firstViolation([...(await encode(answer(valid))), stop], 1), null, "with its stop token too");
+
+    // Entry 4 (index 3) keeps the first two codes of a candidate but changes the last one.
+    const codes = sids[3]!.match(/\d+/g)!.map(Number);
+    const unknown = formatSid([codes[0]!, codes[1]!, (codes[2]! + 7) % CODEBOOK]);
+    assert.ok(!sids.includes(unknown));
+    const withUnknown = valid.map((s) => (s === sids[3] ? unknown : s));
+    assert.equal(c.firstViolation(await encode(answer(withUnknown)), 1), await at(withUnknown, valid.indexOf(sids[3]!), 2));
+
+    // Entry 6 repeats entry 2: the violation is the first code no unused candidate continues.
+    const dup = [...valid];
+    dup[5] = dup[1]!;
+    const used = dup.slice(0, 5);
+    const dupCodes = dup[1]!.match(/\d+/g)!.map(Number);
+    const left = (j: number) => sids.filter((s) => !used.includes(s) && s.match(/\d+/g)!.slice(0, j + 1).every((x, i) => Number(x) === dupCodes[i]));
+    const firstDead = dupCodes.findIndex((_, j) => left(j).length === 0);
+    assert.ok(firstDead >= 0);
+    const tokens = await encode(answer(dup));
+    const expected = (await encode(answer(dup).slice(0, answer(dup).lastIndexOf(dup[1]!)))).length + 1 + firstDead;
+    assert.equal(c.firstViolation(tokens, 1), expected);
+    // The row picks the candidate list: under row 0's list the first ranked SID is already unknown.
+    assert.ok(c.firstViolation(tokens, 0)! < expected);
+  });
+}

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as torch from "../../src/torch/index.js";
-import { dapoPolicyLoss, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty } from "../../src/train/dapo/loss.js";
+import { dapoPolicyLoss, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty } from "../../src/train/dapo/loss.js";
 
 const t = (xs: number[], shape: number[]) => torch.tensor(xs, shape);
 
@@ -58,4 +58,16 @@ test("group advantages, overlong shaping and the dynamic-sampling filter", () =>
   assert.equal(overlongPenalty(120, 100, 20), -1);
   assert.deepEqual(groupsWithSignal([1, 1, 0, 1, 0.2, 0.2], 2), [1]);
   assert.throws(() => groupAdvantages([1, 2, 3], 2), /groups of 2/);
+});
+
+test("firstErrorAdvantages: an invalid answer's Â sits on its first error token only; the others keep Â on every token", () => {
+  assert.equal(firstErrorAdvantages([1, -1], [3, 2], [null, null]), null, "no error position: one Â per answer");
+  // Three answers of lengths 3, 2, 4 (L = 4); the second went wrong at its token 1.
+  assert.deepEqual(firstErrorAdvantages([0.5, -1.5, 1], [3, 2, 4], [null, 1, null]), [0.5, 0.5, 0.5, 0.5, 0, -1.5, 0, 0, 1, 1, 1, 1]);
+  assert.throws(() => firstErrorAdvantages([1], [2], [2]), /2 tokens, so no error at token 2/);
+  // As a loss: only the error token of the invalid answer gets gradient.
+  const logp = t([-1, -1, -1, -1], [1, 4]).requiresGrad_();
+  const A = t(firstErrorAdvantages([-1], [4], [2])!, [1, 4]);
+  dapoPolicyLoss(logp, logp.detach(), A, t([1, 1, 1, 1], [1, 4])).loss.backward();
+  assert.deepEqual([...logp.grad!.toFloat32Array()].map((g) => Math.round(g * 100) / 100 + 0), [0, 0, 0.25, 0]);
 });

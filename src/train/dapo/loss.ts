@@ -77,6 +77,28 @@ export function groupAdvantages(rewards: readonly number[], groupSize: number, e
 }
 
 /**
+ * Per-token advantages when invalid answers are credited at their first error only (DAPO
+ * option `formatCredit: "first_error"`): row n is Â_n on every token, except that an answer
+ * with `errorAt[n] = t` carries Â_n on token t and 0 elsewhere. Row-major [N, L] with
+ * L = max(1, lengths) (the tail past an answer's length is masked by the caller), or null when
+ * no answer has an error position, so the caller keeps one Â per answer.
+ */
+export function firstErrorAdvantages(A: readonly number[], lengths: readonly number[], errorAt: readonly (number | null)[]): number[] | null {
+  if (errorAt.every((e) => e === null)) return null;
+  const L = Math.max(1, ...lengths);
+  const rows = new Array<number>(A.length * L).fill(0);
+  A.forEach((a, n) => {
+    const e = errorAt[n];
+    if (e === null || e === undefined) rows.fill(a, n * L, (n + 1) * L);
+    else {
+      if (!(Number.isInteger(e) && e >= 0 && e < lengths[n]!)) throw new RangeError(`firstErrorAdvantages: answer ${n} has ${lengths[n]} tokens, so no error at token ${e}`);
+      rows[n * L + e] = a;
+    }
+  });
+  return rows;
+}
+
+/**
  * DAPO's overlong reward shaping (eq. 13): no penalty up to L_max − L_cache tokens, a linear
  * penalty down to −1 inside the cache buffer, −1 beyond L_max. Scaled by `factor`.
  */

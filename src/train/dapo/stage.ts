@@ -79,6 +79,12 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
       },
     });
   }
+  if (o.dapo.formatCredit === "first_error") {
+    // The answer grammar over each task's candidates, with room for any rationale the free
+    // rollout may write, locates where an invalid answer went wrong.
+    const grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: tasks.map((t) => t.candidateSids), maxRationaleTokens: o.dapo.maxNewTokens });
+    tasks.forEach((t, row) => (t.firstInvalidToken = (resp) => grammar.firstViolation(resp, row)));
+  }
   const stop = stopTokenIds(tokenizer);
   const padName = tokenizer.special.pad ?? tokenizer.special.eos;
   const log = await trainDapo(policy, tasks, stageDir, o.dapo, {

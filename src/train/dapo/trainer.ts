@@ -23,7 +23,7 @@ import { parameterGroups, truncateLog } from "../loop.js";
 import { hash32 } from "../corpus.js";
 import { conditionalReward, naiveReward, DEFAULT_REWARD, type RewardConfig } from "../../reward/rank.js";
 import { monitor, type RolloutOutcome } from "../../reward/monitors.js";
-import { dapoPolicyLoss, DAPO_CLIP, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, type ClipConfig } from "./loss.js";
+import { dapoPolicyLoss, DAPO_CLIP, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, type ClipConfig } from "./loss.js";
 
 /** One re-ranking prompt the policy answers. */
 export interface RerankTask {
@@ -35,6 +35,8 @@ export interface RerankTask {
   shownPosition?: number[];
   /** Parses a response into the model's order (incoming indices, best first) or null. */
   score(responseIds: number[]): { order: number[] | null };
+  /** For a response that does not parse: the index of the token where it left the answer grammar, or null if unknown. */
+  firstInvalidToken?(responseIds: number[]): number | null;
 }
 
 /** Builds the decoding constraint for one rollout batch, given each row's task (optional). */
@@ -65,6 +67,15 @@ export interface DapoConfig {
   overlongFactor: number;
   /** Coefficient of the k3 KL to the frozen reference (0 = off, DAPO's default). */
   klCoef: number;
+  /**
+   * Where an invalid answer's advantage applies. `sequence` (the paper's): every token of the
+   * answer, like any other sample. `first_error`: only the token where the answer left the
+   * grammar (`RerankTask.firstInvalidToken`: the first wrong code of an unknown SID, the code
+   * that can only repeat a used candidate), where the verifier can say so; otherwise every
+   * token. An answer that copies nine SIDs right and the tenth wrong is not evidence against
+   * the nine copies, and pushing them all down teaches the copy less than it could.
+   */
+  formatCredit: "sequence" | "first_error";
   checkpointEvery: number;
   seed: number;
 }
@@ -86,6 +97,7 @@ export const DAPO_DEFAULTS: Omit<DapoConfig, "steps" | "maxNewTokens"> = {
   overlongBuffer: 0,
   overlongFactor: 1,
   klCoef: 0,
+  formatCredit: "sequence",
   checkpointEvery: 10,
   seed: 0,
 };
@@ -117,6 +129,8 @@ interface Sample {
   reward: number;
   rankRe: number | null;
   outcome: RolloutOutcome;
+  /** For an invalid answer under `formatCredit: "first_error"`: its first token outside the grammar. */
+  errorAt: number | null;
 }
 
 export interface DapoRunOptions {
@@ -214,7 +228,7 @@ async function rollout(policy: DecoderLM, chosen: readonly RerankTask[], cfg: Da
   const constraint = o.constraint ? await o.constraint(rows) : undefined;
   const out = generate(policy, rows.map((t) => t.promptIds), { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, padToken: o.pad ?? 0, stopTokens: o.stopTokens, constraint });
   return chosen.map((task, i) =>
-    Array.from({ length: cfg.groupSize }, (_, g) => ({ task, response: out.tokens[i * cfg.groupSize + g]!, reward: 0, rankRe: null, outcome: { order: null } })),
+    Array.from({ length: cfg.groupSize }, (_, g) => ({ task, response: out.tokens[i * cfg.groupSize + g]!, reward: 0, rankRe: null, outcome: { order: null }, errorAt: null })),
   );
 }
 
@@ -223,6 +237,7 @@ function score(group: Sample[], cfg: DapoConfig): void {
   for (const s of group) {
     const { order } = s.task.score(s.response);
     s.rankRe = order ? order.indexOf(s.task.rankPre - 1) + 1 : null;
+    s.errorAt = !order && cfg.formatCredit === "first_error" ? (s.task.firstInvalidToken?.(s.response) ?? null) : null;
     s.outcome = { order, shownPosition: s.task.shownPosition, rankPre: s.task.rankPre };
     s.reward = rewardOf({ rankPre: s.task.rankPre, rankRe: s.rankRe, listSize: s.task.listSize }, cfg.rewardConfig);
     if (cfg.overlongBuffer > 0) s.reward += overlongPenalty(s.response.length, cfg.maxNewTokens, cfg.overlongBuffer, cfg.overlongFactor);
@@ -287,7 +302,7 @@ function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoCo
         tidy(() => {
           const batch = idx.map((i) => samples[i]!);
           const { logp, mask, entropy: ent } = responseLogProbs(policy, batch, cfg.temperature);
-          const A = tensor(idx.map((i) => advantages[i]!), [idx.length], { device: policy.device });
+          const A = advantageTensor(batch, idx.map((i) => advantages[i]!), policy.device);
           // Token-level normalisation over the whole rollout batch (every mini-batch shares it).
           const r = dapoPolicyLoss(logp, oldLogp[c]!, A, mask, cfg.clip, totalTokens);
           let total = r.loss;
@@ -308,6 +323,13 @@ function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoCo
     policy.eval();
   }
   return { loss: loss / cfg.epochs, entropy, clipLow: clipLow / cfg.epochs, clipHigh: clipHigh / cfg.epochs, tokens: totalTokens * cfg.epochs };
+}
+
+/** Â for a mini-batch: [n], or [n, L] when some invalid answer's credit goes to its first error token. */
+function advantageTensor(batch: readonly Sample[], A: readonly number[], device: string): Tensor {
+  const lengths = batch.map((s) => s.response.length);
+  const perToken = firstErrorAdvantages(A, lengths, batch.map((s) => s.errorAt));
+  return perToken ? tensor(perToken, [batch.length, Math.max(1, ...lengths)], { device }) : tensor([...A], [batch.length], { device });
 }
 
 function splitEvenly<T>(xs: T[], parts: number): T[][] {
