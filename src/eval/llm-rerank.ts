@@ -14,6 +14,14 @@
  * counted as invalid without it. This is a lower bound on the unconstrained parse rate (a
  * rationale the constraint cut at `maxRationaleTokens` might still have ended validly), and
  * it halves evaluation against decoding twice.
+ *
+ * For every answer that is not valid without the constraint, `invalidAt` says where it went
+ * wrong: the first token the answer grammar does not allow (the constraint's first override,
+ * or the first violation of an unconstrained answer) falls in the rationale, in the format's
+ * fixed text, in the ranking's first SID, or in a later one; `unfinished` answers stopped or
+ * ran out of tokens before the ranking was complete. A small model's invalid answers are
+ * mostly wrong SIDs in the ranking, and which ones (the chosen item, or the copied rest)
+ * decides what to train next.
  */
 import type { CandidateList } from "../rank/candidates.js";
 import type { DecoderLM } from "../lm/model.js";
@@ -23,7 +31,7 @@ import { tidy } from "../torch/index.js";
 import { renderChat, stopTokenIds } from "../lm/chat.js";
 import { buildRerankPrompt, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
-import { permutationConstraint } from "../prompt/constraint.js";
+import { permutationConstraint, type AnswerPart, type PermutationConstraint } from "../prompt/constraint.js";
 import type { OutputFormat } from "../prompt/output-format.js";
 import { Progress } from "../util/progress.js";
 import { monitor, type RolloutOutcome } from "../reward/monitors.js";
@@ -44,6 +52,15 @@ export interface LlmRerankOptions {
   label?: string;
 }
 
+/** Where an answer that is not valid without the constraint went wrong (see the file comment). */
+export type InvalidPart = "rationale" | "format" | "ranking_first" | "ranking_rest" | "unfinished";
+export const INVALID_PARTS: readonly InvalidPart[] = ["rationale", "format", "ranking_first", "ranking_rest", "unfinished"];
+
+function invalidPart(p: AnswerPart | null): InvalidPart {
+  if (p === null) return "unfinished";
+  return p.part === "ranking" ? (p.entry === 1 ? "ranking_first" : "ranking_rest") : p.part;
+}
+
 export interface LlmRerankResult {
   /** 1-based target position after re-ranking, per list (incoming position when invalid). */
   ranks: Int32Array;
@@ -51,7 +68,9 @@ export interface LlmRerankResult {
   identityRate: number;
   /** Identity outputs among lists whose target is not first (src/reward/monitors.ts). */
   identityRateNonoptimal: number;
-  outputs: { text: string; valid: boolean; ranking: number[] | null; free: boolean }[];
+  outputs: { text: string; valid: boolean; ranking: number[] | null; free: boolean; invalidAt: InvalidPart | null }[];
+  /** Lists whose answer is not valid without the constraint, by where it went wrong. */
+  invalidAt: Record<InvalidPart, number>;
   /** Share of outputs the constraint never changed (= valid without it); validRate when unconstrained. */
   freeRate: number;
   seconds: number;
@@ -63,6 +82,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
   const outputs: LlmRerankResult["outputs"] = [];
   const outcomes: RolloutOutcome[] = [];
   let freeCount = 0;
+  const invalidAt = Object.fromEntries(INVALID_PARTS.map((p) => [p, 0])) as Record<InvalidPart, number>;
   const stop = stopTokenIds(tokenizer);
   const progress = new Progress(o.label ?? "rerank", lists.length);
   for (let start = 0; start < lists.length; start += o.batch) {
@@ -91,19 +111,35 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
       stopTokens: stop,
       constraint,
     });
+    const texts = out.tokens.map((t) => tokenizer.decodeSync(t, { skipSpecial: true }));
+    const parses = texts.map((text, i) => parseRerankOutput(text, { format: o.format, candidateSids: prompts[i]!.candidateSids }));
+    // An unconstrained decode's invalid answers are located with the answer grammar: with a
+    // rationale of any length (a long one may still parse), or none for a direct policy.
+    let grammar: PermutationConstraint | null = perm;
+    if (!grammar && parses.some((p) => !p.ok)) {
+      const maxRationaleTokens = o.maxRationaleTokens === 0 ? 0 : o.maxNewTokens;
+      grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateSids), maxRationaleTokens });
+    }
     chunk.forEach((list, i) => {
-      const text = tokenizer.decodeSync(out.tokens[i]!, { skipSpecial: true });
-      const parsed = parseRerankOutput(text, { format: o.format, candidateSids: prompts[i]!.candidateSids });
+      const text = texts[i]!;
+      const parsed = parses[i]!;
       const ranking = parsed.ok ? parsed.ranking : null;
       outcomes.push({ order: ranking, rankPre: list.rankPre });
       ranks[start + i] = ranking ? ranking.indexOf(list.rankPre - 1) + 1 : list.rankPre;
       // Steps past the row's end (padding while others finish) do not count.
       const free = Boolean(ranking) && firstOverride[i]! >= out.tokens[i]!.length;
       if (free) freeCount++;
-      outputs.push({ text, valid: Boolean(ranking), ranking, free });
+      let wrong: InvalidPart | null = null;
+      if (!free && grammar) {
+        const tokens = out.tokens[i]!;
+        const at = perm ? (firstOverride[i]! < tokens.length ? firstOverride[i]! : null) : grammar.firstViolation(tokens, i);
+        wrong = invalidPart(at === null ? null : grammar.partAt(tokens, at, i));
+        invalidAt[wrong]++;
+      }
+      outputs.push({ text, valid: Boolean(ranking), ranking, free, invalidAt: wrong });
     });
     progress.update(Math.min(lists.length, start + o.batch));
   }
   const mon = monitor(outcomes, lists[0]?.candidates.length ?? 0);
-  return { ranks, validRate: mon.valid_rate, identityRate: mon.identity_rate, identityRateNonoptimal: mon.identity_rate_nonoptimal, freeRate: freeCount / lists.length, outputs, seconds: (performance.now() - t0) / 1000 };
+  return { ranks, validRate: mon.valid_rate, identityRate: mon.identity_rate, identityRateNonoptimal: mon.identity_rate_nonoptimal, freeRate: freeCount / lists.length, outputs, invalidAt, seconds: (performance.now() - t0) / 1000 };
 }

@@ -23,7 +23,7 @@ import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, read
 import { evaluateBaselines } from "../eval/baselines.js";
 import { evaluateRanks, type MethodRanks, type RerankEvaluation } from "../eval/evaluate.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
-import { rerankWithModel } from "../eval/llm-rerank.js";
+import { rerankWithModel, type InvalidPart } from "../eval/llm-rerank.js";
 import { orderByScore, rerankedRanks } from "../rank/baselines/reranker.js";
 import { monitor } from "../reward/monitors.js";
 import { pretrain, PRETRAIN_DEFAULTS } from "../train/pretrain.js";
@@ -65,6 +65,8 @@ export interface StageMetrics {
   identity_rate: number;
   /** Identity outputs among lists whose target is not first: copying that loses the target. */
   identity_rate_nonoptimal: number;
+  /** Language-model stages: lists whose answer is not valid without the constraint, by where it went wrong (src/eval/llm-rerank.ts). */
+  invalid_at?: Record<InvalidPart, number>;
 }
 
 export interface PipelineResult {
@@ -212,7 +214,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   // ---- evaluation on the test lists ----
-  const llm: Record<string, { ranks: MethodRanks; valid: number; identity: number; identityNonoptimal: number }> = {};
+  const llm: Record<string, { ranks: MethodRanks; valid: number; identity: number; identityNonoptimal: number; invalidAt: Record<InvalidPart, number> }> = {};
   const policies = [
     { name: "sft", dir: sft, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
     { name: "rl", dir: rl, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
@@ -227,7 +229,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       // output is this same valid answer (one pass; see src/eval/llm-rerank.ts).
       const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
       model.dispose();
-      llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: r.identityRate, identityNonoptimal: r.identityRateNonoptimal };
+      llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: r.identityRate, identityNonoptimal: r.identityRateNonoptimal, invalidAt: r.invalidAt };
     }
   });
   const evaluation = evaluateRanks(evalLists, [...baselineRanks, ...Object.values(llm).map((l) => l.ranks)], { seed: o.seed });
@@ -247,7 +249,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const listwise = pickBaseline("listwise");
   if (prerank) stages.prerank = prerank;
   if (listwise) stages.listwise = listwise;
-  for (const [name, l] of Object.entries(llm)) stages[name] = pick(name, l.valid, l.identity, l.identityNonoptimal)!;
+  for (const [name, l] of Object.entries(llm)) stages[name] = { ...pick(name, l.valid, l.identity, l.identityNonoptimal)!, invalid_at: l.invalidAt };
 
   const report: EvalReport = {
     title: `GR2 pipeline — ${ds.catalogue.name}, preset ${o.preset}`,
@@ -258,6 +260,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     rerank: evaluation,
     notes: [
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
+      "invalid_at (language-model stages): the lists whose output is not valid without constraints, by where it first left the answer grammar: rationale, format (fixed text), ranking_first (the first SID of the ranking), ranking_rest (a later SID), unfinished (stopped or out of tokens).",
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
       `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists${traceLists.length > learnLists.length ? ` (SFT also from ${traceLists.length - learnLists.length} train lists)` : ""}.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,

@@ -62,7 +62,17 @@ export interface PermutationConstraint {
    * candidate list (default 0). Independent of any generation in progress.
    */
   firstViolation(tokens: readonly number[], row?: number): number | null;
+  /**
+   * Which part of the answer token `at` falls in, given the tokens before it are allowed:
+   * the rationale, forced format text (header, separators, closing), or ranking entry k
+   * (1-based). With firstViolation or a constrained decode's first override, it says where
+   * an answer went wrong.
+   */
+  partAt(tokens: readonly number[], at: number, row?: number): AnswerPart;
 }
+
+/** A part of the answer: see `PermutationConstraint.partAt`. */
+export type AnswerPart = { part: "rationale" } | { part: "format" } | { part: "ranking"; entry: number };
 
 /** Per tokenizer and format: which tokens may appear in a rationale and which close it. */
 interface VocabClasses {
@@ -265,6 +275,14 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
       const r = freshRow(row);
       for (let t = 0; t < tokens.length; t++) if (!advance(r, tokens[t]!)) return t;
       return null;
+    },
+    partAt: (tokens, at, row = 0) => {
+      const r = freshRow(row);
+      for (let t = 0; t < Math.min(at, tokens.length); t++) {
+        if (!advance(r, tokens[t]!)) throw new RangeError(`partAt: token ${t} of row ${row} is already outside the answer grammar (ask for at most ${t})`);
+      }
+      const p = r.phase;
+      return p.kind === "rationale" ? { part: "rationale" } : p.kind === "sid" ? { part: "ranking", entry: r.used.length + 1 } : { part: "format" };
     },
   };
 }

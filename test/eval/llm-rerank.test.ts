@@ -34,6 +34,20 @@ test("constrained evaluation: free outputs are the unconstrained outputs, and fr
     }
     assert.ok(constrained.freeRate <= free.validRate + 1e-12, `${constrained.freeRate} ≤ ${free.validRate}`);
     assert.equal(free.freeRate, free.validRate, "unconstrained: free means valid");
+    // Every answer that is not valid without the constraint is placed, once, in both decodes;
+    // up to the first override the two decodes are the same tokens, so they place it alike.
+    for (const r of [constrained, free]) {
+      assert.equal(Object.values(r.invalidAt).reduce((a, b) => a + b, 0), Math.round((1 - r.freeRate) * lists.length));
+      for (const out of r.outputs) assert.equal(out.invalidAt === null, out.free);
+    }
+    let compared = 0;
+    constrained.outputs.forEach((out, i) => {
+      const other = free.outputs[i]!.invalidAt;
+      if (out.invalidAt === null || out.invalidAt === "unfinished" || other === null || other === "unfinished") return;
+      assert.equal(out.invalidAt, other, `list ${i}`);
+      compared++;
+    });
+    assert.ok(compared > 0, "a random model gets some answers wrong in both decodes");
   } finally {
     model.dispose();
   }
