@@ -136,10 +136,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   });
   // The re-ranker learns from the valid lists of most users; a held-out slice is for model selection.
   const learnLists = sample(holdOutUsers(valid, 0.1, o.seed).train, P.learnUsers, o.seed);
-  // SFT also learns from every user's train list (RL does not). A train list asks for s[n-3]
-  // from s[..n-4], all of it in the train split every earlier stage trained on, so even an
-  // evaluated user's train list shows nothing of their valid or test target.
-  const traceLists = [...learnLists, ...train];
+  // SFT also learns from the same users' train lists (never the held-out users'); RL does not.
+  const learners = new Set(learnLists.map((l) => l.user));
+  const traceLists = [...learnLists, ...train.filter((l) => learners.has(l.user))];
   const evalLists = sample(test, P.evalUsers, o.seed);
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----

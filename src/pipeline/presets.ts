@@ -51,10 +51,9 @@ export interface PipelinePreset {
    */
   direct: { maxPromptTokens: number; maxNewTokens: number; sft: PipelinePreset["sft"]; dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens"> } | null;
   /**
-   * Also build a list at each user's last train-prefix position (candidates/train.jsonl) and
-   * trace it for SFT: more distinct lists to learn the answer format from (a small model
-   * memorises ~1,000 answers long before it copies reliably). Every user's, held-out and
-   * evaluated ones included: the list's history and target are all in the train split. The ranker was trained on those
+   * Also build a list at each learning user's last train-prefix position (candidates/train.jsonl)
+   * and trace it for SFT: more distinct lists to learn the answer format from (a small model
+   * memorises ~1,000 answers long before it copies reliably). The ranker was trained on those
    * targets, which could make its order there more often right; on the demo's catalogue it
    * barely does (incoming R@1 0.28 on train lists, 0.26 valid, 0.29 test). RL and every
    * evaluation keep to valid and test lists.

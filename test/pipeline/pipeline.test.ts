@@ -36,13 +36,13 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     for (const s of ["rl", "direct"]) assert.equal(manifest.stages[s].config.constrained, false, `${s} sampled free rollouts`);
     assert.equal(manifest.stages.rl.config.dapo.formatCredit, "first_error", "free rollouts credited at their first error");
     for (const f of ["report.md", "report.json"]) assert.ok(existsSync(join(r.reportDir, f)), f);
-    // SFT also learns from every user's train list, and never from a test list.
-    const trainLists = readFileSync(join(dir, "candidates", "train.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { user: string });
+    // SFT also learns from the learning users' train lists; they are never another user's.
+    assert.ok(existsSync(join(dir, "candidates", "train.jsonl")));
     const traces = readFileSync(join(dir, "traces", "evidence-targeted.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { user: string; split: string });
+    const learners = new Set(traces.filter((t) => t.split === "valid").map((t) => t.user));
     const trainTraces = traces.filter((t) => t.split === "train");
-    assert.deepEqual(trainTraces.map((t) => t.user).sort(), trainLists.map((l) => l.user).sort(), "one trace per train list");
-    assert.ok(trainTraces.length > 0);
-    assert.ok(traces.every((t) => t.split === "valid" || t.split === "train"), "only valid and train lists are traced");
+    assert.ok(trainTraces.length > 0 && trainTraces.every((t) => learners.has(t.user)), `${trainTraces.length} train traces`);
+    assert.equal(traces.length, learners.size + trainTraces.length, "only valid and train lists are traced");
     // Every finished stage is skipped on a re-run; the evaluation is recomputed from the saved models.
     const lines: string[] = [];
     await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides, log: (l) => lines.push(l) });
