@@ -222,6 +222,13 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
     consumed: 0,
   });
 
+  /** A fresh row for `row`'s candidates walked over tokens[0..end): its state, and the first token it did not allow (null if none). */
+  const walk = (tokens: readonly number[], row: number, end: number): { state: Row; violation: number | null } => {
+    const state = freshRow(row);
+    for (let t = 0; t < Math.min(end, tokens.length); t++) if (!advance(state, tokens[t]!)) return { state, violation: t };
+    return { state, violation: null };
+  };
+
   const allow = (mask: Uint8Array, offset: number, V: number, row: Row): void => {
     const p = row.phase;
     switch (p.kind) {
@@ -271,18 +278,12 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
       sync(generated, null);
       return rows.map((r) => ({ ranking: [...r.used], complete: r.phase.kind === "done" }));
     },
-    firstViolation: (tokens, row = 0) => {
-      const r = freshRow(row);
-      for (let t = 0; t < tokens.length; t++) if (!advance(r, tokens[t]!)) return t;
-      return null;
-    },
+    firstViolation: (tokens, row = 0) => walk(tokens, row, tokens.length).violation,
     partAt: (tokens, at, row = 0) => {
-      const r = freshRow(row);
-      for (let t = 0; t < Math.min(at, tokens.length); t++) {
-        if (!advance(r, tokens[t]!)) throw new RangeError(`partAt: token ${t} of row ${row} is already outside the answer grammar (ask for at most ${t})`);
-      }
-      const p = r.phase;
-      return p.kind === "rationale" ? { part: "rationale" } : p.kind === "sid" ? { part: "ranking", entry: r.used.length + 1 } : { part: "format" };
+      const { state, violation } = walk(tokens, row, at);
+      if (violation !== null) throw new RangeError(`partAt: token ${violation} of row ${row} is already outside the answer grammar (ask for at most ${violation})`);
+      const p = state.phase;
+      return p.kind === "rationale" ? { part: "rationale" } : p.kind === "sid" ? { part: "ranking", entry: state.used.length + 1 } : { part: "format" };
     },
   };
 }
