@@ -90,7 +90,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
     const prompts = await Promise.all(chunk.map((l) => buildRerankPrompt(ctx, l, { format: o.format, layout: o.layout, maxHistory: o.maxHistory, budget: { maxTokens: o.maxPromptTokens, tokenizer } })));
     const ids = await Promise.all(prompts.map(async (p) => (await renderChat(p.messages, tokenizer, { addGenerationPrompt: true })).ids));
     const perm = o.constrained
-      ? await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateSids), maxRationaleTokens: o.maxRationaleTokens })
+      ? await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateNames), maxRationaleTokens: o.maxRationaleTokens })
       : null;
     // firstOverride[b]: the first step at which the constraint changed row b's argmax.
     const firstOverride = new Array<number>(chunk.length).fill(Infinity);
@@ -112,13 +112,13 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
       constraint,
     });
     const texts = out.tokens.map((t) => tokenizer.decodeSync(t, { skipSpecial: true }));
-    const parses = texts.map((text, i) => parseRerankOutput(text, { format: o.format, candidateSids: prompts[i]!.candidateSids }));
+    const parses = texts.map((text, i) => parseRerankOutput(text, { format: o.format, candidateSids: prompts[i]!.candidateSids, candidateNames: prompts[i]!.candidateNames }));
     // An unconstrained decode's invalid answers are located with the answer grammar: with a
     // rationale of any length (a long one may still parse), or none for a direct policy.
     let grammar: PermutationConstraint | null = perm;
     if (!grammar && parses.some((p) => !p.ok)) {
       const maxRationaleTokens = o.maxRationaleTokens === 0 ? 0 : o.maxNewTokens;
-      grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateSids), maxRationaleTokens });
+      grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateNames), maxRationaleTokens });
     }
     chunk.forEach((list, i) => {
       const text = texts[i]!;

@@ -5,8 +5,10 @@
  *
  * Per row, a small state machine over token ids walks the answer grammar of output-format.ts:
  *
- *   forced prefix  →  rationale  →  forced header  →  SID  (→ forced separator → SID)×(K−1)
+ *   forced prefix  →  rationale  →  forced header  →  name  (→ forced separator → name)×(K−1)
  *                  →  forced closing + stop token  →  done
+ *
+ * where a candidate's name is its SID, or (labels format) a space and its letter.
  *
  * - rationale: any token whose text avoids the format's forbidden characters (JSON: `\` and
  *   control characters; compact: control characters) and is not a special token. The rationale
@@ -14,9 +16,11 @@
  *   followed by nothing or by a prefix of the header (so `."` or `", "` may end a JSON
  *   rationale); the rest of the header is then forced. After `maxRationaleTokens` the closer and
  *   header are forced, so every answer ends within `maxNewTokens` (the bound the factory reports).
- * - ranking: SIDs are walked through the trie of the candidates' SID token sequences,
- *   restricted to candidates not yet used; after the K-th SID the closing text and the stop
- *   token are forced.
+ * - ranking: names are walked through the trie of the candidates' name token sequences,
+ *   restricted to candidates not yet used; after the K-th name the closing text and the stop
+ *   token are forced. A letter's sequence is its encoding (" F" is one word for a byte-level
+ *   pre-tokeniser, so it encodes alike alone and inside an answer); the sequences must be
+ *   prefix-free, so a complete name is never the start of another.
  *
  * Forced texts are encoded once by the tokenizer, so forced spans use the same ids an encoded
  * training answer would have around the SIDs (SID tokens are added tokens, so the text between
@@ -35,7 +39,10 @@ import { GRAMMARS, type OutputFormat, type OutputGrammar } from "./output-format
 export interface PermutationConstraintOptions {
   tokenizer: TextTokenizer;
   format: OutputFormat;
-  /** Per row, the candidates' SID strings (any order); a single list applies to every row. */
+  /**
+   * Per row, the candidates' names (`RerankPrompt.candidateNames`: SIDs, or letters for the
+   * labels format), any order; a single list applies to every row.
+   */
   candidates: readonly (readonly string[])[];
   /** Most rationale tokens before the ranking is forced (0 = no rationale: a direct policy). */
   maxRationaleTokens: number;
@@ -51,13 +58,14 @@ export interface PermutationConstraint {
   maxNewTokens: number;
   /**
    * Per row, after generation (pass `GenerateResult.tokens`): the candidates' indices (into
-   * that row's `candidates`) in generated order, and whether the answer reached its stop token.
+   * that row's `candidates`) in generated order, the token span [start, end) of each of those
+   * names, and whether the answer reached its stop token.
    */
-  outcome(generated: readonly (readonly number[])[]): { ranking: number[]; complete: boolean }[];
+  outcome(generated: readonly (readonly number[])[]): { ranking: number[]; spans: [number, number][]; complete: boolean }[];
   /**
    * For an answer decoded without the constraint: the index of its first token the grammar
-   * does not allow (an unknown SID's first wrong code, the code that can only repeat a used
-   * candidate, a broken header), or null if every token is allowed. This is where an invalid
+   * does not allow (an unknown SID's first wrong code or letter, the token that can only repeat
+   * a used candidate, a broken header), or null if every token is allowed. This is where an invalid
    * answer went wrong, which DAPO's `formatCredit: "first_error"` uses. `row` picks the
    * candidate list (default 0). Independent of any generation in progress.
    */
@@ -118,13 +126,15 @@ function vocabClasses(tok: TextTokenizer, g: OutputGrammar): VocabClasses {
 type Phase =
   | { kind: "forced"; ids: readonly number[]; at: number; then: Phase }
   | { kind: "rationale"; n: number }
-  | { kind: "sid"; prefix: number[] }
+  | { kind: "name"; prefix: number[] }
   | { kind: "done" };
 
 interface Row {
-  /** Candidates' SID token sequences. */
+  /** Candidates' name token sequences. */
   seqs: number[][];
   used: number[];
+  /** Token span [start, end) of each used name, in generated order. */
+  spans: [number, number][];
   phase: Phase;
   consumed: number;
 }
@@ -133,27 +143,39 @@ interface Row {
 export async function permutationConstraint(o: PermutationConstraintOptions): Promise<PermutationConstraint> {
   const tok = o.tokenizer;
   const g = GRAMMARS[o.format];
-  if (!tok.sid) throw new Error("permutation constraint: the tokenizer has no SID tokens (addSidTokens first)");
+  const byLabel = g.names === "label";
+  if (!byLabel && !tok.sid) throw new Error("permutation constraint: the tokenizer has no SID tokens (addSidTokens first)");
   if (o.candidates.length === 0) throw new Error("permutation constraint: no candidate lists");
   if (!(Number.isInteger(o.maxRationaleTokens) && o.maxRationaleTokens >= 0)) throw new RangeError(`maxRationaleTokens must be an integer ≥ 0, got ${o.maxRationaleTokens}`);
   const stop = o.stopToken ?? tok.tokenToId("<|im_end|>");
   if (stop === undefined) throw new Error("permutation constraint: the tokenizer has no <|im_end|>; pass stopToken");
 
-  const seqsOf = o.candidates.map((sids, row) => {
-    if (sids.length === 0) throw new Error(`permutation constraint: row ${row} has no candidates`);
-    const seqs = sids.map((s) => tok.sidTokenIds(parseSid(s, tok.sid!.levels, tok.sid!.codebookSize)));
-    if (new Set(seqs.map((s) => s.join(","))).size !== seqs.length) throw new Error(`permutation constraint: row ${row} names a candidate twice`);
-    return seqs;
-  });
-  const classes = vocabClasses(tok, g);
   const enc = async (text: string) => (text === "" ? [] : tok.encode(text));
+  const labelSeqs = new Map<string, number[]>();
+  const seqOf = async (name: string): Promise<number[]> => {
+    if (!byLabel) return tok.sidTokenIds(parseSid(name, tok.sid!.levels, tok.sid!.codebookSize));
+    let seq = labelSeqs.get(name);
+    if (!seq) labelSeqs.set(name, (seq = await enc(g.lead + name)));
+    return seq;
+  };
+  const seqsOf: number[][][] = [];
+  for (const [row, names] of o.candidates.entries()) {
+    if (names.length === 0) throw new Error(`permutation constraint: row ${row} has no candidates`);
+    const seqs = await Promise.all(names.map(seqOf));
+    const keys = seqs.map((s) => s.join(","));
+    if (new Set(keys).size !== seqs.length) throw new Error(`permutation constraint: row ${row} names a candidate twice`);
+    const clash = keys.findIndex((k, i) => keys.some((other, j) => j !== i && other.startsWith(`${k},`)));
+    if (clash >= 0) throw new Error(`permutation constraint: row ${row}: the tokens of candidate name ${JSON.stringify(names[clash])} begin another name's`);
+    seqsOf.push(seqs);
+  }
+  const classes = vocabClasses(tok, g);
   const prefixIds = await enc(g.prefix);
   const headerRest = await Promise.all(Array.from({ length: g.header.length + 1 }, (_, r) => enc(g.header.slice(r))));
   const closerHeader = await enc(g.closer + g.header);
   const separatorIds = await enc(g.separator);
   const closingIds = await enc(g.closing);
 
-  const L = tok.sid.levels + 2;
+  const L = Math.max(...seqsOf.flat().map((s) => s.length));
   const K = Math.max(...seqsOf.map((s) => s.length));
   const maxNewTokens =
     (o.prefilled ? 0 : prefixIds.length) +
@@ -165,17 +187,17 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
     1;
 
   const forced = (ids: readonly number[], then: Phase): Phase => ({ kind: "forced", ids, at: 0, then });
-  const afterSid = (row: Row): Phase =>
-    row.used.length === row.seqs.length ? forced([...closingIds, stop], { kind: "done" }) : forced(separatorIds, { kind: "sid", prefix: [] });
+  const afterName = (row: Row): Phase =>
+    row.used.length === row.seqs.length ? forced([...closingIds, stop], { kind: "done" }) : forced(separatorIds, { kind: "name", prefix: [] });
   /** Skips exhausted forced spans and forces the ranking when the rationale is at its limit. */
   const settle = (p: Phase): Phase => {
     for (;;) {
       if (p.kind === "forced" && p.at >= p.ids.length) p = p.then;
-      else if (p.kind === "rationale" && p.n >= o.maxRationaleTokens) p = forced(closerHeader, { kind: "sid", prefix: [] });
+      else if (p.kind === "rationale" && p.n >= o.maxRationaleTokens) p = forced(closerHeader, { kind: "name", prefix: [] });
       else return p;
     }
   };
-  /** SID sequences still possible after `prefix` (the trie walk, over the unused candidates). */
+  /** Name sequences still possible after `prefix` (the trie walk, over the unused candidates). */
   const matching = (row: Row, prefix: readonly number[]) =>
     row.seqs.filter((s, i) => !row.used.includes(i) && prefix.every((t, j) => s[j] === t));
 
@@ -198,19 +220,21 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
       case "rationale": {
         if (!(token < classes.size && classes.rationale[token])) return false;
         const rest = classes.closerRest.get(token);
-        row.phase = settle(rest === undefined ? { kind: "rationale", n: p.n + 1 } : forced(headerRest[rest]!, { kind: "sid", prefix: [] }));
+        row.phase = settle(rest === undefined ? { kind: "rationale", n: p.n + 1 } : forced(headerRest[rest]!, { kind: "name", prefix: [] }));
         return true;
       }
-      case "sid": {
+      case "name": {
         const prefix = [...p.prefix, token];
         const left = matching(row, prefix);
         if (left.length === 0) return false;
-        if (prefix.length < L) {
-          row.phase = { kind: "sid", prefix };
+        // Names are prefix-free: a sequence as long as the prefix is the one complete name.
+        const whole = left.find((s) => s.length === prefix.length);
+        if (!whole) {
+          row.phase = { kind: "name", prefix };
           return true;
         }
-        row.used.push(row.seqs.indexOf(left[0]!));
-        row.phase = settle(afterSid(row));
+        row.used.push(row.seqs.indexOf(whole));
+        row.phase = settle(afterName(row));
         return true;
       }
     }
@@ -218,6 +242,7 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
   const freshRow = (b: number): Row => ({
     seqs: seqsOf[seqsOf.length === 1 ? 0 : b]!,
     used: [],
+    spans: [],
     phase: settle(o.prefilled ? { kind: "rationale", n: 0 } : forced(prefixIds, { kind: "rationale", n: 0 })),
     consumed: 0,
   });
@@ -241,7 +266,7 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
       case "rationale":
         mask.set(classes.rationale.subarray(0, Math.min(V, classes.size)), offset);
         return;
-      case "sid":
+      case "name":
         for (const s of matching(row, p.prefix)) mask[offset + s[p.prefix.length]!] = 1;
         return;
     }
@@ -256,7 +281,11 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
       const row = rows[b]!;
       for (; row.consumed < tokens.length; row.consumed++) {
         const token = tokens[row.consumed]!;
+        const starts = row.phase.kind === "name" && row.phase.prefix.length === 0;
+        const used = row.used.length;
+        if (starts) row.spans.push([row.consumed, row.consumed]);
         if (!advance(row, token)) throw new Error(`permutation constraint: row ${b} generated token ${token} (${JSON.stringify(tok.decodeSync([token]))}), which the ${row.phase.kind} state does not allow`);
+        if (row.used.length > used) row.spans[row.spans.length - 1]![1] = row.consumed + 1;
       }
     });
   };
@@ -276,14 +305,14 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
     outcome: (generated) => {
       // The stop token is sampled after the last constraint call: feed the tail first.
       sync(generated, null);
-      return rows.map((r) => ({ ranking: [...r.used], complete: r.phase.kind === "done" }));
+      return rows.map((r) => ({ ranking: [...r.used], spans: r.spans.slice(0, r.used.length).map(([a, b]) => [a, b]), complete: r.phase.kind === "done" }));
     },
     firstViolation: (tokens, row = 0) => walk(tokens, row, tokens.length).violation,
     partAt: (tokens, at, row = 0) => {
       const { state, violation } = walk(tokens, row, at);
       if (violation !== null) throw new RangeError(`partAt: token ${violation} of row ${row} is already outside the answer grammar (ask for at most ${violation})`);
       const p = state.phase;
-      return p.kind === "rationale" ? { part: "rationale" } : p.kind === "sid" ? { part: "ranking", entry: state.used.length + 1 } : { part: "format" };
+      return p.kind === "rationale" ? { part: "rationale" } : p.kind === "name" ? { part: "ranking", entry: state.used.length + 1 } : { part: "format" };
     },
   };
 }

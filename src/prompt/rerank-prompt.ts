@@ -8,6 +8,8 @@
  *     the train split (complements.ts) or supplied;
  *  4. items cited by SID: every item line starts with its SID, and the answer names SIDs only
  *     (the candidates' SIDs are also listed back to back, in the order shown, before their lines);
+ *     in the labels format each candidate's SID is followed by a letter, the rationale cites
+ *     candidates by SID and letter, and the ranking names letters (output-format.ts);
  *  5. three steps: pattern recognition → complementary/category matching → selection.
  *
  * Items are shown as `SID title | brand | category | price`. With a token budget the prompt is
@@ -30,7 +32,7 @@ import type { Dataset, Item } from "../data/types.js";
 import { CHATML, renderChat, type ChatMessage, type ChatTemplate } from "../lm/chat.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { categoryKey, ComplementTable, mineComplements, type ComplementHint } from "./complements.js";
-import { formatInstructions, type OutputFormat } from "./output-format.js";
+import { candidateLabel, candidateNames, formatInstructions, formatOutput, GRAMMARS, type OutputFormat } from "./output-format.js";
 
 /** What the prompt needs to know about the catalogue. */
 export interface PromptContext {
@@ -91,6 +93,8 @@ export interface RerankPrompt {
   shownOrder: number[];
   /** The candidates' SIDs in upstream order (what `parseRerankOutput` maps answers onto). */
   candidateSids: string[];
+  /** How the answer names the candidates, upstream order: their SIDs, or (labels format) their letters. */
+  candidateNames: string[];
   /** The history items shown (item indices, oldest first). */
   history: number[];
   /** Older history items left out (by `maxHistory` or the budget). */
@@ -144,9 +148,12 @@ export function shortenTitle(title: string, words: number | null): string {
   return parts.length <= words ? title : parts.slice(0, words).join(" ");
 }
 
-/** One item line: `SID title | brand: … | category: … | price: …` (titles cut to `titleWords`). */
-export function itemLine(item: Item, sid: string, titleWords: number | null): string {
-  return `${sid} ${itemText({ ...item, title: shortenTitle(item.title, titleWords) })}`;
+/**
+ * One item line: `SID title | brand: … | category: … | price: …` (titles cut to `titleWords`);
+ * with a letter (labels format), `SID F: title | …`.
+ */
+export function itemLine(item: Item, sid: string, titleWords: number | null, label?: string): string {
+  return `${sid}${label === undefined ? "" : ` ${label}:`} ${itemText({ ...item, title: shortenTitle(item.title, titleWords) })}`;
 }
 
 function hintsFor(ctx: PromptContext, history: readonly number[], candidates: readonly number[], max: number): ComplementHint[] {
@@ -173,12 +180,16 @@ const DIRECT_SYSTEM_TEMPLATE = (domain: string) =>
   `You re-rank candidate products for a customer of an online ${domain} store. Products are named by semantic IDs (SIDs); similar SIDs mean similar products.`;
 
 /** The direct policy's prompt: SIDs only, the answer is the ranking line without reasoning. */
-function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View): ChatMessage[] {
+function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, format: OutputFormat): ChatMessage[] {
   const K = list.candidates.length;
+  const sid = (u: number) => ctx.sidOf(list.candidates[u]!);
+  const byLabel = GRAMMARS[format].names === "label";
   const user = [
     `History, oldest first: ${view.history.map((i) => ctx.sidOf(i)).join("")}`,
-    `Candidates: ${shown.map((u) => ctx.sidOf(list.candidates[u]!)).join("")}`,
-    `Answer "Ranking: " and all ${K} candidate SIDs, most likely next purchase first, each once.`,
+    byLabel ? `Candidates:${shown.map((u, j) => ` ${candidateLabel(j)}${sid(u)}`).join("")}` : `Candidates: ${shown.map(sid).join("")}`,
+    byLabel
+      ? `Answer "Ranking:" and the letters of all ${K} candidates, most likely next purchase first, each once.`
+      : `Answer "Ranking: " and all ${K} candidate SIDs, most likely next purchase first, each once.`,
   ];
   return [
     { role: "system", content: DIRECT_SYSTEM_TEMPLATE(ctx.domain ?? "retail") },
@@ -187,10 +198,10 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
 }
 
 function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, hints: readonly ComplementHint[], o: RerankPromptOptions): ChatMessage[] {
-  if (o.layout === "sids") return renderDirectMessages(ctx, list, shown, view);
+  if (o.layout === "sids") return renderDirectMessages(ctx, list, shown, view, o.format);
   const K = list.candidates.length;
   const domain = ctx.domain ?? "retail";
-  const line = (i: number) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords);
+  const line = (i: number, label?: string) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords, label);
   const lines: string[] = [];
   const n = view.history.length;
   lines.push(
@@ -199,11 +210,20 @@ function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readon
       : `Purchase history (oldest first, ${n} purchase${n === 1 ? "" : "s"}):`,
   );
   view.history.forEach((item, j) => lines.push(`${j + 1}. ${line(item)}`));
-  // The SIDs back to back first, then one line per candidate: the answer's ranking is a copy of
-  // this line with the chosen items moved up, the pattern mid-training's candidates task
-  // teaches (copying from SIDs separated by item text is much harder for a small model).
-  lines.push("", `Candidates (${K}): ${shown.map((u) => ctx.sidOf(list.candidates[u]!)).join("")}`);
-  for (const u of shown) lines.push(`- ${line(list.candidates[u]!)}`);
+  if (GRAMMARS[o.format].names === "label") {
+    // Each line is the SID, then the letter the answer names the candidate by (" F", the same
+    // word as in the ranking), then the item. The rationale picks a candidate by its SID, coarse
+    // codes first, which is what mid-training taught; the letter after a cited SID is then a
+    // copy of what follows that SID here.
+    lines.push("", `Candidates (${K}):`);
+    shown.forEach((u, j) => lines.push(`- ${line(list.candidates[u]!, candidateLabel(j))}`));
+  } else {
+    // The SIDs back to back first, then one line per candidate: the answer's ranking is a copy of
+    // this line with the chosen items moved up, the pattern mid-training's candidates task
+    // teaches (copying from SIDs separated by item text is much harder for a small model).
+    lines.push("", `Candidates (${K}): ${shown.map((u) => ctx.sidOf(list.candidates[u]!)).join("")}`);
+    for (const u of shown) lines.push(`- ${line(list.candidates[u]!)}`);
+  }
   lines.push("", "Domain knowledge: customers often buy complementary products one after another (for example conditioner after shampoo).");
   if (hints.length > 0) {
     lines.push("In this store, purchases in the first category are often followed by purchases in the second:");
@@ -242,12 +262,17 @@ export function promptScaffoldTexts(domain: string, k = 10): string[] {
   const view: View = { history: [], historyOmitted: 1, titleWords: null };
   const hint: ComplementHint = { from: "", to: "", count: 0, lift: 0 };
   const texts: string[] = [];
-  for (const format of ["compact", "json"] as const) {
+  for (const format of ["compact", "json", "labels"] as const) {
     for (const revealTarget of [undefined, 0]) {
       for (const m of renderMessages(ctx, list, [], view, [hint], { format, revealTarget })) texts.push(m.content);
     }
   }
-  for (const m of renderMessages(ctx, list, [], view, [], { format: "compact", layout: "sids" })) texts.push(m.content);
+  for (const format of ["compact", "labels"] as const) {
+    for (const m of renderMessages(ctx, list, [], view, [], { format, layout: "sids" })) texts.push(m.content);
+  }
+  // The letters as the labels format writes them: each " A" … becomes one token.
+  const letters = Array.from({ length: k }, (_, j) => candidateLabel(j));
+  texts.push(letters.map((l) => `- ${l}`).join("\n"), formatOutput("labels", "", letters));
   return [...new Set(texts)];
 }
 
@@ -288,6 +313,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
     format: o.format,
     shownOrder: shown,
     candidateSids: list.candidates.map((c) => ctx.sidOf(c)),
+    candidateNames: candidateNames(o.format, list.candidates.map((c) => ctx.sidOf(c)), shown),
     history: [...view.history],
     historyOmitted: view.historyOmitted,
     titleWords: view.titleWords,

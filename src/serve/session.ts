@@ -30,7 +30,7 @@ import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../prompt/complements.js";
 import { permutationConstraint } from "../prompt/constraint.js";
-import type { OutputFormat } from "../prompt/output-format.js";
+import { CANDIDATE_LABELS, candidateNames as namesOf, GRAMMARS, type OutputFormat } from "../prompt/output-format.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
 import { buildRerankPrompt, domainOf, PromptBudgetError, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
@@ -76,6 +76,8 @@ export interface RerankJob {
   ids: number[];
   /** Candidates' SIDs in document order. */
   candidateSids: string[];
+  /** How the answer names them (SIDs, or letters for the labels format), document order. */
+  candidateNames: string[];
   mode: Mode;
   /** The prompt layout of the session that prepared the job: jobs of different models never share a batch. */
   layout: PromptLayout;
@@ -369,8 +371,13 @@ export class ModelSession {
     const ctx: PromptContext = { items, sidOf: (i) => sids[i]!, complements: this.complements, domain: this.domain };
     const list = { history: history.map((_, i) => i), candidates: docs.map((_, j) => history.length + j) };
     const candidateSids = sids.slice(history.length);
+    if (GRAMMARS[this.format].names === "label" && candidateSids.length > CANDIDATE_LABELS.length) {
+      throw badRequest("documents", `this model names candidates by letter (the labels format): send at most ${CANDIDATE_LABELS.length} documents`);
+    }
+    // The session's prompts are never shuffled: the documents are shown in the order sent.
+    const candidateNames = namesOf(this.format, candidateSids, candidateSids.map((_, j) => j));
 
-    const pc = await permutationConstraint({ tokenizer: this.tokenizer, format: this.format, candidates: [candidateSids], maxRationaleTokens, stopToken: this.stopTokens[0] });
+    const pc = await permutationConstraint({ tokenizer: this.tokenizer, format: this.format, candidates: [candidateNames], maxRationaleTokens, stopToken: this.stopTokens[0] });
     const room = this.maxPositions - pc.maxNewTokens;
     const build = async (budget?: number): Promise<{ prompt: RerankPrompt; ids: number[] }> => {
       const prompt = await buildRerankPrompt(ctx, list, {
@@ -405,6 +412,7 @@ export class ModelSession {
       kind: "rerank",
       ids: built.ids,
       candidateSids,
+      candidateNames,
       mode,
       layout: this.layout,
       maxRationaleTokens,
@@ -482,7 +490,7 @@ export class ModelSession {
     const pc = await permutationConstraint({
       tokenizer: this.tokenizer,
       format: this.format,
-      candidates: jobs.map((j) => j.candidateSids),
+      candidates: jobs.map((j) => j.candidateNames),
       maxRationaleTokens: first.maxRationaleTokens,
       stopToken: this.stopTokens[0],
     });
@@ -509,13 +517,12 @@ export class ModelSession {
       stats.sampled = result.tokens.reduce((a, t) => a + t.length, 0);
     }
     const outcomes = pc.outcome(result.tokens);
-    const sid = this.tokenizer.sid!;
     return jobs.map((job, b) => {
       const tokens = result.tokens[b]!;
       const body = this.stopTokens.includes(tokens[tokens.length - 1]!) ? tokens.slice(0, -1) : tokens;
       const text = this.tokenizer.decodeSync(body, { skipSpecial: true });
       const K = job.candidateSids.length;
-      const parsed = parseRerankOutput(text, { format: this.format, candidateSids: job.candidateSids });
+      const parsed = parseRerankOutput(text, { format: this.format, candidateSids: job.candidateSids, candidateNames: job.candidateNames });
       let ranking: number[];
       let reasoning: string;
       let repaired: string | null = null;
@@ -530,23 +537,13 @@ export class ModelSession {
         ranking = [...recorded, ...Array.from({ length: K }, (_, i) => i).filter((i) => !seen.has(i))];
         reasoning = parsed.ok ? parsed.explanation : "";
       }
-      // The ranking is the answer's last K SIDs: sum the log-probabilities of each one's tokens.
-      const spans: number[] = [];
-      let start = -1;
-      let acc = 0;
-      tokens.forEach((t, i) => {
-        if (t === sid.begin) {
-          start = i;
-          acc = 0;
-        }
-        if (start >= 0) acc += result.logprobs[b]![i]!;
-        if (t === sid.end && start >= 0) {
-          spans.push(acc);
-          start = -1;
-        }
+      // Each choice's log-probability: the sum over its name's tokens (the spans the constraint walked).
+      const spans = outcomes[b]!.spans;
+      const logprobs = result.logprobs[b]!;
+      const choiceLogprobs = ranking.map((_, r) => {
+        const span = spans.length === K ? spans[r]! : null;
+        return span ? logprobs.slice(span[0], span[1]).reduce((a, x) => a + x, 0) : NaN;
       });
-      const tail = spans.slice(Math.max(0, spans.length - K));
-      const choiceLogprobs = ranking.map((_, r) => (tail.length === K ? tail[r]! : NaN));
       return {
         ranking,
         choiceLogprobs,

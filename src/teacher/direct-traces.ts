@@ -51,7 +51,7 @@ export async function directTraces(traces: readonly TraceRecord[], lists: readon
       candidate_sids: prompt.candidateSids,
       ranking: [...t.ranking],
       messages: prompt.messages,
-      response: formatOutput(o.format, "", t.ranking.map((u) => prompt.candidateSids[u]!)),
+      response: formatOutput(o.format, "", t.ranking.map((u) => prompt.candidateNames[u]!)),
       format: o.format,
       accepted: true,
     });

@@ -26,7 +26,7 @@
 import { Rng } from "../data/rng.js";
 import type { Item } from "../data/types.js";
 import { categoryKey, type ComplementTable } from "../prompt/complements.js";
-import { formatOutput, sanitizeRationale } from "../prompt/output-format.js";
+import { formatOutput, GRAMMARS, sanitizeRationale } from "../prompt/output-format.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
 import { listSeed } from "../prompt/rerank-prompt.js";
 import { codeToken, parseSid } from "../sid/sidmap.js";
@@ -318,11 +318,13 @@ export interface Rationale {
  * the evidence of the first `explain` ranked candidates, and the selection. `maxFacts` caps the
  * facts stated for the pattern and per candidate (the first ones: links before popularity), so
  * a small model's answer fits its token budget; a subset of true facts is still true.
+ * `labels` (the prompt's letters, upstream order) makes it cite a candidate as `<sid> F`, as
+ * the labels prompt lists it, so the letters the ranking copies follow the SIDs chosen.
  */
-export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity): Rationale {
+export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[]): Rationale {
   const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
   const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
-  const sidOfCand = (u: number) => ctx.sidOf(ev.candidates[u]!.item);
+  const sidOfCand = (u: number) => ctx.sidOf(ev.candidates[u]!.item) + (labels ? ` ${labels[u]!}` : "");
   const sentences: Sentence[] = [];
   if (ev.recent.length === 0) sentences.push({ text: "Step 1, pattern: there are no earlier purchases to compare with.", facts: [] });
   else if (ev.pattern.length === 0) sentences.push({ text: `Step 1, pattern: the recent purchases are ${list(ev.recent.map((i) => ctx.sidOf(i)))}.`, facts: [] });
@@ -401,11 +403,12 @@ export class EvidenceTeacher implements Teacher {
     const out: TeacherAttempt[] = [];
     for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
       const ranking = this.sampleRanking(ev, req, a);
-      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts);
-      const raw = formatOutput(req.prompt.format, r.text, ranking.map((u) => req.prompt.candidateSids[u]!));
+      const { format, candidateSids, candidateNames } = req.prompt;
+      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts, GRAMMARS[format].names === "label" ? candidateNames : undefined);
+      const raw = formatOutput(format, r.text, ranking.map((u) => candidateNames[u]!));
       out.push({
         raw,
-        parsed: parseRerankOutput(raw, { format: req.prompt.format, candidateSids: req.prompt.candidateSids }),
+        parsed: parseRerankOutput(raw, { format, candidateSids, candidateNames }),
         evidence: {
           recent: ev.recent.map((i) => id(this.ctx, i)),
           anchors: ev.anchors.map((i) => id(this.ctx, i)),

@@ -47,7 +47,7 @@ export class LlmTeacher implements Teacher {
     return completion.choices.map((c) => ({
       raw: c.text,
       // Chat models wrap JSON in code fences even when told not to; that much is tolerated here.
-      parsed: parseRerankOutput(c.text, { format: p.format, candidateSids: p.candidateSids, allowCodeFence: true }),
+      parsed: parseRerankOutput(c.text, { format: p.format, candidateSids: p.candidateSids, candidateNames: p.candidateNames, allowCodeFence: true }),
     }));
   }
 }

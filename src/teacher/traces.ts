@@ -223,7 +223,7 @@ async function traceOne(list: TeacherList & { rankPre: number }, o: GenerateTrac
     shown_order: prompt.shownOrder,
     messages: prompt.messages,
     ...teacherMessages,
-    response: chosen && ranking ? formatOutput(o.format, chosen.parsed.explanation, ranking.map((u) => prompt.candidateSids[u]!)) : null,
+    response: chosen && ranking ? formatOutput(o.format, chosen.parsed.explanation, ranking.map((u) => prompt.candidateNames[u]!)) : null,
     raw_response: (chosen?.a ?? last)?.raw ?? null,
     explanation: chosen?.parsed.explanation ?? null,
     ranking,

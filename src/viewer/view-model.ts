@@ -4,6 +4,7 @@
  * has to know the trace format. The page renders every string with textContent, so nothing
  * here is (or needs to be) HTML-escaped; titles go out exactly as the catalogue has them.
  */
+import { candidateNames as namesOf } from "../prompt/output-format.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
 import type { TraceRecord } from "../teacher/traces.js";
 import { listKey } from "../rank/candidates.js";
@@ -107,7 +108,8 @@ function modelView(out: ModelOutput, r: TraceRecord, target: number): ModelView 
       : { ranking: null, text: out.text ?? null, error: `ranking is not a permutation of 0..${k - 1}` };
   }
   if (typeof out.text === "string") {
-    const parsed = parseRerankOutput(out.text, { format: r.format, candidateSids: r.candidate_sids, allowCodeFence: true });
+    const candidateNames = namesOf(r.format, r.candidate_sids, r.shown_order.length === r.candidate_sids.length ? r.shown_order : r.candidate_sids.map((_, u) => u));
+    const parsed = parseRerankOutput(out.text, { format: r.format, candidateSids: r.candidate_sids, candidateNames, allowCodeFence: true });
     return parsed.ok
       ? { ranking: rankingView(parsed.ranking, target), text: out.text, error: null }
       : { ranking: null, text: out.text, error: `${parsed.reason}: ${parsed.detail}` };

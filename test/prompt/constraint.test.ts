@@ -8,7 +8,7 @@ import { generate } from "../../src/lm/generate.js";
 import { TextTokenizer } from "../../src/lm/tokenizer.js";
 import { DecoderLM } from "../../src/lm/model.js";
 import { permutationConstraint } from "../../src/prompt/constraint.js";
-import { formatOutput, GRAMMARS, type OutputFormat } from "../../src/prompt/output-format.js";
+import { candidateNames, formatOutput, GRAMMARS, type OutputFormat } from "../../src/prompt/output-format.js";
 import { parseRerankOutput } from "../../src/prompt/parse-output.js";
 import { formatSid } from "../../src/sid/sidmap.js";
 import { CODEBOOK, tokenizer } from "./helpers.js";
@@ -31,11 +31,17 @@ function candidateLists(rows: number, K: number): string[][] {
 
 const decode = (ids: readonly number[]) => tok.decodeSync(ids.filter((t) => t !== stop));
 
-for (const format of ["json", "compact"] as const satisfies readonly OutputFormat[]) {
+/** How `format` names each list's candidates: their SIDs, or letters in a per-row shuffled order shown. */
+function namesOf(format: OutputFormat, lists: readonly string[][]): string[][] {
+  return lists.map((sids, r) => candidateNames(format, sids, sids.map((_, i) => (i * 3 + r) % sids.length)));
+}
+
+for (const format of ["json", "compact", "labels"] as const satisfies readonly OutputFormat[]) {
   test(`${format}: sampling from a random model under the constraint always yields a valid permutation`, async () => {
     const model = randomModel(format === "json" ? 1 : 2);
     const lists = candidateLists(6, 10);
-    const c = await permutationConstraint({ tokenizer: tok, format, candidates: lists, maxRationaleTokens: 16 });
+    const names = namesOf(format, lists);
+    const c = await permutationConstraint({ tokenizer: tok, format, candidates: names, maxRationaleTokens: 16 });
     const prompt = await tok.encode("Rank the candidates:");
     for (const temperature of [1.5, 0]) {
       const r = generate(model, lists.map(() => prompt), { maxNewTokens: c.maxNewTokens, temperature, stopTokens: [stop], constraint: c.constraint });
@@ -44,11 +50,13 @@ for (const format of ["json", "compact"] as const satisfies readonly OutputForma
         assert.equal(r.finish[b], "stop", `row ${b} reached its stop token within maxNewTokens`);
         const text = decode(tokens);
         assert.ok(text.startsWith(GRAMMARS[format].prefix));
-        const parsed = parseRerankOutput(text, { format, candidateSids: lists[b]! });
+        const parsed = parseRerankOutput(text, { format, candidateSids: lists[b]!, candidateNames: names[b]! });
         assert.ok(parsed.ok, `row ${b} (t=${temperature}): ${parsed.ok ? "" : `${parsed.reason}: ${parsed.detail}`}\n${text}`);
         assert.deepEqual([...parsed.ranking].sort((x, y) => x - y), lists[b]!.map((_, i) => i));
         assert.deepEqual(outcome[b]!.ranking, parsed.ranking);
         assert.equal(outcome[b]!.complete, true);
+        // Each span holds exactly the tokens of the name ranked there.
+        outcome[b]!.spans.forEach(([start, end], r) => assert.equal(tok.decodeSync(tokens.slice(start, end)), GRAMMARS[format].lead + names[b]![parsed.ranking[r]!]!));
       });
     }
     model.dispose();
@@ -93,7 +101,8 @@ test("the rationale can end with a merged closer token and the header is complet
       const mask = torch.tidy(() => Array.from(c.constraint(step, [ids.slice(0, step)], torch.tensor(new Float32Array(V), [1, V]))!.data<"bool">()));
       assert.equal(mask[ids[step]!], 1, `${format}: token ${step} (${JSON.stringify(tok.decodeSync([ids[step]!]))}) of the canonical answer is allowed`);
     }
-    assert.deepEqual(c.outcome([ids])[0], { ranking: list.map((_, i) => i), complete: true });
+    const { ranking, complete } = c.outcome([ids])[0]!;
+    assert.deepEqual({ ranking, complete }, { ranking: list.map((_, i) => i), complete: true });
   }
 });
 
@@ -121,7 +130,8 @@ test("closer tokens that carry part of the header, and tokens that would break t
     const ids = [...(await t.encode(text)), end];
     assert.ok(ids.includes(closer), `${format} ${JSON.stringify(rationale)}: the canonical encoding uses the merged closer`);
     ids.forEach((id, step) => assert.equal(maskAt(c, ids.slice(0, step))[id], 1, `${format}: token ${step} ${JSON.stringify(t.decodeSync([id]))} allowed`));
-    assert.deepEqual(c.outcome([ids])[0], { ranking: list.map((_, i) => i), complete: true });
+    const { ranking, complete } = c.outcome([ids])[0]!;
+    assert.deepEqual({ ranking, complete }, { ranking: list.map((_, i) => i), complete: true });
     if (format === "json") {
       // In the rationale: `"]}` would end the JSON early and is never allowed; the stop token neither.
       const inRationale = maskAt(c, (await t.encode(`${g.prefix}Shampoo`)));
@@ -169,3 +179,33 @@ for (const format of ["json", "compact"] as const satisfies readonly OutputForma
     assert.ok(c.firstViolation(tokens, 0)! < expected);
   });
 }
+
+test("labels: the answer's letters encode as in the canonical text, and firstViolation finds an unknown or repeated letter", async () => {
+  const sids = candidateLists(1, 10)[0]!;
+  const shown = [3, 0, 9, 1, 2, 8, 4, 5, 6, 7];
+  const names = candidateNames("labels", sids, shown);
+  assert.equal(names[3], "A", "the first candidate shown is A");
+  assert.equal(names[7], "J");
+  const c = await permutationConstraint({ tokenizer: tok, format: "labels", candidates: [names], maxRationaleTokens: 200 });
+  const answer = (letters: readonly string[]) => formatOutput("labels", `candidate A ${sids[3]} matches the last purchase`, letters);
+  const encode = async (text: string) => [...(await tok.encode(text))];
+  const valid = ["C", "A", "B", "D", "E", "F", "G", "H", "I", "J"];
+  const ids = [...(await encode(answer(valid))), stop];
+  assert.equal(c.firstViolation(ids), null);
+  const { ranking, complete } = c.outcome([ids])[0]!;
+  assert.deepEqual(ranking, valid.map((l) => names.indexOf(l)));
+  assert.equal(complete, true);
+  // The violation is the first token of the bad entry's letter (a lone space token may come first).
+  const entryStart = async (letters: readonly string[], k: number) => (await encode(answer(letters).slice(0, answer(letters).lastIndexOf(` ${letters[k]}`)))).length;
+  const unknown = [...valid];
+  unknown[4] = "K";
+  const atUnknown = c.firstViolation(await encode(answer(unknown)))!;
+  assert.ok(atUnknown >= (await entryStart(unknown, 4)) && atUnknown <= (await entryStart(unknown, 4)) + 1, `unknown letter at ${atUnknown}`);
+  assert.deepEqual(c.partAt(await encode(answer(unknown)), atUnknown), { part: "ranking", entry: 5 });
+  const repeat = [...valid];
+  repeat[6] = "A";
+  const atRepeat = c.firstViolation(await encode(answer(repeat)))!;
+  assert.ok(atRepeat >= (await entryStart(repeat, 6)) && atRepeat <= (await entryStart(repeat, 6)) + 1, `repeated letter at ${atRepeat}`);
+  // More than 26 candidates cannot be lettered.
+  assert.throws(() => candidateNames("labels", Array.from({ length: 27 }, (_, i) => formatSid([0, i % CODEBOOK, Math.floor(i / CODEBOOK)])), Array.from({ length: 27 }, (_, i) => i)), /at most 26 candidates/);
+});

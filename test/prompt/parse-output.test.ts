@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatOutput, sanitizeRationale } from "../../src/prompt/output-format.js";
+import { candidateNames, formatOutput, sanitizeRationale } from "../../src/prompt/output-format.js";
 import { PARSE_FAILURE_REASONS, parseRerankOutput, type ParseFailureReason, type ParseResult } from "../../src/prompt/parse-output.js";
 import { formatSid } from "../../src/sid/sidmap.js";
 
@@ -47,6 +47,29 @@ test("valid compact answers, with and without a rationale", () => {
   const bare = parseRerankOutput(formatOutput("compact", "", sids), { format: "compact", ...opts });
   assert.ok(bare.ok);
   assert.equal(bare.explanation, "");
+});
+
+test("labels answers name candidates by the letter of the position shown, and map back to upstream indices", () => {
+  const shown = [4, 2, 0, 1, 3, 5, 6, 7, 8, 9]; // upstream 4 is shown first, as A
+  const names = candidateNames("labels", sids, shown);
+  assert.deepEqual(names, ["C", "D", "B", "E", "A", "F", "G", "H", "I", "J"]);
+  const lo = { format: "labels", candidateSids: sids, candidateNames: names } as const;
+  const text = formatOutput("labels", "candidate B matches.", order.map((i) => names[i]!));
+  assert.equal(text, `candidate B matches.\nRanking: ${order.map((i) => names[i]!).join(" ")}`);
+  const r = parseRerankOutput(text, lo);
+  assert.ok(r.ok);
+  assert.deepEqual(r.ranking, order);
+  assert.deepEqual(r.sids, order.map((i) => sids[i]!), "the SIDs of the letters chosen");
+  assert.ok(parseRerankOutput(`x\nRanking: ${order.map((i) => names[i]!).join(", ")}\n`, lo).ok, "commas between letters");
+  fails(parseRerankOutput("x\nRanking: A B K", lo), "unknown_sid", /entry 3 K is not one of the 10 candidates' letters/);
+  fails(parseRerankOutput("x\nRanking: A B A", lo), "duplicate", /entry 3 A repeats/);
+  fails(parseRerankOutput("x\nRanking: A B C", lo), "incomplete", /3 of 10 candidates ranked; missing letters/);
+  fails(parseRerankOutput("x\nRanking: A B Cat", lo), "malformed_sid", /after 2 letters: unexpected text "Cat"/);
+  fails(parseRerankOutput(`x\nRanking: ${sids[0]}`, lo), "malformed_sid");
+  fails(parseRerankOutput("A B C", lo), "missing_field");
+  const partial = parseRerankOutput("x\nRanking: A B A", lo);
+  assert.ok(!partial.ok && partial.partial.length === 2);
+  assert.throws(() => parseRerankOutput(text, { format: "labels", candidateSids: sids }), /needs candidateNames/);
 });
 
 test("code fences are refused unless allowed, and then only around the whole answer", () => {

@@ -138,6 +138,22 @@ test("shuffling is seeded, shows candidates in the recorded order, and answers m
   assert.deepEqual(parsed.ranking, a.shownOrder);
 });
 
+test("labels: candidate lines are lettered in the order shown, the direct layout too, and a copy of the letters parses to shownOrder", async () => {
+  const list = lists[2]!;
+  const p = await buildRerankPrompt(context, list, { format: "labels", shuffleSeed: listSeed(5, list.user, list.split) });
+  const text = p.messages[1]!.content;
+  p.shownOrder.forEach((u, j) => assert.ok(text.includes(`\n- ${context.sidOf(list.candidates[u]!)} ${"ABCDEFGHIJ"[j]}: `), `line ${j} lettered`));
+  assert.match(text, /"Ranking:" followed by the letters of all 10 candidates/);
+  assert.ok(!text.includes(`Candidates (10): <|sid_begin|>`), "no SIDs line: the answer copies letters, not SIDs");
+  p.shownOrder.forEach((u, j) => assert.equal(p.candidateNames[u], "ABCDEFGHIJ"[j]));
+  const parsed = parseRerankOutput(formatOutput("labels", "", [..."ABCDEFGHIJ"]), { format: "labels", candidateSids: p.candidateSids, candidateNames: p.candidateNames });
+  assert.ok(parsed.ok);
+  assert.deepEqual(parsed.ranking, p.shownOrder);
+  const d = await buildRerankPrompt(context, list, { format: "labels", layout: "sids" });
+  assert.ok(d.messages[1]!.content.includes(`Candidates: A${context.sidOf(list.candidates[0]!)} B${context.sidOf(list.candidates[1]!)}`));
+  assert.match(d.messages[1]!.content, /Answer "Ranking:" and the letters of all 10 candidates/);
+});
+
 test("listSeed separates its parts", () => {
   assert.notEqual(listSeed(0, "ab", "c"), listSeed(0, "a", "bc"));
   assert.notEqual(listSeed(0, "u1"), listSeed(1, "u1"));

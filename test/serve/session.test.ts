@@ -66,6 +66,8 @@ test("compact answers, the generate() decoder and bf16 all give permutations; gr
     ["generate-json", { decoder: "generate" }],
     ["jump-compact", { format: "compact" }],
     ["generate-compact", { format: "compact", decoder: "generate" }],
+    ["jump-labels", { format: "labels" }],
+    ["generate-labels", { format: "labels", decoder: "generate" }],
     ["jump-bf16", { precision: "bf16" }],
   ] as const) {
     const s = await ModelSession.load({ model: ckpt.dir, ...o });
@@ -77,6 +79,8 @@ test("compact answers, the generate() decoder and bf16 all give permutations; gr
         assert.ok(isPermutation(r.ranking, 6), `${name} row ${i}: ${r.ranking}`);
         assert.equal(r.repaired, null, `${name} row ${i} parsed as generated`);
         assert.equal(r.finish, "stop");
+        assert.ok(r.choiceLogprobs.every((lp) => Number.isFinite(lp) && lp <= 0), `${name} row ${i}: a log-probability per choice`);
+        if (name.endsWith("labels")) assert.match(r.text, /Ranking:( [A-F]){6}$/);
       });
       rankings[name] = out.map((r) => r.ranking);
     } finally {
@@ -85,6 +89,7 @@ test("compact answers, the generate() decoder and bf16 all give permutations; gr
   }
   assert.deepEqual(rankings["generate-json"], rankings["jump-json"]);
   assert.deepEqual(rankings["generate-compact"], rankings["jump-compact"]);
+  assert.deepEqual(rankings["generate-labels"], rankings["jump-labels"]);
 });
 
 test("a model without SID tokens still chats; its rerank endpoints say why they cannot answer", async () => {

@@ -117,7 +117,7 @@ function checkFact(f: Fact, env: { items: readonly Item[]; train: readonly (read
 }
 
 /** Checks a whole trace: every sentence is its facts' rendering (or the ranking), every fact is true. */
-function checkTrace(w: { context: EvidenceContext; train: readonly (readonly number[])[] }, list: TeacherList, shownHistory: number[], ev: EvidenceTrace, explanation: string, ranking: number[], shownOrder: readonly number[]): void {
+function checkTrace(w: { context: EvidenceContext; train: readonly (readonly number[])[] }, list: TeacherList, shownHistory: number[], ev: EvidenceTrace, explanation: string, ranking: number[], shownOrder: readonly number[], labels?: readonly string[]): void {
   const items = w.context.items;
   const idx = new Map(items.map((it, i) => [it.id, i]));
   const sidOfId = (id: string) => w.context.sidOf(idx.get(id)!);
@@ -130,7 +130,8 @@ function checkTrace(w: { context: EvidenceContext; train: readonly (readonly num
   const selection = rest.pop()!;
   if (pattern!.facts.length > 0) assert.equal(pattern!.text, `Step 1, pattern: ${pattern!.facts.map((f) => renderFact(f, sidOfId)).join("; ")}.`);
   else assert.match(pattern!.text, /^Step 1, pattern: (there are no earlier purchases to compare with|the recent purchases are .*)\.$/);
-  const top = ranking.slice(0, rest.length).map((u) => w.context.sidOf(list.candidates[u]!));
+  // The labels format cites a candidate by its SID, then its letter in the prompt.
+  const top = ranking.slice(0, rest.length).map((u) => w.context.sidOf(list.candidates[u]!) + (labels ? ` ${labels[u]}` : ""));
   rest.forEach((s, j) => {
     const clauses = s.facts.map((f, k) => (k === 0 ? renderFact(f, sidOfId) : `it ${renderFact(f, sidOfId)}`)).join("; ");
     assert.equal(s.text, `${j === 0 ? "Step 2, matching: " : ""}${top[j]} ${clauses}.`);
@@ -160,13 +161,16 @@ test("every stated fact is true of the train data, and every sentence is only it
   for (const mode of ["targeted", "rejection"] as TraceMode[]) {
     for (const [n, list] of lists.entries()) {
       // Every third prompt shuffles its candidates: then the upstream place may not be cited.
+      // Every other one asks for the labels format: candidates cited by letter and SID.
       const shuffleSeed = n % 3 === 2 ? n : undefined;
-      const prompt = await buildRerankPrompt(world.context, list, { format: "json", maxHistory: mode === "targeted" ? 20 : 4, shuffleSeed });
+      const format = n % 2 === 1 ? "labels" : "json";
+      const prompt = await buildRerankPrompt(world.context, list, { format, maxHistory: mode === "targeted" ? 20 : 4, shuffleSeed });
       const [a] = await teacher.attempts({ list, prompt, teacherPrompt: prompt, mode, attempt: 0, count: 1 });
       assert.ok(a!.parsed.ok, a!.raw);
       if (mode === "targeted") assert.equal(a!.parsed.ranking[0], list.candidates.indexOf(list.target));
       assert.ok(!a!.raw.includes("actually bought") && !/target/i.test(a!.raw), "the rationale never refers to the hidden target");
-      checkTrace({ context, train: world.split.train }, list, prompt.history, a!.evidence!, a!.parsed.explanation, a!.parsed.ranking, prompt.shownOrder);
+      checkTrace({ context, train: world.split.train }, list, prompt.history, a!.evidence!, a!.parsed.explanation, a!.parsed.ranking, prompt.shownOrder, format === "labels" ? prompt.candidateNames : undefined);
+      if (format === "labels") assert.match(a!.raw, /\nRanking:( [A-J]){10}$/);
       for (const s of a!.evidence!.sentences) for (const f of s.facts) kinds.add(f.kind);
     }
   }

@@ -42,8 +42,9 @@ export interface RlStageResult {
   log: DapoStepLog[];
 }
 
-interface RerankTaskWithSids extends RerankTask {
-  candidateSids: string[];
+interface RerankTaskWithNames extends RerankTask {
+  /** How the answer names the candidates (SIDs or letters), for the decoding constraint. */
+  candidateNames: string[];
 }
 
 export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
@@ -54,7 +55,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config });
   const tokenizer = loadHFTokenizer(o.from);
   const policy = loadHFModel(o.from, o.device);
-  const tasks: RerankTaskWithSids[] = [];
+  const tasks: RerankTaskWithNames[] = [];
   for (const list of o.lists) {
     const prompt = await buildRerankPrompt(o.context, list, {
       format: o.format,
@@ -72,9 +73,9 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
       rankPre: list.rankPre,
       listSize: list.candidates.length,
       shownPosition,
-      candidateSids: prompt.candidateSids,
+      candidateNames: prompt.candidateNames,
       score: (resp) => {
-        const parsed = parseRerankOutput(tokenizer.decodeSync(resp, { skipSpecial: true }), { format: o.format, candidateSids: prompt.candidateSids });
+        const parsed = parseRerankOutput(tokenizer.decodeSync(resp, { skipSpecial: true }), { format: o.format, candidateSids: prompt.candidateSids, candidateNames: prompt.candidateNames });
         return { order: parsed.ok ? parsed.ranking : null };
       },
     });
@@ -82,7 +83,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   if (o.dapo.formatCredit === "first_error") {
     // The answer grammar over each task's candidates, with room for any rationale the free
     // rollout may write, locates where an invalid answer went wrong.
-    const grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: tasks.map((t) => t.candidateSids), maxRationaleTokens: o.dapo.maxNewTokens });
+    const grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: tasks.map((t) => t.candidateNames), maxRationaleTokens: o.dapo.maxNewTokens });
     tasks.forEach((t, row) => (t.firstInvalidToken = (resp) => grammar.firstViolation(resp, row)));
   }
   const stop = stopTokenIds(tokenizer);
@@ -92,7 +93,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
     pad: padName ? tokenizer.requireId(padName) : 0,
     stopTokens: stop,
     constraint: o.constrained
-      ? async (rows) => (await permutationConstraint({ tokenizer, format: o.format, candidates: rows.map((r) => (r as RerankTaskWithSids).candidateSids), maxRationaleTokens: o.maxRationaleTokens })).constraint
+      ? async (rows) => (await permutationConstraint({ tokenizer, format: o.format, candidates: rows.map((r) => (r as RerankTaskWithNames).candidateNames), maxRationaleTokens: o.maxRationaleTokens })).constraint
       : undefined,
   });
   const modelDir = join(stageDir, "model");
