@@ -9,12 +9,14 @@ import { loadDataset } from "../data/load.js";
 import { isPreset } from "../lm/presets.js";
 import { runPipeline, type PipelineResult } from "../pipeline/pipeline.js";
 import { PIPELINE_PRESETS, type PipelinePreset } from "../pipeline/presets.js";
+import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { parseMixture } from "../train/tasks/mixture.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
 /** The preset overrides given on the command line. */
 export function overridesFrom(values: Record<string, unknown>, preset: PipelinePreset): Partial<PipelinePreset> {
   const o: Partial<PipelinePreset> = {};
+  if (values.format !== undefined) o.format = choiceFlag(values, "format", OUTPUT_FORMATS, preset.format);
   if (values["trace-mode"] !== undefined) o.traceMode = choiceFlag(values, "trace-mode", ["targeted", "rejection"] as const, preset.traceMode);
   const learn = integerFlag(values, "learn-users", 0);
   if (learn !== undefined) o.learnUsers = learn;
@@ -37,7 +39,7 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
 
 const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
-                    [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
+                    [--format json|compact|labels] [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--sft-steps N] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error]
@@ -54,6 +56,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         out: { type: "string" },
         device: { type: "string" },
         json: { type: "boolean" },
+        format: { type: "string" },
         "trace-mode": { type: "string" },
         "learn-users": { type: "string" },
         "eval-users": { type: "string" },

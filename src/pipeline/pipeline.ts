@@ -161,7 +161,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // ---- traces (evidence teacher, valid lists) ----
   const tracePath = join(o.runDir, "traces", `evidence-${P.traceMode}.jsonl`);
   await timed(`traces`, async () => {
-    if (isDone("traces")) return;
+    if (isDone("traces")) {
+      // Later stages learn the answer format from these traces: a run cannot change it midway.
+      const written = readManifest(o.runDir).stages.traces?.config?.format;
+      if (written !== undefined && written !== P.format) {
+        throw new Error(`${o.runDir}: its traces were written in the ${String(written)} answer format, not ${P.format}; run with --format ${String(written)}, or start a new run folder (--out)`);
+      }
+      return;
+    }
     const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(split.train, items.length), complements: context.complements }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts });
     const r = await generateTraces({
       lists: traceLists,
@@ -179,7 +186,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const over = lengths.filter((n) => n >= P.maxNewTokens).length;
     log(`  ${r.stats.accepted}/${r.stats.lists} accepted; answers ${lengths[lengths.length >> 1] ?? 0} tokens (median), ${p99} (p99), budget ${P.maxNewTokens}`);
     if (over > 0) log(`  warning: ${over} of ${lengths.length} answers reach maxNewTokens (${P.maxNewTokens}); the student cannot finish those`);
-    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode } });
+    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format } });
   });
 
   const sft = await timed("sft", async () => {

@@ -35,3 +35,10 @@ test("--rl-format-credit sets where DAPO credits an invalid answer, keeping the 
   assert.deepEqual(overridesFrom({ "rl-steps": "40", "rl-format-credit": "sequence" }, demo).dapo, { ...demo.dapo, steps: 40, formatCredit: "sequence" });
   assert.throws(() => overridesFrom({ "rl-format-credit": "last_error" }, demo), /rl-format-credit/);
 });
+
+test("--format picks the answer format of every language-model stage", () => {
+  const demo = PIPELINE_PRESETS.demo;
+  assert.equal(overridesFrom({ format: "labels" }, demo).format, "labels");
+  assert.equal(overridesFrom({}, demo).format, undefined, "the preset's format unless given");
+  assert.throws(() => overridesFrom({ format: "yaml" }, demo), /format/);
+});

@@ -47,6 +47,8 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     const lines: string[] = [];
     await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides, log: (l) => lines.push(l) });
     assert.ok(lines.filter((l) => l.includes("skipped")).length >= 6, lines.join("\n"));
+    // Another answer format would train on traces written in this one: refused, naming both.
+    await assert.rejects(runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides: { ...overrides, format: "json" } }), /traces were written in the \w+ answer format, not json/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
