@@ -24,7 +24,7 @@ import { requireStage } from "../train/run.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { Rng } from "../util/rng.js";
 import type { PresetName } from "../lm/presets.js";
-import { PIPELINE_PRESETS, rerankSettings } from "./presets.js";
+import { PIPELINE_PRESETS, rerankSettings, runAnswerFormat } from "./presets.js";
 
 export interface AblateRewardsOptions {
   dataset: Dataset;
@@ -50,7 +50,8 @@ export interface AblationPoint {
 }
 
 export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: AblationPoint[]; reportPath: string }> {
-  const P = PIPELINE_PRESETS[o.preset];
+  // The SFT model answers in the format it was trained on, whatever the preset says.
+  const P = { ...PIPELINE_PRESETS[o.preset], format: runAnswerFormat(o.runDir) ?? PIPELINE_PRESETS[o.preset].format };
   const sft = join(o.runDir, requireStage(o.runDir, "sft").outputs.model!);
   const items = o.dataset.catalogue.items;
   const split = leaveOneOut(o.dataset.interactions, { skipShortUsers: true });

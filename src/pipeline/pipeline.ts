@@ -41,7 +41,7 @@ import { readJsonLines } from "../teacher/trace-file.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import type { PresetName } from "../lm/presets.js";
 import { Rng } from "../util/rng.js";
-import { directSettings, PIPELINE_PRESETS, rerankSettings, type PipelinePreset } from "./presets.js";
+import { directSettings, PIPELINE_PRESETS, rerankSettings, runAnswerFormat, type PipelinePreset } from "./presets.js";
 import { directTraces, writeDirectTraces } from "../teacher/direct-traces.js";
 
 export interface PipelineOptions {
@@ -163,9 +163,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   await timed(`traces`, async () => {
     if (isDone("traces")) {
       // Later stages learn the answer format from these traces: a run cannot change it midway.
-      const written = readManifest(o.runDir).stages.traces?.config?.format;
+      const written = runAnswerFormat(o.runDir);
       if (written !== undefined && written !== P.format) {
-        throw new Error(`${o.runDir}: its traces were written in the ${String(written)} answer format, not ${P.format}; run with --format ${String(written)}, or start a new run folder (--out)`);
+        throw new Error(`${o.runDir}: its traces were written in the ${written} answer format, not ${P.format}; run with --format ${written}, or start a new run folder (--out)`);
       }
       return;
     }
@@ -266,7 +266,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     rerank: evaluation,
     notes: [
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
-      "invalid_at (language-model stages): the lists whose output is not valid without constraints, by where it first left the answer grammar: rationale, format (fixed text), ranking_first (the first SID of the ranking), ranking_rest (a later SID), unfinished (stopped or out of tokens).",
+      "invalid_at (language-model stages): the lists whose output is not valid without constraints, by where it first left the answer grammar: rationale, format (fixed text), ranking_first (the ranking's first SID or letter), ranking_rest (a later one), unfinished (stopped or out of tokens).",
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
       `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists${traceLists.length > learnLists.length ? ` (SFT also from ${traceLists.length - learnLists.length} train lists)` : ""}.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,

@@ -6,7 +6,8 @@
 import type { RankerKind } from "../rank/checkpoint.js";
 import type { SasrecConfig } from "../rank/sasrec.js";
 import type { SasrecTrainOptions } from "../rank/sasrec-train.js";
-import type { OutputFormat } from "../prompt/output-format.js";
+import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
+import { readManifest } from "../train/run.js";
 import type { PresetName } from "../lm/presets.js";
 import type { PretrainOptions } from "../train/pretrain.js";
 import type { MidtrainOptions } from "../train/midtrain.js";
@@ -168,4 +169,13 @@ export function rerankSettings(P: PipelinePreset) {
 export function directSettings(P: PipelinePreset) {
   const maxPromptTokens = P.direct?.maxPromptTokens ?? P.maxPromptTokens;
   return { ...rerankSettings(P), layout: "sids", maxPromptTokens, maxRationaleTokens: 0 } as const;
+}
+
+/**
+ * The answer format a run folder's traces were written in (its language models learned it from
+ * them), or undefined before the traces stage (or for runs that did not record it).
+ */
+export function runAnswerFormat(runDir: string): OutputFormat | undefined {
+  const format = readManifest(runDir).stages.traces?.config?.format;
+  return OUTPUT_FORMATS.includes(format as OutputFormat) ? (format as OutputFormat) : undefined;
 }
