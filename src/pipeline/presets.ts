@@ -27,6 +27,11 @@ export interface PipelinePreset {
   explain: number;
   /** Facts the evidence teacher states per item (keeps answers within maxNewTokens). */
   maxFacts: number;
+  /**
+   * The answer format (output-format.ts). Every preset uses `labels`: the embedded models copy
+   * a ranking of ten letters without error, where ten SIDs left 30–100% of their answers
+   * unparseable (docs/benchmarks.md); the rationale still cites items by SID.
+   */
   format: OutputFormat;
   maxPromptTokens: number;
   /** Most recent history items in the re-ranking prompt. */
@@ -38,10 +43,12 @@ export interface PipelinePreset {
   /**
    * How DAPO samples its rollouts (both RL passes). `constrained`: the ranking line is forced to
    * a valid permutation, so R_fmt is always 1 and RL learns ranking only — what a policy that
-   * writes no valid list yet needs (the demo's SFT model: 0%; every free rollout would score the
-   * invalid penalty, no group would vary, and nothing would be learned). `free`: the policy
-   * samples unconstrained and invalid answers take the invalid penalty, so RL also teaches the
-   * format: from an SFT model at 69% valid, 30 free DAPO steps reached 80% (docs/benchmarks.md).
+   * writes no valid list yet needs (the demo's SFT model in the compact format: 0%; every free
+   * rollout would score the invalid penalty, no group would vary, and nothing would be learned).
+   * `free`: the policy samples unconstrained and invalid answers take the invalid penalty, so RL
+   * also teaches the format: from a compact-format SFT model at 69% valid, 30 free DAPO steps
+   * reached 80% (docs/benchmarks.md). In the labels format SFT models write valid answers
+   * anyway, and the two agree.
    * Evaluation and serving decode constrained either way.
    */
   rlRollouts: "constrained" | "free";
@@ -78,7 +85,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     traceMode: "targeted",
     explain: 1,
     maxFacts: 2,
-    format: "compact",
+    format: "labels",
     maxPromptTokens: 1500,
     maxHistory: 10,
     maxRationaleTokens: 160,
@@ -107,7 +114,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     traceMode: "rejection",
     explain: 1,
     maxFacts: 1,
-    format: "compact",
+    format: "labels",
     maxPromptTokens: 1024,
     maxHistory: 8,
     maxRationaleTokens: 160,
@@ -136,7 +143,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     traceMode: "rejection",
     explain: 3,
     maxFacts: 3,
-    format: "compact",
+    format: "labels",
     maxPromptTokens: 1536,
     maxHistory: 20,
     maxRationaleTokens: 256,

@@ -53,6 +53,15 @@ test("direct traces: the teacher's ranking without reasoning, on the sids prompt
     assert.equal(parsed.explanation, "");
     assert.match(e.messages[1]!.content, /^History, oldest first: /);
   }
+  // In the labels format the answer is the letters of the candidates as the sids prompt shows them.
+  for (const e of await directTraces(records, lists, { context: world.context, format: "labels", maxHistory: 10 })) {
+    const rec = accepted.find((r) => r.user === e.user)!;
+    assert.match(e.response!, /^\nRanking:( [A-J]){10}$/);
+    const names = e.candidate_sids.map((_, u) => "ABCDEFGHIJ"[u]!); // shown in upstream order
+    const parsed = parseRerankOutput(e.response!, { format: "labels", candidateSids: e.candidate_sids, candidateNames: names });
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.ranking, rec.ranking);
+  }
   // An SFT example of it: the whole answer is ranking (weight λ_o), nothing is reasoning.
   const path = join(dir, "direct.jsonl");
   writeDirectTraces(path, examples);
