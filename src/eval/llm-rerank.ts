@@ -18,7 +18,7 @@
  * For every answer that is not valid without the constraint, `invalidAt` says where it went
  * wrong: the first token the answer grammar does not allow (the constraint's first override,
  * or the first violation of an unconstrained answer) falls in the rationale, in the format's
- * fixed text, in the ranking's first SID, or in a later one; `unfinished` answers stopped or
+ * fixed text, in the ranking's first name (SID or letter), or in a later one; `unfinished` answers stopped or
  * ran out of tokens before the ranking was complete. A small model's invalid answers are
  * mostly wrong SIDs in the ranking, and which ones (the chosen item, or the copied rest)
  * decides what to train next.

@@ -28,11 +28,11 @@ export interface OutputGrammar {
   prefix: string;
   /** The single character that ends the rationale. */
   closer: string;
-  /** Text after the closer, up to the first SID. */
+  /** Text after the closer, up to the first name (SID or letter). */
   header: string;
-  /** Text between two SIDs. */
+  /** Text between two names. */
   separator: string;
-  /** Text after the last SID. */
+  /** Text after the last name. */
   closing: string;
   /** Characters the rationale may not contain (besides the closer), or the answer would not parse. */
   forbidden: RegExp;
