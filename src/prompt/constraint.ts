@@ -162,12 +162,14 @@ export async function permutationConstraint(o: PermutationConstraintOptions): Pr
   for (const [row, names] of o.candidates.entries()) {
     if (names.length === 0) throw new Error(`permutation constraint: row ${row} has no candidates`);
     const seqs = await Promise.all(names.map(seqOf));
-    const keys = seqs.map((s) => s.join(","));
-    if (new Set(keys).size !== seqs.length) throw new Error(`permutation constraint: row ${row} names a candidate twice`);
-    const clash = keys.findIndex((k, i) => keys.some((other, j) => j !== i && other.startsWith(`${k},`)));
-    if (clash >= 0) throw new Error(`permutation constraint: row ${row}: the tokens of candidate name ${JSON.stringify(names[clash])} begin another name's`);
+    if (new Set(seqs.map((s) => s.join(","))).size !== seqs.length) throw new Error(`permutation constraint: row ${row} names a candidate twice`);
     seqsOf.push(seqs);
   }
+  // SIDs all have the same length, so distinct ones are prefix-free; letters depend on how the
+  // tokenizer encodes them, checked once over every letter used.
+  const letterKeys = [...labelSeqs].map(([name, s]) => [name, `${s.join(",")},`] as const);
+  const clash = letterKeys.find(([, k]) => letterKeys.some(([, other]) => other !== k && other.startsWith(k)));
+  if (clash) throw new Error(`permutation constraint: the tokens of candidate letter ${JSON.stringify(clash[0])} begin another letter's`);
   const classes = vocabClasses(tok, g);
   const prefixIds = await enc(g.prefix);
   const headerRest = await Promise.all(Array.from({ length: g.header.length + 1 }, (_, r) => enc(g.header.slice(r))));

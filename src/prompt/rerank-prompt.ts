@@ -308,12 +308,14 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
     historyOmitted: omittedByCap + full.length - keep,
     titleWords,
   });
+  const candidateSids = list.candidates.map((c) => ctx.sidOf(c));
+  const names = candidateNames(o.format, candidateSids, shown);
   const result = (view: View, tokens: number | null): RerankPrompt => ({
     messages: renderMessages(ctx, list, shown, view, hints, o),
     format: o.format,
     shownOrder: shown,
-    candidateSids: list.candidates.map((c) => ctx.sidOf(c)),
-    candidateNames: candidateNames(o.format, list.candidates.map((c) => ctx.sidOf(c)), shown),
+    candidateSids: [...candidateSids],
+    candidateNames: [...names],
     history: [...view.history],
     historyOmitted: view.historyOmitted,
     titleWords: view.titleWords,

@@ -30,7 +30,7 @@ import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../prompt/complements.js";
 import { permutationConstraint } from "../prompt/constraint.js";
-import { CANDIDATE_LABELS, candidateNames as namesOf, GRAMMARS, type OutputFormat } from "../prompt/output-format.js";
+import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-format.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
 import { buildRerankPrompt, domainOf, PromptBudgetError, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
@@ -371,11 +371,15 @@ export class ModelSession {
     const ctx: PromptContext = { items, sidOf: (i) => sids[i]!, complements: this.complements, domain: this.domain };
     const list = { history: history.map((_, i) => i), candidates: docs.map((_, j) => history.length + j) };
     const candidateSids = sids.slice(history.length);
-    if (GRAMMARS[this.format].names === "label" && candidateSids.length > CANDIDATE_LABELS.length) {
-      throw badRequest("documents", `this model names candidates by letter (the labels format): send at most ${CANDIDATE_LABELS.length} documents`);
-    }
     // The session's prompts are never shuffled: the documents are shown in the order sent.
-    const candidateNames = namesOf(this.format, candidateSids, candidateSids.map((_, j) => j));
+    let candidateNames: string[];
+    try {
+      candidateNames = namesOf(this.format, candidateSids, candidateSids.map((_, j) => j));
+    } catch (e) {
+      // Only the labels format has a limit: more documents than letters.
+      if (e instanceof RangeError) throw badRequest("documents", `this model names documents by letter: ${e.message}; send fewer documents`);
+      throw e;
+    }
 
     const pc = await permutationConstraint({ tokenizer: this.tokenizer, format: this.format, candidates: [candidateNames], maxRationaleTokens, stopToken: this.stopTokens[0] });
     const room = this.maxPositions - pc.maxNewTokens;

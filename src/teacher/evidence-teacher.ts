@@ -324,7 +324,7 @@ export interface Rationale {
 export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[]): Rationale {
   const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
   const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
-  const sidOfCand = (u: number) => ctx.sidOf(ev.candidates[u]!.item) + (labels ? ` ${labels[u]!}` : "");
+  const cite = (u: number) => ctx.sidOf(ev.candidates[u]!.item) + (labels ? ` ${labels[u]!}` : "");
   const sentences: Sentence[] = [];
   if (ev.recent.length === 0) sentences.push({ text: "Step 1, pattern: there are no earlier purchases to compare with.", facts: [] });
   else if (ev.pattern.length === 0) sentences.push({ text: `Step 1, pattern: the recent purchases are ${list(ev.recent.map((i) => ctx.sidOf(i)))}.`, facts: [] });
@@ -333,8 +333,8 @@ export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: 
     sentences.push({ text: `Step 1, pattern: ${pattern.map((f) => renderFact(f, sidOfId)).join("; ")}.`, facts: pattern });
   }
   const top = ranking.slice(0, Math.max(1, explain));
-  top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", sidOfCand(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId)));
-  const [first, ...rest] = top.map(sidOfCand);
+  top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", cite(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId)));
+  const [first, ...rest] = top.map(cite);
   const others = ranking.length > top.length ? "; the other candidates follow in the order shown" : "";
   sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${others}.`, facts: [] });
   return { text: sanitizeRationale(sentences.map((s) => s.text).join(" ")), sentences };
