@@ -7,32 +7,32 @@ import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
 import { isPreset } from "../lm/presets.js";
 import { ablateRewards } from "../pipeline/ablate-rewards.js";
-import { DATASET_OPTIONS, datasetFlags, numberFlag, runCommand, UsageError } from "./args.js";
+import { DATASET_OPTIONS, datasetFlags, numberFlag, runSubcommands, UsageError } from "./args.js";
 
 const USAGE = `usage: gr2 ablate rewards --run RUN_DIR --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                          [--preset tiny|demo|beauty] [--steps 12] [--eval-every 4] [--eval-users 200] [--json]`;
 
-export async function ablateCommand(args: string[]): Promise<number> {
-  return runCommand("ablate", USAGE, async () => {
-    const [what, ...rest] = args;
-    if (what !== "rewards") throw new UsageError(what ? `unknown ablation "${what}" (expected rewards)` : "which ablation? (rewards)");
-    const { values } = parseArgs({ args: rest, options: { ...DATASET_OPTIONS, run: { type: "string" }, preset: { type: "string" }, steps: { type: "string" }, "eval-every": { type: "string" }, "eval-users": { type: "string" }, device: { type: "string" }, json: { type: "boolean" } } });
-    if (!values.run) throw new UsageError("--run RUN_DIR is required (a run folder with SFT done)");
-    const preset = (values.preset as string | undefined) ?? "tiny";
-    if (!isPreset(preset)) throw new UsageError(`--preset must be tiny, demo or beauty, got "${preset}"`);
-    const ds = await loadDataset(datasetFlags(values));
-    const r = await ablateRewards({
-      dataset: ds,
-      runDir: values.run as string,
-      preset,
-      steps: numberFlag(values, "steps", 12),
-      evalEvery: numberFlag(values, "eval-every", 4),
-      evalUsers: numberFlag(values, "eval-users", 200),
-      device: (values.device as string | undefined) ?? "cpu",
-      seed: 0,
-      log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`),
-    });
-    process.stdout.write(values.json ? JSON.stringify({ points: r.points, report: r.reportPath }) + "\n" : `report: ${r.reportPath}\n`);
-    return 0;
+export function ablateCommand(args: string[]): Promise<number> {
+  return runSubcommands("ablate", USAGE, { rewards: rewardsCommand }, args);
+}
+
+async function rewardsCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...DATASET_OPTIONS, run: { type: "string" }, preset: { type: "string" }, steps: { type: "string" }, "eval-every": { type: "string" }, "eval-users": { type: "string" }, device: { type: "string" }, json: { type: "boolean" } } });
+  if (!values.run) throw new UsageError("--run RUN_DIR is required (a run folder with SFT done)");
+  const preset = (values.preset as string | undefined) ?? "tiny";
+  if (!isPreset(preset)) throw new UsageError(`--preset must be tiny, demo or beauty, got "${preset}"`);
+  const ds = await loadDataset(datasetFlags(values));
+  const r = await ablateRewards({
+    dataset: ds,
+    runDir: values.run as string,
+    preset,
+    steps: numberFlag(values, "steps", 12),
+    evalEvery: numberFlag(values, "eval-every", 4),
+    evalUsers: numberFlag(values, "eval-users", 200),
+    device: (values.device as string | undefined) ?? "cpu",
+    seed: 0,
+    log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`),
   });
+  process.stdout.write(values.json ? JSON.stringify({ points: r.points, report: r.reportPath }) + "\n" : `report: ${r.reportPath}\n`);
+  return 0;
 }

@@ -8,10 +8,25 @@ export function isUsageError(err: unknown): boolean {
   return err instanceof UsageError || ((err as { code?: string } | null)?.code?.startsWith("ERR_PARSE_ARGS") ?? false);
 }
 
-/** `text` as a number; anything else is a usage error naming the flag. */
-export function parseNumber(name: string, text: string): number {
+/** Bounds a number flag must lie within (inclusive). */
+export interface NumberRange {
+  min?: number;
+  max?: number;
+}
+
+/** What a number flag expects, for its error: "a number", "a number ≥ 0", "a number in [0, 1]". */
+function expectedNumber({ min = -Infinity, max = Infinity }: NumberRange): string {
+  if (min > -Infinity && max < Infinity) return `a number in [${min}, ${max}]`;
+  if (min > -Infinity) return `a number ≥ ${min}`;
+  if (max < Infinity) return `a number ≤ ${max}`;
+  return "a number";
+}
+
+/** `text` as a number (within `range`); anything else is a usage error naming the flag. */
+export function parseNumber(name: string, text: string, range: NumberRange = {}): number {
   const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${text}"`);
+  const { min = -Infinity, max = Infinity } = range;
+  if (text.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} expects ${expectedNumber(range)}, got "${text}"`);
   return n;
 }
 
@@ -24,12 +39,15 @@ export function parseInteger(name: string, text: string, min = -Infinity): numbe
   return n;
 }
 
-/** A flag's value as a number, or the default; a non-number is a usage error naming the flag. */
-export function numberFlag<F extends number | undefined>(values: Record<string, unknown>, name: string, fallback: F): number | F {
+/**
+ * A flag's value as a number, or the fallback when absent; a non-number, or one outside `range`,
+ * is a usage error naming the flag.
+ */
+export function numberFlag<F extends number | undefined>(values: Record<string, unknown>, name: string, fallback: F, range: NumberRange = {}): number | F {
   const v = values[name];
   if (v === undefined) return fallback;
-  if (typeof v !== "string") throw new UsageError(`--${name} expects a number, got "${String(v)}"`);
-  return parseNumber(name, v);
+  if (typeof v !== "string") throw new UsageError(`--${name} expects ${expectedNumber(range)}, got "${String(v)}"`);
+  return parseNumber(name, v, range);
 }
 
 /** An optional integer flag (≥ `min`): undefined when absent, a usage error when not such an integer. */
@@ -40,6 +58,14 @@ export function integerFlag(values: Record<string, unknown>, name: string, min =
   return parseInteger(name, v, min);
 }
 
+/** A flag that must be given (and not empty): its value, or a usage error `missing --name WHAT`. */
+export function requiredFlag(values: Record<string, unknown>, name: string, what?: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v === "") throw new UsageError(`missing --${name}${what ? ` ${what}` : ""}`);
+  return v;
+}
+
+/** A flag that takes one of `choices` (the fallback when absent); anything else is a usage error listing them. */
 export function choiceFlag<T extends string>(values: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
   const v = values[name];
   if (v === undefined) return fallback;
@@ -134,7 +160,11 @@ export function printTable(io: Output, rows: [string, string][]): void {
 /** `x` rounded to `digits` decimals (for JSON summaries). */
 export const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** The flags every dataset-reading command takes. */
+/**
+ * The flags every dataset-reading command takes: the catalogue (--dataset, --data-dir) and, for
+ * the synthetic one, its size and seed (--users, --items, --seed). `--seed` is the catalogue's
+ * seed in every command, so that one value names the same catalogue in every stage.
+ */
 export const DATASET_OPTIONS = {
   dataset: { type: "string" },
   "data-dir": { type: "string" },
@@ -151,13 +181,31 @@ export interface DatasetFlags {
   seed?: number;
 }
 
-export function datasetFlags(values: Record<string, unknown>, fallback = "synthetic"): DatasetFlags {
-  const opt = (name: string) => (values[name] === undefined ? undefined : numberFlag(values, name, 0));
-  return {
-    name: (values.dataset as string | undefined) ?? fallback,
+export interface DatasetFlagOptions {
+  /** Without --dataset: a usage error `missing --dataset NAME` (default: use the synthetic catalogue). */
+  required?: boolean;
+  /** The flag that gives the synthetic catalogue's user count, where --users means something else. */
+  usersFlag?: string;
+  /**
+   * An old spelling of --seed that the command still reads (deprecated; say so in its usage). When
+   * given it sets the catalogue's seed, and `warn` is told.
+   */
+  seedAlias?: string;
+  warn?: (text: string) => void;
+}
+
+/** The dataset flags' values, checked: a count that is not an integer ≥ 1, or a seed that is not an integer, is a usage error. */
+export function datasetFlags(values: Record<string, unknown>, o: DatasetFlagOptions = {}): DatasetFlags {
+  const name = values.dataset as string | undefined;
+  if (name === undefined && o.required) throw new UsageError("missing --dataset NAME");
+  const aliased = o.seedAlias !== undefined && values[o.seedAlias] !== undefined ? o.seedAlias : undefined;
+  const flags = {
+    name: name ?? "synthetic",
     dataDir: values["data-dir"] as string | undefined,
-    users: opt("users"),
-    items: opt("items"),
-    seed: opt("seed"),
+    users: integerFlag(values, o.usersFlag ?? "users", 1),
+    items: integerFlag(values, "items", 1),
+    seed: integerFlag(values, aliased ?? "seed"),
   };
+  if (aliased) o.warn?.(`warning: --${aliased} is deprecated; use --seed`);
+  return flags;
 }

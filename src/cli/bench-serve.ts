@@ -5,13 +5,24 @@
  */
 import { parseArgs } from "node:util";
 import { benchServe, SERVE_BENCH_DEFAULTS, type LatencyStats, type ServeBenchOptions } from "../bench/serve.js";
-import { choiceFlag, integerFlag, runCommand, UsageError } from "./args.js";
+import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, runCommand, UsageError, type DatasetFlags } from "./args.js";
 
-const USAGE = `usage: gr2 bench serve [--model DIR [--sids FILE] [--dataset NAME [--data-dir DIR]]] [--preset demo|tiny|beauty] [--k 10] [--history 10]
+const USAGE = `usage: gr2 bench serve [--model DIR [--sids FILE] [--dataset NAME [--data-dir DIR] [--users N --items N --seed S]]]
+                      [--preset demo|tiny|beauty] [--k 10] [--history 10]
                       [--requests 200] [--reasoning-requests 40] [--warmup 10] [--concurrency 1]
                       [--rss-requests 10000] [--rss-concurrency 8] [--max-reasoning-tokens 64] [--max-batch 8]
                       [--threads N] [--decoder jump|generate] [--precision fp32|bf16] [--no-peer]
-                      [--seed 1] [--json]`;
+                      [--request-seed S] [--json]
+--seed S seeds the synthetic catalogue, as in every gr2 command, and the requests; --request-seed S
+seeds the requests alone (default: --seed, else 1). --dataset-seed S, the old spelling of the
+catalogue's seed, is deprecated but still read: it seeds the catalogue alone, and --seed then seeds
+only the requests.`;
+
+/** The dataset flags as `gr2 serve` reads them (exported for tests). */
+export function serveDatasetArgs(f: DatasetFlags): string[] {
+  const pairs: [string, string | number | undefined][] = [["dataset", f.name], ["data-dir", f.dataDir], ["users", f.users], ["items", f.items], ["seed", f.seed]];
+  return pairs.flatMap(([flag, value]) => (value === undefined ? [] : [`--${flag}`, String(value)]));
+}
 
 export async function serveBenchCommand(args: string[]): Promise<number> {
   return runCommand("bench serve", USAGE, async () => {
@@ -20,11 +31,10 @@ export async function serveBenchCommand(args: string[]): Promise<number> {
       options: {
         model: { type: "string" },
         sids: { type: "string" },
-        dataset: { type: "string" },
-        "data-dir": { type: "string" },
-        users: { type: "string" },
-        items: { type: "string" },
+        ...DATASET_OPTIONS,
+        /** Deprecated: the catalogue's seed under its old spelling (see USAGE). */
         "dataset-seed": { type: "string" },
+        "request-seed": { type: "string" },
         preset: { type: "string" },
         k: { type: "string" },
         history: { type: "string" },
@@ -40,7 +50,6 @@ export async function serveBenchCommand(args: string[]): Promise<number> {
         decoder: { type: "string" },
         precision: { type: "string" },
         "no-peer": { type: "boolean" },
-        seed: { type: "string" },
         json: { type: "boolean" },
       },
     });
@@ -50,7 +59,7 @@ export async function serveBenchCommand(args: string[]): Promise<number> {
       model: values.model,
       sids: values.sids,
       datasetArgs: values.dataset
-        ? (["dataset", "data-dir", "users", "items", "dataset-seed"] as const).flatMap((f) => (values[f] === undefined ? [] : [`--${f === "dataset-seed" ? "seed" : f}`, String(values[f])]))
+        ? serveDatasetArgs(datasetFlags(values, { seedAlias: "dataset-seed", warn: (text) => process.stderr.write(`gr2 bench serve: ${text}\n`) }))
         : undefined,
       preset: choiceFlag(values, "preset", ["tiny", "demo", "beauty"] as const, d.preset),
       k: int("k", d.k, 2),
@@ -67,7 +76,7 @@ export async function serveBenchCommand(args: string[]): Promise<number> {
       decoder: choiceFlag(values, "decoder", ["jump", "generate"] as const, d.decoder),
       precision: choiceFlag(values, "precision", ["fp32", "bf16"] as const, d.precision),
       comparePeers: !values["no-peer"],
-      seed: int("seed", d.seed, 0),
+      seed: integerFlag(values, "request-seed", 0) ?? integerFlag(values, "seed", 0) ?? d.seed,
       log: (line) => process.stderr.write(`bench serve: ${line}\n`),
     };
     if ((values.sids || values.dataset) && !values.model) throw new UsageError("--sids and --dataset go with --model");

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { fetchDataset, type FetchedFile } from "../data/fetch.js";
 import { datasetStats, loadDataset } from "../data/load.js";
 import type { ReadReport } from "../data/types.js";
-import { integerFlag, numberFlag, type Output, printTable, PROCESS_OUTPUT, round, runSubcommands, UsageError } from "./args.js";
+import { DATASET_OPTIONS, datasetFlags, numberFlag, type Output, printTable, PROCESS_OUTPUT, round, runSubcommands, UsageError } from "./args.js";
 
 export const DEFAULT_CACHE_DIR = ".cache/datasets";
 
@@ -27,28 +27,17 @@ async function statsCommand(args: string[], io: Output): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: {
-      dataset: { type: "string" },
-      "data-dir": { type: "string" },
-      users: { type: "string" },
-      items: { type: "string" },
-      seed: { type: "string" },
+      ...DATASET_OPTIONS,
       "min-rating": { type: "string" },
       json: { type: "boolean", default: false },
     },
     allowPositionals: true,
   });
-  const name = values.dataset ?? positionals[0];
-  if (!name) throw new UsageError("missing --dataset NAME");
+  // The dataset may also be named by the one positional argument: `gr2 data stats amazon-beauty`.
+  const flags = datasetFlags({ ...values, dataset: values.dataset ?? positionals[0] }, { required: true });
   if (positionals.length > (values.dataset ? 0 : 1)) throw new UsageError(`unexpected argument "${positionals.at(-1)}"`);
 
-  const ds = await loadDataset({
-    name,
-    dataDir: values["data-dir"],
-    users: integerFlag(values, "users", 1),
-    items: integerFlag(values, "items", 1),
-    seed: integerFlag(values, "seed"),
-    minRating: numberFlag(values, "min-rating", undefined),
-  });
+  const ds = await loadDataset({ ...flags, minRating: numberFlag(values, "min-rating", undefined) });
   const stats = datasetStats(ds);
   if (values.json) {
     const { name: dataset, ...numbers } = stats;

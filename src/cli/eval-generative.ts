@@ -16,14 +16,17 @@ import { copyProbe } from "../eval/copy-probe.js";
 import { encodeFragments, itemSidTokens } from "../train/tasks/context.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import { readManifest } from "../train/run.js";
-import { choiceFlag, datasetFlags, numberFlag, runCommand, UsageError } from "./args.js";
+import { choiceFlag, DATASET_OPTIONS, datasetFlags, numberFlag, runCommand, UsageError } from "./args.js";
 import { readSidsFlag } from "./midtrain.js";
 
 const USAGE = `usage: gr2 eval generative --model HF_DIR|RUN_DIR [--sids SID_DIR|SID_MAP.json]
-                    --dataset NAME [--data-dir DIR] [--data-users N --items N --data-seed S]
+                    --dataset NAME [--data-dir DIR] [--data-users N --items N --seed S]
                     [--users N] [--sample-seed S] [--beam N]
                     [--split test|valid] [--max-history N] [--batch N] [--precision fp32|bf16]
-                    [--copy-probe] [--device cpu|cuda] [--json]`;
+                    [--copy-probe] [--device cpu|cuda] [--json]
+--users is the number of users evaluated; a synthetic catalogue's own user count is --data-users.
+--seed seeds the synthetic catalogue, as in every gr2 command; --data-seed S, its old spelling here,
+is deprecated but still read.`;
 
 /** An HF folder as given, or a run folder's mid-trained model. */
 function modelFolder(dir: string): string {
@@ -38,10 +41,9 @@ export async function evalGenerativeCommand(args: string[]): Promise<number> {
     const { values } = parseArgs({
       args,
       options: {
-        dataset: { type: "string" },
-        "data-dir": { type: "string" },
+        ...DATASET_OPTIONS,
         "data-users": { type: "string" },
-        items: { type: "string" },
+        /** Deprecated: --seed's old spelling here. */
         "data-seed": { type: "string" },
         users: { type: "string" },
         model: { type: "string" },
@@ -62,12 +64,8 @@ export async function evalGenerativeCommand(args: string[]): Promise<number> {
     const sidMap = await readSidsFlag((values.sids as string | undefined) ?? (existsSync(join(dir, "sid_map.json")) ? dir : undefined));
     // --users is the number of users evaluated; a synthetic catalogue's size is --data-users.
     const users = numberFlag(values, "users", undefined);
-    const ds = await loadDataset({
-      ...datasetFlags({ dataset: values.dataset, "data-dir": values["data-dir"] }),
-      users: numberFlag(values, "data-users", undefined),
-      items: numberFlag(values, "items", undefined),
-      seed: numberFlag(values, "data-seed", undefined),
-    });
+    if (values.seed !== undefined && values["data-seed"] !== undefined) throw new UsageError("--data-seed is the deprecated spelling of --seed: give one of them");
+    const ds = await loadDataset(datasetFlags(values, { usersFlag: "data-users", seedAlias: "data-seed", warn: (text) => process.stderr.write(`gr2 eval generative: ${text}\n`) }));
     const tokenizer = loadHFTokenizer(dir);
     const model = loadHFModel(dir, (values.device as string | undefined) ?? "cpu");
     try {

@@ -19,17 +19,8 @@ import { defaultNegatives, formatNegatives, parseNegatives, readCandidateLists, 
 import { loadRanker, RANKER_KINDS, RANKER_MANIFEST, saveRanker, type RankerKind } from "../rank/checkpoint.js";
 import { fitRanker } from "../rank/fit.js";
 import type { Ranker } from "../rank/ranker.js";
-import {
-  buildLists,
-  DATASET_FLAGS,
-  integerFlag,
-  loadFromFlags,
-  numberFlag,
-  PROCESS_OUTPUT,
-  progress,
-  type LoadedData,
-} from "./rank.js";
-import { round, runCommand, UsageError, type Output } from "./args.js";
+import { buildLists, DATA_OPTIONS, loadFromFlags, progress, type LoadedData } from "./rank.js";
+import { integerFlag, numberFlag, PROCESS_OUTPUT, round, runSubcommands, UsageError, type Output } from "./args.js";
 
 const USAGE = `usage:
   gr2 eval generative --model DIR --sids FILE --dataset NAME [...] --json   (see gr2 eval generative --help)
@@ -49,30 +40,21 @@ export const SASREC_BEAUTY_REFERENCE = {
   metrics: { "recall@5": 0.0387, "ndcg@5": 0.0249, "recall@10": 0.0605, "ndcg@10": 0.0318 },
 };
 
-export async function evalCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const [sub, ...rest] = args;
-  return runCommand("eval", USAGE, async () => {
-    switch (sub) {
-      case "baselines":
-        return baselinesCommand(rest, io);
-      case "generative":
-        return (await import("./eval-generative.js")).evalGenerativeCommand(rest);
-      case "help":
-      case "--help":
-      case "-h":
-        io.out(`${USAGE}\n`);
-        return 0;
-      default:
-        throw new UsageError(sub === undefined ? "missing subcommand (baselines)" : `unknown subcommand "${sub}" (expected baselines)`);
-    }
-  }, { io, oneLine: true });
+export function evalCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
+  return runSubcommands(
+    "eval",
+    USAGE,
+    { baselines: baselinesCommand, generative: async (rest) => (await import("./eval-generative.js")).evalGenerativeCommand(rest) },
+    args,
+    io,
+  );
 }
 
 async function baselinesCommand(args: string[], io: Output): Promise<number> {
   const { values: v } = parseArgs({
     args,
     options: {
-      ...DATASET_FLAGS,
+      ...DATA_OPTIONS,
       out: { type: "string" },
       ranker: { type: "string" },
       "ranker-kind": { type: "string", default: "sasrec" },
@@ -99,10 +81,10 @@ async function baselinesCommand(args: string[], io: Output): Promise<number> {
   const data = await loadFromFlags(v);
   const out = v.out ?? join("runs", `eval-${data.dataset.catalogue.name}`);
   const seeds = {
-    train: integerFlag("train-seed", v["train-seed"], 0) ?? 0,
-    bootstrap: integerFlag("bootstrap-seed", v["bootstrap-seed"], 0) ?? 0,
+    train: integerFlag(v, "train-seed", 0) ?? 0,
+    bootstrap: integerFlag(v, "bootstrap-seed", 0) ?? 0,
     random_baseline: 0,
-    ...(v.seed !== undefined ? { data: Number(v.seed) } : {}),
+    ...(data.flags.seed !== undefined ? { data: data.flags.seed } : {}),
   };
   const stage = (s: string) => io.err(`${s}\n`);
 
@@ -126,22 +108,22 @@ async function baselinesCommand(args: string[], io: Output): Promise<number> {
     testLists,
     listwise: listwiseDirs.length ? listwiseDirs.map((d) => loadListwise(d, v.device)) : undefined,
     listwiseConfig: {
-      hidden: integerFlag("listwise-hidden", v["listwise-hidden"], 1),
-      layers: integerFlag("listwise-layers", v["listwise-layers"], 1),
-      dropout: numberFlag("listwise-dropout", v["listwise-dropout"], { min: 0, max: 0.99 }),
+      hidden: integerFlag(v, "listwise-hidden", 1),
+      layers: integerFlag(v, "listwise-layers", 1),
+      dropout: numberFlag(v, "listwise-dropout", undefined, { min: 0, max: 0.99 }),
       useScores: !v["no-scores"],
     },
     listwiseTrain: {
-      epochs: integerFlag("listwise-epochs", v["listwise-epochs"], 1),
-      lr: numberFlag("listwise-lr", v["listwise-lr"], { min: 0 }),
+      epochs: integerFlag(v, "listwise-epochs", 1),
+      lr: numberFlag(v, "listwise-lr", undefined, { min: 0 }),
       seed: seeds.train,
       device: v.device,
       onEpoch: (e) => io.err(`  listwise epoch ${e.epoch}: loss ${e.loss.toFixed(4)} held-out recall@1 ${e.heldOut["recall@1"].toFixed(4)} ndcg@5 ${e.heldOut["ndcg@5"].toFixed(4)}${e.best ? " (best)" : ""} in ${e.seconds.toFixed(1)} s\n`),
     },
     ablation: !v["no-ablation"],
-    textDim: integerFlag("text-dim", v["text-dim"], 0),
+    textDim: integerFlag(v, "text-dim", 0),
     randomSeed: seeds.random_baseline,
-    bootstrap: { samples: integerFlag("bootstrap", v.bootstrap, 1), seed: seeds.bootstrap },
+    bootstrap: { samples: integerFlag(v, "bootstrap", 1), seed: seeds.bootstrap },
     onStage: stage,
   });
   for (const t of result.trained) {
@@ -157,7 +139,7 @@ async function baselinesCommand(args: string[], io: Output): Promise<number> {
       ranker: ranker.kind,
       split: "test",
       users: ranks.length,
-      metrics: fullRankingIntervals(ranks, { samples: integerFlag("bootstrap", v.bootstrap, 1), seed: seeds.bootstrap }),
+      metrics: fullRankingIntervals(ranks, { samples: integerFlag(v, "bootstrap", 1), seed: seeds.bootstrap }),
       ...(ranker.kind === "sasrec" && data.dataset.catalogue.name === "amazon-beauty" ? { reference: SASREC_BEAUTY_REFERENCE } : {}),
     };
   }
@@ -236,7 +218,7 @@ function obtainRanker(
   const step = progress(io, `${kind} epoch`);
   const fitted = fitRanker(kind, data.split, data.numItems, {
     sasrecTrain: {
-      epochs: integerFlag("epochs", v.epochs, 1),
+      epochs: integerFlag(v, "epochs", 1),
       seed,
       device: v.device,
       onStep: (s, n, e) => step(s, n, `epoch ${e}`),
@@ -282,6 +264,6 @@ function reportNotes(rankPre: Record<string, number[]>, trained: boolean): strin
       );
     }
   }
-  if (trained) notes.push("The listwise re-rankers learn from the valid lists (one per user, ranker trained on the train split only), choose their epoch on 10% of users held out, and are evaluated on the test lists (DESIGN.md §5).");
+  if (trained) notes.push("The listwise re-rankers learn from the valid lists (one per user, ranker trained on the train split only), choose their epoch on 10% of users held out, and are evaluated on the test lists (docs/architecture.md, Protocol).");
   return notes;
 }

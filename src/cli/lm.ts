@@ -12,34 +12,34 @@ import { int64, noGrad, tidy } from "../torch/index.js";
 import { exportHF, loadHFModel, loadHFTokenizer, saveHFModel } from "../lm/hf.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { PROMPT_FILE } from "../prompt/prompt-file.js";
-import { numberFlag, runCommand, UsageError } from "./args.js";
+import { numberFlag, runCommand, runSubcommands, UsageError } from "./args.js";
 
 const LOGITS_USAGE = "usage: gr2 lm logits --model HF_DIR --ids 1,5,9 [--device cpu|cuda] [--json]";
 
-export async function lmCommand(args: string[]): Promise<number> {
-  return runCommand("lm", LOGITS_USAGE, () => {
-    const [sub, ...rest] = args;
-    if (sub !== "logits") throw new UsageError(sub ? `unknown subcommand "${sub}"` : "missing subcommand (logits)");
-    const { values } = parseArgs({ args: rest, options: { model: { type: "string" }, ids: { type: "string" }, device: { type: "string" }, json: { type: "boolean" } } });
-    if (!values.model) throw new UsageError("--model HF_DIR is required");
-    if (!values.ids) throw new UsageError("--ids is required (comma-separated token ids)");
-    const ids = values.ids.split(",").map((s, i) => {
-      const n = Number(s.trim());
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--ids: item ${i + 1} ("${s}") is not a non-negative integer`);
-      return n;
-    });
-    const model = loadHFModel(values.model, values.device ?? "cpu");
-    const bad = ids.find((i) => i >= model.config.vocabSize);
-    if (bad !== undefined) throw new UsageError(`--ids: ${bad} is outside the vocabulary (size ${model.config.vocabSize})`);
-    const logits = noGrad(() => tidy(() => Array.from(model.forward(int64(ids, [1, ids.length], model.device)).select(1, ids.length - 1).squeeze(0).toFloat32Array())));
-    model.dispose();
-    if (values.json) process.stdout.write(JSON.stringify({ logits }) + "\n");
-    else {
-      const top = logits.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 10);
-      process.stdout.write(`top next tokens: ${top.map(([v, i]) => `${i} (${v.toFixed(3)})`).join(", ")}\n`);
-    }
-    return 0;
+export function lmCommand(args: string[]): Promise<number> {
+  return runSubcommands("lm", LOGITS_USAGE, { logits: logitsCommand }, args);
+}
+
+function logitsCommand(args: string[]): number {
+  const { values } = parseArgs({ args, options: { model: { type: "string" }, ids: { type: "string" }, device: { type: "string" }, json: { type: "boolean" } } });
+  if (!values.model) throw new UsageError("--model HF_DIR is required");
+  if (!values.ids) throw new UsageError("--ids is required (comma-separated token ids)");
+  const ids = values.ids.split(",").map((s, i) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--ids: item ${i + 1} ("${s}") is not a non-negative integer`);
+    return n;
   });
+  const model = loadHFModel(values.model, values.device ?? "cpu");
+  const bad = ids.find((i) => i >= model.config.vocabSize);
+  if (bad !== undefined) throw new UsageError(`--ids: ${bad} is outside the vocabulary (size ${model.config.vocabSize})`);
+  const logits = noGrad(() => tidy(() => Array.from(model.forward(int64(ids, [1, ids.length], model.device)).select(1, ids.length - 1).squeeze(0).toFloat32Array())));
+  model.dispose();
+  if (values.json) process.stdout.write(JSON.stringify({ logits }) + "\n");
+  else {
+    const top = logits.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 10);
+    process.stdout.write(`top next tokens: ${top.map(([v, i]) => `${i} (${v.toFixed(3)})`).join(", ")}\n`);
+  }
+  return 0;
 }
 
 const EXPORT_USAGE = "usage: gr2 export --format hf (--model DIR | --run RUN_DIR [--stage NAME]) --out DIR [--max-shard-mb N] [--json]";

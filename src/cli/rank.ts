@@ -17,9 +17,7 @@ import { fitRanker } from "../rank/fit.js";
 import type { EpochLog, SasrecLoss } from "../rank/sasrec-train.js";
 import type { Ranker } from "../rank/ranker.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { parseInteger, parseNumber, PROCESS_OUTPUT, round, runCommand, UsageError, type Output } from "./args.js";
-
-export { PROCESS_OUTPUT, UsageError, type Output };
+import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, PROCESS_OUTPUT, requiredFlag, round, runSubcommands, UsageError, type DatasetFlags, type Output } from "./args.js";
 
 const USAGE = `usage:
   gr2 rank train --dataset NAME [--data-dir DIR] [--users N --items N --seed S] --out DIR [--json]
@@ -30,38 +28,18 @@ const USAGE = `usage:
       item-knn: [--neighbours 100] [--recency-decay 0.8]
   gr2 rank candidates --dataset NAME [--data-dir DIR] [--users N --items N --seed S] --ranker DIR
       --out FILE [--splits valid,test] [--negatives hits|top|pool:P|random (default hits: the top K, for the users it contains the target of)] [--size 10] [--train-seed 0] [--json]
-The ranker trains on the train split only; by default a list is the ranker's top K for each user
-whose target is in it (the paper's setting; see docs/candidates-format.md).`;
+--seed seeds the synthetic catalogue (as in every gr2 command); --train-seed seeds the ranker and
+the negatives. The ranker trains on the train split only; by default a list is the ranker's top K
+for each user whose target is in it (the paper's setting; see docs/candidates-format.md).`;
 
-export async function rankCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const [sub, ...rest] = args;
-  return runCommand("rank", USAGE, async () => {
-    switch (sub) {
-      case "train":
-        return trainCommand(rest, io);
-      case "candidates":
-        return candidatesCommand(rest, io);
-      case "help":
-      case "--help":
-      case "-h":
-        io.out(`${USAGE}\n`);
-        return 0;
-      default:
-        throw new UsageError(sub === undefined ? "missing subcommand (train or candidates)" : `unknown subcommand "${sub}" (expected train or candidates)`);
-    }
-  }, { io, oneLine: true });
+export function rankCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
+  return runSubcommands("rank", USAGE, { train: trainCommand, candidates: candidatesCommand }, args, io);
 }
 
 // ---- shared flags ----------------------------------------------------------------------------
 
-export const DATASET_FLAGS = {
-  dataset: { type: "string" },
-  "data-dir": { type: "string" },
-  users: { type: "string" },
-  items: { type: "string" },
-  seed: { type: "string" },
-  json: { type: "boolean", default: false },
-} as const;
+/** The dataset flags (args.ts) and --json: what every `gr2 rank` and `gr2 eval baselines` command takes. */
+export const DATA_OPTIONS = { ...DATASET_OPTIONS, json: { type: "boolean", default: false } } as const;
 
 export interface LoadedData {
   dataset: Dataset;
@@ -71,17 +49,17 @@ export interface LoadedData {
   userIds: string[];
   /** Short description for reports: "amazon-beauty" or "synthetic(users=…, items=…, seed=…)". */
   name: string;
+  /** The dataset flags it was loaded from. */
+  flags: DatasetFlags;
 }
 
-/** Loads the dataset named by the shared flags and splits it leave-one-out. */
-export async function loadFromFlags(v: { dataset?: string; "data-dir"?: string; users?: string; items?: string; seed?: string }): Promise<LoadedData> {
-  if (!v.dataset) throw new UsageError("missing --dataset NAME");
-  const users = integerFlag("users", v.users, 1);
-  const items = integerFlag("items", v.items, 1);
-  const seed = integerFlag("seed", v.seed, -Infinity);
-  const dataset = await loadDataset({ name: v.dataset, dataDir: v["data-dir"], users, items, seed });
+/** Loads the dataset named by the dataset flags (--dataset required) and splits it leave-one-out. */
+export async function loadFromFlags(values: Record<string, unknown>): Promise<LoadedData> {
+  const flags = datasetFlags(values, { required: true });
+  const dataset = await loadDataset(flags);
   const split = leaveOneOut(dataset.interactions, { skipShortUsers: true });
-  const name = v.dataset === "synthetic" ? `synthetic(users=${users ?? "default"}, items=${items ?? "default"}, seed=${seed ?? "default"})` : dataset.catalogue.name;
+  const { users, items, seed } = flags;
+  const name = flags.name === "synthetic" ? `synthetic(users=${users ?? "default"}, items=${items ?? "default"}, seed=${seed ?? "default"})` : dataset.catalogue.name;
   return {
     dataset,
     split,
@@ -89,25 +67,8 @@ export async function loadFromFlags(v: { dataset?: string; "data-dir"?: string; 
     itemIds: dataset.catalogue.items.map((i) => i.id),
     userIds: dataset.interactions.userIds,
     name,
+    flags,
   };
-}
-
-/** An optional integer flag already read by parseArgs (args.ts's parseInteger does the checking). */
-export function integerFlag(name: string, value: string | undefined, min: number): number | undefined {
-  return value === undefined ? undefined : parseInteger(name, value, min);
-}
-
-/** An optional number flag in [min, max]. */
-export function numberFlag(name: string, value: string | undefined, { min = -Infinity, max = Infinity } = {}): number | undefined {
-  if (value === undefined) return undefined;
-  const n = parseNumber(name, value);
-  if (n < min || n > max) throw new UsageError(`--${name} expects a number in [${min}, ${max}], got "${value}"`);
-  return n;
-}
-
-export function requiredFlag(name: string, value: string | undefined): string {
-  if (value === undefined || value === "") throw new UsageError(`missing --${name}`);
-  return value;
 }
 
 /**
@@ -143,7 +104,7 @@ async function trainCommand(args: string[], io: Output): Promise<number> {
   const { values: v } = parseArgs({
     args,
     options: {
-      ...DATASET_FLAGS,
+      ...DATA_OPTIONS,
       out: { type: "string" },
       ranker: { type: "string", default: "sasrec" },
       "train-seed": { type: "string" },
@@ -167,37 +128,36 @@ async function trainCommand(args: string[], io: Output): Promise<number> {
       "recency-decay": { type: "string" },
     },
   });
-  const out = requiredFlag("out", v.out);
-  const kind = v.ranker as RankerKind;
-  if (!RANKER_KINDS.includes(kind)) throw new UsageError(`--ranker must be one of ${RANKER_KINDS.join(", ")}, got "${v.ranker}"`);
+  const out = requiredFlag(v, "out", "DIR");
+  const kind = choiceFlag<RankerKind>(v, "ranker", RANKER_KINDS, "sasrec");
   const data = await loadFromFlags(v);
-  const seed = integerFlag("train-seed", v["train-seed"], 0) ?? 0;
+  const seed = integerFlag(v, "train-seed", 0) ?? 0;
   const stepProgress = progress(io, "sasrec epoch");
   const fitted = fitRanker(kind, data.split, data.numItems, {
     sasrec: {
-      hidden: integerFlag("hidden", v.hidden, 1),
-      layers: integerFlag("layers", v.layers, 1),
-      heads: integerFlag("heads", v.heads, 1),
-      ffn: integerFlag("ffn", v.ffn, 1),
-      dropout: numberFlag("dropout", v.dropout, { min: 0, max: 0.99 }),
-      maxLen: integerFlag("max-len", v["max-len"], 1),
+      hidden: integerFlag(v, "hidden", 1),
+      layers: integerFlag(v, "layers", 1),
+      heads: integerFlag(v, "heads", 1),
+      ffn: integerFlag(v, "ffn", 1),
+      dropout: numberFlag(v, "dropout", undefined, { min: 0, max: 0.99 }),
+      maxLen: integerFlag(v, "max-len", 1),
     },
     sasrecTrain: {
-      epochs: integerFlag("epochs", v.epochs, 1),
-      patience: integerFlag("patience", v.patience, 1),
-      evalEvery: integerFlag("eval-every", v["eval-every"], 1),
-      evalUsers: integerFlag("eval-users", v["eval-users"], 1),
-      batchSize: integerFlag("batch-size", v["batch-size"], 1),
-      lr: numberFlag("lr", v.lr, { min: 0 }),
-      weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }),
+      epochs: integerFlag(v, "epochs", 1),
+      patience: integerFlag(v, "patience", 1),
+      evalEvery: integerFlag(v, "eval-every", 1),
+      evalUsers: integerFlag(v, "eval-users", 1),
+      batchSize: integerFlag(v, "batch-size", 1),
+      lr: numberFlag(v, "lr", undefined, { min: 0 }),
+      weightDecay: numberFlag(v, "weight-decay", undefined, { min: 0 }),
       seed,
       device: v.device,
       autocast: !v["no-autocast"],
-      loss: lossFlag(v.loss),
+      loss: choiceFlag<SasrecLoss>(v, "loss", ["ce", "bce"], "ce"),
       onStep: (step, steps, epoch) => stepProgress(step, steps, `epoch ${epoch}`),
       onEpoch: (e) => io.err(`${describeEpoch(e)}\n`),
     },
-    itemKnn: { neighbours: integerFlag("neighbours", v.neighbours, 1), recencyDecay: numberFlag("recency-decay", v["recency-decay"], { min: 0, max: 1 }) },
+    itemKnn: { neighbours: integerFlag(v, "neighbours", 1), recencyDecay: numberFlag(v, "recency-decay", undefined, { min: 0, max: 1 }) },
   });
   const fullRanking = {
     valid: evaluateFull(fitted.ranker, data, "valid", io),
@@ -214,11 +174,6 @@ async function trainCommand(args: string[], io: Output): Promise<number> {
     for (const s of ["valid", "test"] as const) io.out(`  ${s.padEnd(5)} full ranking: ${formatMetrics(fullRanking[s])}\n`);
   }
   return 0;
-}
-
-function lossFlag(value: string | undefined): SasrecLoss {
-  if (value !== "ce" && value !== "bce") throw new UsageError(`--loss must be ce or bce, got "${value}"`);
-  return value;
 }
 
 function describeEpoch(e: EpochLog): string {
@@ -249,7 +204,7 @@ async function candidatesCommand(args: string[], io: Output): Promise<number> {
   const { values: v } = parseArgs({
     args,
     options: {
-      ...DATASET_FLAGS,
+      ...DATA_OPTIONS,
       ranker: { type: "string" },
       out: { type: "string" },
       splits: { type: "string", default: "valid,test" },
@@ -259,17 +214,17 @@ async function candidatesCommand(args: string[], io: Output): Promise<number> {
       device: { type: "string", default: "cpu" },
     },
   });
-  const out = requiredFlag("out", v.out);
-  const rankerDir = requiredFlag("ranker", v.ranker);
+  const out = requiredFlag(v, "out", "FILE");
+  const rankerDir = requiredFlag(v, "ranker", "DIR");
   const splits = parseSplits(v.splits);
-  const size = integerFlag("size", v.size, 2);
+  const size = integerFlag(v, "size", 2);
   const data = await loadFromFlags(v);
   const negatives = v.negatives ? parseNegatives(v.negatives) : defaultNegatives();
   const { ranker, manifest } = loadRanker(rankerDir, v.device);
   if (manifest.numItems !== data.numItems) {
     throw new Error(`${rankerDir} was trained on ${manifest.numItems} items but ${data.name} has ${data.numItems}; train the ranker on this dataset`);
   }
-  const result = buildLists(ranker, data, splits, { size, negatives, seed: integerFlag("train-seed", v["train-seed"], 0) ?? 0 }, io);
+  const result = buildLists(ranker, data, splits, { size, negatives, seed: integerFlag(v, "train-seed", 0) ?? 0 }, io);
   writeCandidateLists(out, result.lists, data.itemIds);
   const meta = {
     out,

@@ -19,11 +19,25 @@ import type { RqVaeProgress } from "../sid/rqvae-options.js";
 import { ablationMarkdown, runAblation, writeAblation } from "../sid/ablate.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { benchEncode } from "../sid/bench.js";
-import { type Output, parseInteger as int, parseNumber as num, printTable, PROCESS_OUTPUT, round, runSubcommands, UsageError } from "./args.js";
+import {
+  DATASET_OPTIONS,
+  datasetFlags,
+  type DatasetFlags,
+  integerFlag,
+  type Output,
+  parseInteger as int,
+  parseNumber as num,
+  printTable,
+  PROCESS_OUTPUT,
+  requiredFlag,
+  round,
+  runSubcommands,
+  UsageError,
+} from "./args.js";
 
 const USAGE = `usage:
-  gr2 sid build --dataset NAME [--data-dir DIR] [--users N --items N --data-seed S] --out DIR [--json]
-      [--method rqkmeans|rqvae] [--levels 4] [--codebook-size 256] [--random-last 1] [--seed 0]
+  gr2 sid build --dataset NAME [--data-dir DIR] [--users N --items N --seed S] --out DIR [--json]
+      [--method rqkmeans|rqvae] [--levels 4] [--codebook-size 256] [--random-last 1] [--sid-seed S]
       rqkmeans: [--no-balanced] [--balance-slack 0.1] [--max-iterations 25]
       ${RQVAE_USAGE}
       [--embed tfidf,cooc] [--weights tfidf=1,cooc=1] [--tfidf-dim 64] [--cooc-dim 32] [--cooc-window 3]
@@ -32,20 +46,28 @@ const USAGE = `usage:
   gr2 sid inspect SID_MAP.json [--json]
   gr2 sid bench-encode [--rows 1000000] [--dim 64] [--levels 4] [--codebook-size 256]
       [--random-last 1] [--chunk-rows 65536] [--materialise] [--json]
-  gr2 sid ablate --dataset NAME [--data-dir DIR] [--users N --items N --data-seed S] [--out DIR] [--json]
-      [--levels 4] [--codebook-size 256] [--seed 0] [--embeddings FILE] [rqvae flags: budget, and the strengths
+  gr2 sid ablate --dataset NAME [--data-dir DIR] [--users N --items N --seed S] [--out DIR] [--json]
+      [--levels 4] [--codebook-size 256] [--sid-seed S] [--embeddings FILE] [rqvae flags: budget, and the strengths
       --gamma 0.99 --diversity 0.1 --dead-reset 20 --contrastive 0.1]
 embedding sources: tfidf (item text), cooc (train-split co-interactions), file (--embeddings),
-remote (an OpenAI-compatible /v1/embeddings server); file/remote are added when their flags are given.`;
+remote (an OpenAI-compatible /v1/embeddings server); file/remote are added when their flags are given.
+seeds: --seed S seeds the synthetic catalogue, as in every gr2 command, and the SID build; --sid-seed S
+seeds the build alone (default: --seed, else 0). --data-seed S, the old spelling of the catalogue's
+seed, is deprecated but still read: it seeds the catalogue alone, and --seed then seeds only the build.`;
 
-/** The flags that pick a catalogue (shared by build and ablate). */
-const DATASET_FLAGS = {
-  dataset: { type: "string" },
-  "data-dir": { type: "string" },
-  users: { type: "string" },
-  items: { type: "string" },
+/** The flags that pick a catalogue and seed the build (shared by build and ablate). */
+const CATALOGUE_OPTIONS = {
+  ...DATASET_OPTIONS,
+  "sid-seed": { type: "string" },
+  /** Deprecated: the catalogue's seed under its old spelling (see USAGE). */
   "data-seed": { type: "string" },
 } as const;
+
+/** The catalogue flags (--dataset required), and the SID build's seed: --sid-seed, else --seed, else 0. */
+function catalogueFlags(v: Record<string, unknown>, io: Output): { data: DatasetFlags; seed: number } {
+  const data = datasetFlags(v, { required: true, seedAlias: "data-seed", warn: (text) => io.err(`gr2 sid: ${text}\n`) });
+  return { data, seed: integerFlag(v, "sid-seed", 0) ?? integerFlag(v, "seed", 0) ?? 0 };
+}
 
 export async function sidCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
   const subcommands = { build: buildCommand, inspect: inspectCommand, "bench-encode": benchCommand, ablate: ablateCommand };
@@ -56,7 +78,7 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args,
     options: {
-      ...DATASET_FLAGS,
+      ...CATALOGUE_OPTIONS,
       out: { type: "string" },
       method: { type: "string", default: "rqkmeans" },
       levels: { type: "string", default: "4" },
@@ -65,7 +87,6 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
       "no-balanced": { type: "boolean", default: false },
       "balance-slack": { type: "string", default: "0.1" },
       "max-iterations": { type: "string", default: "25" },
-      seed: { type: "string", default: "0" },
       embed: { type: "string", default: "tfidf,cooc" },
       weights: { type: "string" },
       "tfidf-dim": { type: "string", default: "64" },
@@ -84,11 +105,10 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  if (!v.dataset) throw new UsageError("missing --dataset NAME");
-  if (!v.out) throw new UsageError("missing --out DIR");
+  const { data, seed } = catalogueFlags(v, io);
+  const out = requiredFlag(v, "out", "DIR");
   const rqvae = v.method === "rqvae" ? rqvaeOptionsFromFlags(v) : null;
   if (!quantiserMethods().includes(v.method)) throw new UsageError(`--method must be one of ${quantiserMethods().join(", ")}, got "${v.method}"`);
-  const seed = int("seed", v.seed, 0);
   const levels = int("levels", v.levels, 1);
 
   const kinds = new Set(v.embed.split(",").map((s) => s.trim()).filter(Boolean));
@@ -115,7 +135,7 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
   for (const k of weights.keys()) if (!kinds.has(k)) throw new UsageError(`--weights names "${k}", which is not an embedding source in use`);
 
   const started = performance.now();
-  const { ds, input } = await loadSidInput(v, kinds.has("cooc") || (rqvae?.contrastive ?? 0) > 0);
+  const { ds, input } = await loadSidInput(data, kinds.has("cooc") || (rqvae?.contrastive ?? 0) > 0);
   const common = {
     levels,
     codebookSize: int("codebook-size", v["codebook-size"], 1),
@@ -135,7 +155,7 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
         },
     onStage: v.json ? undefined : (stage) => io.err(`sid: ${stage}…\n`),
   });
-  const paths = await writeSidArtefacts(v.out, result);
+  const paths = await writeSidArtefacts(out, result);
   const seconds = (performance.now() - started) / 1000;
   const r = result.report;
   const summary = {
@@ -179,19 +199,8 @@ function progressLine(io: Output, p: RqVaeProgress): void {
 }
 
 /** Load the catalogue and turn it into SID build input (train sequences only when needed). */
-async function loadSidInput(
-  v: { dataset?: string; "data-dir"?: string; users?: string; items?: string; "data-seed"?: string },
-  needTrainSequences: boolean,
-): Promise<{ ds: Dataset; input: SidBuildInput }> {
-  // --seed drives the SID build; the synthetic generator keeps its own seed (--data-seed) so that
-  // every stage of a pipeline sees the same catalogue.
-  const ds = await loadDataset({
-    name: v.dataset!,
-    dataDir: v["data-dir"],
-    users: optInt("users", v.users),
-    items: optInt("items", v.items),
-    seed: v["data-seed"] === undefined ? undefined : int("data-seed", v["data-seed"], 0),
-  });
+async function loadSidInput(flags: DatasetFlags, needTrainSequences: boolean): Promise<{ ds: Dataset; input: SidBuildInput }> {
+  const ds = await loadDataset(flags);
   const items = ds.catalogue.items;
   const input: SidBuildInput = {
     ids: items.map((it) => it.id),
@@ -211,11 +220,10 @@ async function ablateCommand(args: string[], io: Output): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args,
     options: {
-      ...DATASET_FLAGS,
+      ...CATALOGUE_OPTIONS,
       out: { type: "string" },
       levels: { type: "string", default: "4" },
       "codebook-size": { type: "string", default: "256" },
-      seed: { type: "string", default: "0" },
       embeddings: { type: "string" },
       json: { type: "boolean", default: false },
       ...RQVAE_FLAGS,
@@ -223,11 +231,10 @@ async function ablateCommand(args: string[], io: Output): Promise<number> {
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  if (!v.dataset) throw new UsageError("missing --dataset NAME");
+  const { data, seed } = catalogueFlags(v, io);
   if (v.ema) throw new UsageError("--ema is not an ablate flag: the configurations switch EMA on and off (use --gamma for its decay)");
-  const seed = int("seed", v.seed, 0);
   const { gamma, diversity, deadCodeTau, contrastive, ...shared } = rqvaeOptionsFromFlags(v);
-  const { ds, input } = await loadSidInput(v, true);
+  const { ds, input } = await loadSidInput(data, true);
   const sources: EmbeddingSource[] = v.embeddings
     ? [{ kind: "file", path: v.embeddings }]
     : [{ kind: "tfidf", options: { dim: 64, seed } }, { kind: "cooc", options: { dim: 32, window: 3, seed } }];
@@ -307,10 +314,6 @@ function parseWeights(text: string | undefined): Map<string, number> {
     out.set(m[1]!, w);
   }
   return out;
-}
-
-function optInt(name: string, value: string | undefined): number | undefined {
-  return value === undefined ? undefined : int(name, value, 1);
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
