@@ -1,6 +1,6 @@
 /**
- * Time-ordered leave-one-out (DESIGN.md §5; the P5 / S3-Rec / TIGER convention). For a user
- * with sequence s[0..n-1]:
+ * Time-ordered leave-one-out (docs/architecture.md, Protocol; the P5 / S3-Rec / TIGER
+ * convention). For a user with sequence s[0..n-1]:
  *
  * - test:  history s[0..n-2] → target s[n-1]
  * - valid: history s[0..n-3] → target s[n-2]

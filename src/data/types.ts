@@ -70,7 +70,10 @@ export interface Example {
   target: number;
 }
 
-/** Time-ordered leave-one-out (DESIGN.md §5): test = last, valid = second-to-last, train = rest. */
+/**
+ * Time-ordered leave-one-out (docs/architecture.md, Protocol): test = last, valid =
+ * second-to-last, train = rest.
+ */
 export interface Split {
   /** Per user, the training prefix s[0..n-3] (what upstream rankers may learn from). */
   train: number[][];

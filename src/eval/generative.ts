@@ -6,10 +6,10 @@
  * NDCG@k are computed from the target's place in it (0 when it is not among them), with
  * `beams` ≥ the largest k.
  *
- * Split: leave-one-out (DESIGN.md §5). On "test" the history is everything but the last item
- * (the valid item included, as TIGER does); on "valid" it ends before the valid item, which
- * is what mid-training's periodic check uses so that the test split stays unseen. Histories
- * are truncated to their last `maxHistory` items, as in training.
+ * Split: leave-one-out (docs/architecture.md, Protocol). On "test" the history is everything
+ * but the last item (the valid item included, as TIGER does); on "valid" it ends before the
+ * valid item, which is what mid-training's periodic check uses so that the test split stays
+ * unseen. Histories are truncated to their last `maxHistory` items, as in training.
  *
  * Every emitted sequence is checked: its tokens must parse as a SID (tokenizer.sidCodes) that
  * the SID map assigns to the very catalogue item the trie says; anything else throws.

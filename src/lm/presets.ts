@@ -1,6 +1,7 @@
 /**
- * Model sizes for the embedded presets (DESIGN.md §4). `hf` runs use the checkpoint's own
- * config instead. Vocabulary sizes are the BPE targets before SID tokens are added.
+ * Model sizes for the embedded presets (docs/architecture.md, Presets). `hf` runs use the
+ * checkpoint's own config instead. Vocabulary sizes are the BPE targets before SID tokens are
+ * added.
  */
 import { makeConfig, type LMConfig } from "./config.js";
 

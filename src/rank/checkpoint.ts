@@ -31,7 +31,7 @@ export interface RankerManifest {
   kind: RankerKind;
   numItems: number;
   config: SasrecConfig | Required<ItemKnnOptions> | Record<string, never>;
-  /** Which data it was fitted on: always the train split (DESIGN.md §5). */
+  /** Which data it was fitted on: always the train split (docs/architecture.md, Protocol). */
   trainedOn: { dataset: string; split: "train"; users: number; items: number };
   /** Free-form: training options, epochs, valid metrics, seconds. */
   training?: Record<string, unknown>;

@@ -1,4 +1,4 @@
-/** Fitting any upstream ranker by kind, on the train split only (DESIGN.md §5). */
+/** Fitting any upstream ranker by kind, on the train split only (docs/architecture.md, Protocol). */
 import type { Split } from "../data/types.js";
 import type { RankerKind } from "./checkpoint.js";
 import { ItemKnnRanker, type ItemKnnOptions } from "./item-knn.js";

@@ -1,9 +1,9 @@
 /**
  * The upstream ranker: anything that scores every catalogue item for a user's history.
  *
- * GR2 re-ranks short lists; the lists come from an upstream ranker (DESIGN.md §5). SASRec is
- * the default, popularity and item-KNN are the simple alternatives, and a user may bring their
- * own lists instead (src/rank/candidates.ts). Everything downstream (candidate lists, full
+ * GR2 re-ranks short lists; the lists come from an upstream ranker (docs/architecture.md,
+ * Protocol). SASRec is the default, popularity and item-KNN are the simple alternatives, and a
+ * user may bring their own lists instead (src/rank/candidates.ts). Everything downstream (candidate lists, full
  * ranking metrics) only needs `scores`, so every ranker implements just this.
  */
 

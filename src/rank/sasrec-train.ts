@@ -1,7 +1,7 @@
 /**
- * Training SASRec on the train split only (DESIGN.md §5): each user's prefix s[0..n-3] is read
- * left to right and every position predicts the next item of the prefix, so no valid or test
- * target is ever a training target. The valid targets only choose the epoch (early stopping on
+ * Training SASRec on the train split only (docs/architecture.md, Protocol): each user's prefix
+ * s[0..n-3] is read left to right and every position predicts the next item of the prefix, so
+ * no valid or test target is ever a training target. The valid targets only choose the epoch (early stopping on
  * NDCG@10 over a fixed sample of users), as in the SASRec paper.
  *
  * Speed: batches group users of similar length (little padding), only real positions reach the

@@ -1,5 +1,6 @@
 /**
- * Mid-training (DESIGN.md §1): the language model learns the catalogue's semantic IDs.
+ * Mid-training (docs/architecture.md, "One list", step 5): the language model learns the
+ * catalogue's semantic IDs.
  *
  *   1. load an HF folder (the run's pre-trained model by default, or any `from` folder) and its
  *      tokenizer;

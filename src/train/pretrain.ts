@@ -1,7 +1,7 @@
 /**
- * Pre-training of the embedded model on the catalogue's own text (DESIGN.md §4): the tiny and
- * demo models have no downloadable weights, so they learn language here before they see
- * semantic IDs. Steps: train a byte-level BPE on the item texts and the task's fixed wording
+ * Pre-training of the embedded model on the catalogue's own text (docs/architecture.md,
+ * Presets): the tiny and demo models have no downloadable weights, so they learn language here
+ * before they see semantic IDs. Steps: train a byte-level BPE on the item texts and the task's fixed wording
  * (the re-ranking prompt and the evidence rationales), pack the tokenised texts
  * into one stream, train next-token prediction on the shared loop, and save an HF folder
  * (config.json, model.safetensors, tokenizer.json) that later stages and transformers load.

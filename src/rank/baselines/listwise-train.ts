@@ -1,7 +1,8 @@
 /**
- * Training the listwise re-ranker under the no-leakage protocol (DESIGN.md §5): it learns from
- * the *valid* lists (one per user; the upstream ranker never trained on those targets), keeps
- * a seeded slice of users aside to choose the epoch, and is then evaluated on the *test* lists.
+ * Training the listwise re-ranker under the no-leakage protocol (docs/architecture.md,
+ * Protocol): it learns from the *valid* lists (one per user; the upstream ranker never trained
+ * on those targets), keeps a seeded slice of users aside to choose the epoch, and is then
+ * evaluated on the *test* lists.
  *
  * Loss: softmax cross-entropy over each list's K scores against the target's position.
  * Checkpoint: a folder with `listwise.json` (config, training log) and `model.safetensors`.

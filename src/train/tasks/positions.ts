@@ -4,8 +4,8 @@ import { MidtrainTask } from "./types.js";
 /**
  * Next-item positions inside the training prefixes: (user, k) with 1 ≤ k < |train[user]|, the
  * example "train[user][0..k-1] → train[user][k]". Only the leave-one-out *train* prefixes are
- * used (DESIGN.md §5), so no valid or test target is ever a training target or in a training
- * history: the prefixes end before them.
+ * used (docs/architecture.md, Protocol), so no valid or test target is ever a training target
+ * or in a training history: the prefixes end before them.
  */
 export class TrainPositions {
   readonly users: Int32Array;
