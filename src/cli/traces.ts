@@ -18,21 +18,12 @@ import { LlmTeacher } from "../teacher/llm-teacher.js";
 import { ChatClient } from "../teacher/openai-client.js";
 import { TRACE_MODES, type Teacher } from "../teacher/teacher.js";
 import { generateTraces } from "../teacher/traces.js";
-import { TrainIndex } from "../teacher/train-index.js";
+import { TrainIndex } from "../rank/evidence/train-index.js";
 import { readManifest, recordStage } from "../train/run.js";
-import { choiceFlag, DATASET_OPTIONS, datasetFlags, numberFlag, UsageError } from "./args.js";
+import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, type Output, PROCESS_OUTPUT, requiredFlag, runSubcommands, UsageError } from "./args.js";
 
-export interface TracesOutput {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  tty?: boolean;
-}
-
-const PROCESS_OUTPUT: TracesOutput = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-  tty: process.stderr.isTTY,
-};
+/** Where `gr2 traces` writes (args.ts's Output). */
+export type TracesOutput = Output;
 
 const USAGE = `usage:
   gr2 traces view RUN_DIR [--file TRACES.jsonl] [--dataset NAME --data-dir DIR] [--outputs FILE] [--port N]
@@ -48,42 +39,8 @@ Lists come from the candidate file (default: the valid split, the lists the re-r
 evidence is computed from the train split only. Traces go to RUN_DIR/traces/<teacher>-<mode>.jsonl
 (resumable: lists already there are skipped), statistics to <same>.stats.json.`;
 
-export async function tracesCommand(args: string[], io: TracesOutput = PROCESS_OUTPUT): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    switch (sub) {
-      case "generate":
-        return await generateCommand(rest, io);
-      case "view":
-        return await viewTracesCommand(rest, io);
-      case "help":
-      case "--help":
-      case "-h":
-      case undefined:
-        io.out(`${USAGE}\n`);
-        return sub === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown subcommand "${sub}" (expected generate or view)`);
-    }
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    if (process.env.GR2_DEBUG && err instanceof Error) io.err(`${err.stack}\n`);
-    io.err(`gr2 traces: ${message.replace(/\s*\n\s*/g, " ")}${usage ? ` (gr2 traces help)` : ""}\n`);
-    return 2;
-  }
-}
-
-const required = (v: Record<string, unknown>, name: string): string => {
-  const x = v[name];
-  if (typeof x !== "string" || x === "") throw new UsageError(`missing --${name}`);
-  return x;
-};
-
-function intFlag(v: Record<string, unknown>, name: string, fallback: number, min: number): number {
-  const n = numberFlag(v, name, fallback);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer ≥ ${min}, got "${String(v[name])}"`);
-  return n;
+export function tracesCommand(args: string[], io: TracesOutput = PROCESS_OUTPUT): Promise<number> {
+  return runSubcommands("traces", USAGE, { generate: generateCommand, view: viewTracesCommand }, args, io);
 }
 
 /** The tokenizer to measure the budget with: --tokenizer, else the run's latest model stage. */
@@ -133,10 +90,10 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
     },
     allowPositionals: false,
   });
-  const runDir = required(v, "run");
-  const candidatesPath = required(v, "candidates");
-  const sidsPath = required(v, "sids");
-  if (!v.dataset) throw new UsageError("missing --dataset NAME");
+  const runDir = requiredFlag(v, "run");
+  const candidatesPath = requiredFlag(v, "candidates");
+  const sidsPath = requiredFlag(v, "sids");
+  const datasetOptions = datasetFlags(v, { required: true });
   const teacherKind = choiceFlag(v, "teacher", ["evidence", "openai"] as const, "evidence");
   if (v.teacher === undefined) throw new UsageError("missing --teacher evidence|openai");
   if (v.mode === undefined) throw new UsageError("missing --mode targeted|rejection");
@@ -144,20 +101,20 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
   const split = choiceFlag(v, "split", [...LIST_SPLITS, "all"] as const, "valid");
   const format = choiceFlag(v, "format", OUTPUT_FORMATS, "json");
   const teacherFormat = choiceFlag(v, "teacher-format", OUTPUT_FORMATS, "json");
-  const maxAttempts = intFlag(v, "max-attempts", mode === "targeted" ? 2 : 8, 1);
-  const seed = intFlag(v, "trace-seed", 0, 0);
-  const temperature = v.temperature === undefined ? undefined : numberFlag(v, "temperature", 1);
-  if (temperature !== undefined && temperature < 0) throw new UsageError(`--temperature must be ≥ 0`);
+  const maxAttempts = integerFlag(v, "max-attempts", 1) ?? (mode === "targeted" ? 2 : 8);
+  const seed = integerFlag(v, "trace-seed", 0) ?? 0;
+  const temperature = numberFlag(v, "temperature", undefined, { min: 0 });
 
-  const dataset = await loadDataset(datasetFlags(v));
+  const dataset = await loadDataset(datasetOptions);
   const items = dataset.catalogue.items;
   const itemIds = items.map((it) => it.id);
   // The same split the candidate lists were built on (users too short for it have no lists).
   const train = leaveOneOut(dataset.interactions, { skipShortUsers: true }).train;
   let lists = readCandidateLists(candidatesPath, itemIds, split === "all" ? {} : { splits: [split as ListSplit] });
-  if (v.limit !== undefined) lists = lists.slice(0, intFlag(v, "limit", 0, 1));
+  const limit = integerFlag(v, "limit", 1);
+  if (limit !== undefined) lists = lists.slice(0, limit);
   if (lists.length === 0) throw new Error(`${candidatesPath}: no ${split === "all" ? "" : `${split} `}lists`);
-  if (split === "test" || split === "all") io.err(`gr2 traces: warning: traces of test lists must not be trained on; the final numbers come from those lists (DESIGN.md §5)\n`);
+  if (split === "test" || split === "all") io.err(`gr2 traces: warning: traces of test lists must not be trained on; the final numbers come from those lists (docs/architecture.md, Protocol)\n`);
 
   const sidMap = await readSidMap(sidsPath);
   const sidIndex = new Map(sidMap.ids.map((id, i) => [id, i]));
@@ -171,7 +128,8 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
     }
   }
   let budget: PromptBudget | undefined;
-  if (v.budget !== undefined) budget = { maxTokens: intFlag(v, "budget", 0, 1), tokenizer: budgetTokenizer(runDir, v.tokenizer as string | undefined) };
+  const maxTokens = integerFlag(v, "budget", 1);
+  if (maxTokens !== undefined) budget = { maxTokens, tokenizer: budgetTokenizer(runDir, v.tokenizer as string | undefined) };
   const context = datasetPromptContext(dataset, (i) => sids[i]!, train);
 
   let teacher: Teacher;
@@ -180,18 +138,18 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
     teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(train, items.length), complements: context.complements }, { temperature, seed });
     slug = "evidence";
   } else {
-    const model = required(v, "model");
+    const model = requiredFlag(v, "model");
     const client = new ChatClient({
-      baseUrl: required(v, "base-url"),
+      baseUrl: requiredFlag(v, "base-url"),
       model,
       apiKeyEnv: (v["api-key-env"] as string | undefined) ?? "OPENAI_API_KEY",
-      maxTokens: intFlag(v, "max-tokens", 1024, 1),
-      concurrency: intFlag(v, "concurrency", 4, 1),
-      timeoutMs: intFlag(v, "timeout-ms", 120_000, 1),
-      maxRetries: intFlag(v, "max-retries", 5, 0),
+      maxTokens: integerFlag(v, "max-tokens", 1) ?? 1024,
+      concurrency: integerFlag(v, "concurrency", 1) ?? 4,
+      timeoutMs: integerFlag(v, "timeout-ms", 1) ?? 120_000,
+      maxRetries: integerFlag(v, "max-retries", 0) ?? 5,
       cacheDir: v["no-cache"] ? undefined : ((v["cache-dir"] as string | undefined) ?? join(runDir, "cache", "chat")),
     });
-    teacher = new LlmTeacher(client, { batch: intFlag(v, "n", 1, 1), temperature, seed });
+    teacher = new LlmTeacher(client, { batch: integerFlag(v, "n", 1) ?? 1, temperature, seed });
     slug = `openai-${model.replace(/[^A-Za-z0-9._-]+/g, "_")}`;
   }
   const out = (v.out as string | undefined) ?? join(runDir, "traces", `${slug}-${mode}.jsonl`);
@@ -203,7 +161,7 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
     teacher,
     mode,
     maxAttempts,
-    prompt: { context, options: { maxHistory: intFlag(v, "max-history", 20, 1), budget }, shuffle: v.shuffle as boolean, seed },
+    prompt: { context, options: { maxHistory: integerFlag(v, "max-history", 1) ?? 20, budget }, shuffle: v.shuffle as boolean, seed },
     format,
     teacherFormat,
     out,

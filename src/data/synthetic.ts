@@ -26,9 +26,18 @@ export interface SyntheticOptions {
   minLen?: number;
   /** Longest sequence (default 20). Lengths are skewed towards `minLen`, like real data. */
   maxLen?: number;
+  /**
+   * Product lines (default 0): the chance that a complement step buys the current item's own
+   * line partner (one fixed item of the complement leaf, of the same brand where there is one:
+   * this shampoo's conditioner) instead of any item of that leaf. Real catalogues have this
+   * item-level structure, and it is what co-purchase evidence sees and a small sequential
+   * ranker partly misses (docs/benchmarks.md); with 0 the catalogue has only category-level
+   * structure, which the upstream ranker already captures.
+   */
+  productLines?: number;
 }
 
-export const SYNTHETIC_DEFAULTS = { users: 200, items: 300, seed: 42, minLen: 5, maxLen: 20 } as const;
+export const SYNTHETIC_DEFAULTS = { users: 200, items: 300, seed: 42, minLen: 5, maxLen: 20, productLines: 0 } as const;
 
 /**
  * Step probabilities: complement of the current leaf, a preferred leaf, popularity noise. When
@@ -130,6 +139,7 @@ export function generateSynthetic(options: SyntheticOptions = {}): Dataset {
     seed: options.seed ?? d.seed,
     minLen: options.minLen ?? d.minLen,
     maxLen: options.maxLen ?? d.maxLen,
+    productLines: options.productLines ?? d.productLines,
   };
   checkOptions(o);
   const rng = new Rng(o.seed);
@@ -137,6 +147,9 @@ export function generateSynthetic(options: SyntheticOptions = {}): Dataset {
   const brands = makeBrands(rng, Math.min(60, Math.max(TOP_CATEGORIES.length, Math.round(o.items / 25))));
   const { items, leafOf } = makeItems(rng, o.items, brands);
   const sampler = new ItemSampler(rng, items, leafOf);
+  // Drawn only when asked for, so catalogues without product lines stay as they were.
+  const partner = o.productLines > 0 ? linePartners(rng, items, leafOf) : null;
+  const step: Step = { productLines: o.productLines, partner };
 
   const complements: Record<string, string> = {};
   COMPLEMENT_LEAF.forEach((target, leaf) => {
@@ -149,7 +162,7 @@ export function generateSynthetic(options: SyntheticOptions = {}): Dataset {
   for (let u = 0; u < o.users; u++) {
     const prefs = makePreferences(rng, sampler, brands);
     userIds.push(`user-${u + 1}`);
-    sequences.push(makeSequence(rng, sampler, prefs, sequenceLength(rng, o.minLen, Math.min(o.maxLen, o.items))));
+    sequences.push(makeSequence(rng, sampler, prefs, sequenceLength(rng, o.minLen, Math.min(o.maxLen, o.items)), step));
     userPreferences.push({ categories: prefs.leaves.map((l) => pathName(LEAVES[l]!.path)), brands: prefs.brands });
   }
 
@@ -177,6 +190,7 @@ function checkOptions(o: Required<SyntheticOptions>): void {
   positiveInt("minLen", o.minLen);
   positiveInt("maxLen", o.maxLen);
   if (!Number.isInteger(o.seed)) throw new RangeError(`synthetic: seed must be an integer, got ${o.seed}`);
+  if (!(o.productLines >= 0 && o.productLines <= 1)) throw new RangeError(`synthetic: productLines must be a probability in [0, 1], got ${o.productLines}`);
   if (o.minLen > o.maxLen) throw new RangeError(`synthetic: minLen ${o.minLen} is above maxLen ${o.maxLen}`);
   if (o.minLen > o.items) throw new RangeError(`synthetic: minLen ${o.minLen} is above the number of items ${o.items} (no repeats per user)`);
 }
@@ -285,29 +299,48 @@ function sequenceLength(rng: Rng, minLen: number, maxLen: number): number {
   return Math.min(maxLen, minLen + Math.floor(-Math.log(1 - rng.next()) * meanExtra));
 }
 
-function makeSequence(rng: Rng, sampler: ItemSampler, prefs: Preferences, length: number): number[] {
+/** How a step may follow a product line: `partner[i]` is item i's partner in its complement leaf, or -1. */
+interface Step {
+  productLines: number;
+  partner: Int32Array | null;
+}
+
+/** Each item's line partner: an item of its complement leaf, of the same brand when one exists. */
+function linePartners(rng: Rng, items: readonly Item[], leafOf: readonly number[]): Int32Array {
+  const byLeaf = groupBy(items.map((_, i) => i), (i) => String(leafOf[i]));
+  return Int32Array.from(items, (item, i) => {
+    const target = COMPLEMENT_LEAF[leafOf[i]!]!;
+    const pool = target >= 0 ? byLeaf.get(String(target)) : undefined;
+    if (!pool) return -1;
+    const sameBrand = pool.filter((j) => items[j]!.brand === item.brand);
+    return rng.pick(sameBrand.length > 0 ? sameBrand : pool);
+  });
+}
+
+function makeSequence(rng: Rng, sampler: ItemSampler, prefs: Preferences, length: number, step: Step): number[] {
   const sequence: number[] = [];
   const seen = new Set<number>();
-  let leaf: number | undefined; // the current item's leaf; none before the first item
   while (sequence.length < length) {
     let item: number | undefined;
     for (let attempt = 0; attempt < 10 && (item === undefined || seen.has(item)); attempt++) {
-      item = nextItem(rng, sampler, prefs, leaf);
+      item = nextItem(rng, sampler, prefs, sequence.at(-1), step);
     }
     // Rare in practice (tiny catalogues): fall back to the first item the user does not have yet.
     if (item === undefined || seen.has(item)) item = sampler.global.values.find((i) => !seen.has(i))!;
     sequence.push(item);
     seen.add(item);
-    leaf = sampler.leafOf[item]!;
   }
   return sequence;
 }
 
 /** One step: the first item comes from a preferred leaf; later ones follow `TRANSITIONS`. */
-function nextItem(rng: Rng, sampler: ItemSampler, prefs: Preferences, leaf: number | undefined): number {
+function nextItem(rng: Rng, sampler: ItemSampler, prefs: Preferences, current: number | undefined, step: Step): number {
   const r = rng.next();
+  const leaf = current === undefined ? undefined : sampler.leafOf[current]!;
   const complement = leaf === undefined ? -1 : COMPLEMENT_LEAF[leaf]!;
   if (r < TRANSITIONS.complement && complement >= 0 && sampler.hasLeaf(complement)) {
+    const partner = current === undefined || !step.partner ? -1 : step.partner[current]!;
+    if (partner >= 0 && rng.chance(step.productLines)) return partner;
     return sampler.fromLeaf(rng, complement, prefs.brands);
   }
   if (leaf === undefined || r < TRANSITIONS.complement + TRANSITIONS.preferred) {

@@ -101,3 +101,8 @@ export function itemText(item: Item): string {
 function formatPrice(price: number): string {
   return Number.isInteger(price) ? String(price) : price.toFixed(2);
 }
+
+/** The category key used everywhere in prompts and evidence: the full path, "" when unknown. */
+export function categoryKey(item: Pick<Item, "categories">): string {
+  return item.categories.join(" > ");
+}

@@ -32,6 +32,8 @@ export interface BaselineOptions {
   /** Seed of the random-order baseline. */
   randomSeed?: number;
   bootstrap?: BootstrapOptions;
+  /** Further re-rankers evaluated beside them (e.g. the evidence scorer). */
+  extra?: readonly ListReranker[];
   onStage?: (stage: string) => void;
 }
 
@@ -66,6 +68,7 @@ export function evaluateBaselines(o: BaselineOptions): BaselineResult {
     new RandomOrder(o.randomSeed ?? 0),
     new PopularityResort(itemCounts(o.trainSequences, numItems)),
     ...listwise,
+    ...(o.extra ?? []),
   ];
   o.onStage?.(`evaluating ${rerankers.length} methods on ${o.testLists.length} test lists`);
   return { evaluation: evaluateRerankers(o.testLists, rerankers, o.bootstrap), trained, rerankers };

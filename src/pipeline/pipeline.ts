@@ -11,17 +11,22 @@
  * the train split; the re-ranker learns from the valid lists of all but a held-out slice of
  * users; every number in the final table comes from the test lists.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset, Split } from "../data/types.js";
 import { itemText } from "../data/text.js";
-import { lastTrainExamples, leaveOneOut } from "../data/split.js";
+import { leaveOneOut } from "../data/split.js";
 import { buildSids, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
-import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists } from "../rank/candidates.js";
+import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
+import { crossFittedLists } from "../rank/learning-lists.js";
+import { popularityBands, type EvidenceSource } from "../rank/evidence/features.js";
+import { EvidenceScorer, type ScorerWeights } from "../rank/evidence/scorer.js";
+import { writeFileAtomic } from "../util/atomic.js";
 import { evaluateBaselines } from "../eval/baselines.js";
-import { evaluateRanks, type MethodRanks, type RerankEvaluation } from "../eval/evaluate.js";
+import { evaluateRanks, type MethodRanks, type MethodResult, type RerankEvaluation } from "../eval/evaluate.js";
+import type { Interval } from "../eval/bootstrap.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
 import { rerankWithModel, type InvalidPart } from "../eval/llm-rerank.js";
 import { orderByScore, rerankedRanks } from "../rank/baselines/reranker.js";
@@ -35,7 +40,7 @@ import { readManifest, recordStage } from "../train/run.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import { datasetPromptContext } from "../prompt/rerank-prompt.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
-import { TrainIndex } from "../teacher/train-index.js";
+import { TrainIndex } from "../rank/evidence/train-index.js";
 import { generateTraces, type TraceRecord } from "../teacher/traces.js";
 import { readJsonLines } from "../teacher/trace-file.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
@@ -67,7 +72,17 @@ export interface StageMetrics {
   identity_rate_nonoptimal: number;
   /** Language-model stages: lists whose answer is not valid without the constraint, by where it went wrong (src/eval/llm-rerank.ts). */
   invalid_at?: Record<InvalidPart, number>;
+  /** Paired difference against the incoming order on the same lists: [diff, lo, hi] (95% bootstrap). */
+  vs_incoming: VsIncoming;
 }
+
+export type VsIncoming = Record<"recall@1" | "recall@5" | "ndcg@5", [number, number, number]>;
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+const triple = (i: Interval): [number, number, number] => [r4(i.mean), r4(i.lo), r4(i.hi)];
+export const vsIncomingOf = (m: MethodResult): VsIncoming => ({ "recall@1": triple(m.vsIncoming["recall@1"]), "recall@5": triple(m.vsIncoming["recall@5"]), "ndcg@5": triple(m.vsIncoming["ndcg@5"]) });
+const stageMetricsOf = (m: MethodResult) => ({ "recall@1": r4(m.metrics["recall@1"].mean), "recall@5": r4(m.metrics["recall@5"].mean), "ndcg@5": r4(m.metrics["ndcg@5"].mean) });
+const fmtInterval = (i: Interval) => `${i.mean >= 0 ? "+" : ""}${i.mean.toFixed(3)} [${i.lo.toFixed(3)}, ${i.hi.toFixed(3)}]`;
 
 export interface PipelineResult {
   users: number;
@@ -116,33 +131,59 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       const read = (s: string) => readCandidateLists(listPath(s), itemIds);
       return { valid: read("valid"), test: read("test"), train: P.trainLists ? read("train") : [] };
     }
-    const { ranker } = fitRanker(P.ranker, split, items.length, { sasrec: P.sasrec, sasrecTrain: { ...P.sasrecTrain, seed: o.seed } });
+    const fit = { sasrec: P.sasrec, sasrecTrain: { ...P.sasrecTrain, seed: o.seed } };
+    const { ranker } = fitRanker(P.ranker, split, items.length, fit);
     const negatives = defaultNegatives();
     const v = buildCandidateLists(ranker, split.valid, "valid", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
     const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
-    // Extra lists to learn from, one position earlier than valid's (see PipelinePreset.trainLists).
-    const tr = P.trainLists ? buildCandidateLists(ranker, lastTrainExamples(split), "train", ds.interactions.userIds, { negatives, seed: o.seed }).lists : [];
     // Under `hits` only the users the ranker retrieved get a list; too few and nothing downstream means anything.
     for (const [name, lists] of [["valid", v], ["test", t]] as const) {
       if (lists.length < 10) throw new Error(`prerank: the ${P.ranker} ranker put the target in its top ${LIST_SIZE} for only ${lists.length} of ${split[name].length} ${name} users; the re-ranker needs lists to learn from and be measured on (a stronger ranker, or more users)`);
     }
+    // Many lists to learn from, inside the train prefixes of every user but the held-out ones,
+    // each scored by a ranker that never saw its user (see PipelinePreset.trainLists).
+    const heldOut = new Set(holdOutUsers(v, 0.1, o.seed).heldOut.map((l) => l.user));
+    const learners = new Set(ds.interactions.userIds.flatMap((id, u) => (heldOut.has(id) ? [] : [u])));
+    const tr = P.trainLists ? crossFittedLists(P.ranker, split, items.length, ds.interactions.userIds, { ...P.trainLists, users: learners, negatives, fit, seed: o.seed, log }) : [];
     writeCandidateLists(listPath("valid"), v, itemIds);
     writeCandidateLists(listPath("test"), t, itemIds);
     if (P.trainLists) writeCandidateLists(listPath("train"), tr, itemIds);
-    const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length, train_lists: tr.length };
+    // The learning lists must be as hard as the test lists: their incoming R@1 side by side.
+    const r1 = (ls: readonly CandidateList[]) => (ls.length === 0 ? null : Math.round((1e4 * ls.filter((l) => l.rankPre === 1).length) / ls.length) / 1e4);
+    const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length, train_lists: tr.length, incoming_recall1: { train: r1(tr), valid: r1(v), test: r1(t) } };
+    log(`  lists: ${tr.length} train (cross-fitted), ${v.length} valid, ${t.length} test; incoming R@1 ${JSON.stringify(metrics.incoming_recall1)}`);
     const outputs = Object.fromEntries(splits.map((s) => [s, `candidates/${s}.jsonl`]));
-    recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives) } });
+    recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives), trainLists: P.trainLists } });
     return { valid: v, test: t, train: tr };
   });
   // The re-ranker learns from the valid lists of most users; a held-out slice is for model selection.
-  const learnLists = sample(holdOutUsers(valid, 0.1, o.seed).train, P.learnUsers, o.seed);
-  // SFT also learns from the same users' train lists (never the held-out users'); RL does not.
-  const learners = new Set(learnLists.map((l) => l.user));
-  const traceLists = [...learnLists, ...train.filter((l) => learners.has(l.user))];
+  const { train: learnValid, heldOut: heldOutValid } = holdOutUsers(valid, 0.1, o.seed);
+  const heldOutUsers = new Set(heldOutValid.map((l) => l.user));
+  // ...and from the train-prefix lists of the same users (never the held-out users').
+  const learnLists = sample([...learnValid, ...train.filter((l) => !heldOutUsers.has(l.user))], P.learnUsers, o.seed);
+  const traceLists = learnLists;
   const evalLists = sample(test, P.evalUsers, o.seed);
 
+  // ---- collaborative evidence and the scorer over it (the teacher's ranker, and a baseline) ----
+  const trainByUser = new Map(ds.interactions.userIds.map((id, u) => [id, split.train[u]!] as const));
+  const trainIndex = TrainIndex.build(split.train, items.length);
+  const evidenceSource: EvidenceSource = { items, train: trainIndex, bands: popularityBands(trainIndex.popularity), trainOf: (u) => trainByUser.get(u) };
+  const scorerPath = join(o.runDir, "evidence", "scorer.json");
+  const scorer = await timed("evidence", () => {
+    if (isDone("evidence") && existsSync(scorerPath)) return new EvidenceScorer(evidenceSource, JSON.parse(readFileSync(scorerPath, "utf8")) as ScorerWeights);
+    const fitted = EvidenceScorer.fit(evidenceSource, learnLists, P.evidence);
+    writeFileAtomic(scorerPath, JSON.stringify(fitted.model, null, 1) + "\n");
+    // A teacher that does not beat the ranker cannot teach a student to: its own numbers on the
+    // held-out users' valid lists, which it never learned from.
+    const held = evaluateRanks(heldOutValid, [{ name: "evidence", ranks: rerankedRanks(heldOutValid, fitted.scoreLists(heldOutValid)) }], { seed: o.seed }).methods[0]!;
+    const metrics = { fit_lists: learnLists.length, held_out_lists: heldOutValid.length, held_out: stageMetricsOf(held), vs_incoming: vsIncomingOf(held), weights: Object.fromEntries(fitted.model.features.map((f, i) => [f, fitted.model.weights[i]!])) };
+    log(`  evidence scorer (${P.evidence}) on ${heldOutValid.length} held-out valid lists: R@1 ${held.metrics["recall@1"].mean.toFixed(3)}, vs incoming ${fmtInterval(held.vsIncoming["recall@1"])}`);
+    recordStage(o.runDir, "evidence", { status: "done", outputs: { scorer: "evidence/scorer.json" }, metrics, config: { set: P.evidence } });
+    return fitted;
+  });
+
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
-  const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed } }));
+  const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed }, extra: [scorer] }));
   // Each baseline scored once: its ranks feed the joint evaluation, its copy rates the stage metrics.
   const baselineScores = new Map(baselines.rerankers.map((r) => [r.name, r.scoreLists(evalLists)] as const));
   const baselineRanks: MethodRanks[] = baselines.evaluation.methods.map((m) => ({ name: m.name, ranks: rerankedRanks(evalLists, scoresOf(baselineScores, m.name)), seconds: m.seconds }));
@@ -156,7 +197,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   const tokenizer = loadHFTokenizer(mid);
   tokenizer.addSidTokens();
-  const context = datasetPromptContext(ds, (i) => sidMap.sidOf(i), split.train);
+  const context = { ...datasetPromptContext(ds, (i) => sidMap.sidOf(i), split.train), evidence: { source: evidenceSource, set: P.evidence } };
 
   // ---- traces (evidence teacher, valid lists) ----
   const tracePath = join(o.runDir, "traces", `evidence-${P.traceMode}.jsonl`);
@@ -169,7 +210,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       }
       return;
     }
-    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: TrainIndex.build(split.train, items.length), complements: context.complements }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts });
+    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: trainIndex, complements: context.complements, scorer }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts, temperature: P.teacherTemperature });
     const r = await generateTraces({
       lists: traceLists,
       teacher,
@@ -243,7 +284,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const pick = (name: string, valid: number, identity: number, identityNonoptimal: number): StageMetrics | undefined => {
     const m = evaluation.methods.find((x) => x.name === name);
     if (!m) return undefined;
-    return { "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal };
+    return { "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal, vs_incoming: vsIncomingOf(m) };
   };
   // The baselines always write a valid order; their copy rates are counted from those orders.
   const pickBaseline = (name: string) => {
@@ -253,8 +294,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   };
   const prerank = pickBaseline("incoming");
   const listwise = pickBaseline("listwise");
+  const evidence = pickBaseline("evidence");
   if (prerank) stages.prerank = prerank;
   if (listwise) stages.listwise = listwise;
+  if (evidence) stages.evidence = evidence;
   for (const [name, l] of Object.entries(llm)) stages[name] = { ...pick(name, l.valid, l.identity, l.identityNonoptimal)!, invalid_at: l.invalidAt };
 
   const report: EvalReport = {
@@ -268,7 +311,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
       "invalid_at (language-model stages): the lists whose output is not valid without constraints, by where it first left the answer grammar: rationale, format (fixed text), ranking_first (the ranking's first SID or letter), ranking_rest (a later one), unfinished (stopped or out of tokens).",
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
-      `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} valid lists${traceLists.length > learnLists.length ? ` (SFT also from ${traceLists.length - learnLists.length} train lists)` : ""}.`,
+      `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} lists (${learnLists.filter((l) => l.split === "valid").length} valid, ${learnLists.filter((l) => l.split === "train").length} cross-fitted train-prefix lists); held out for model selection: ${heldOutValid.length} valid lists.`,
+      `evidence (${P.evidence}): computed from the train split only, withholding a train-prefix list's own later purchases; "evidence" is the listwise logistic scorer over it (src/rank/evidence/scorer.ts), the teacher's ranker.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
     extra: { stages, seconds },

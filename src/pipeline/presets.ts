@@ -14,6 +14,7 @@ import type { MidtrainOptions } from "../train/midtrain.js";
 import type { DapoConfig } from "../train/dapo/trainer.js";
 import type { TraceMode } from "../teacher/teacher.js";
 import { RERANK_MIXTURE } from "../train/tasks/mixture.js";
+import type { EvidenceSet } from "../rank/evidence/features.js";
 
 export interface PipelinePreset {
   codebookSize: number;
@@ -23,6 +24,12 @@ export interface PipelinePreset {
   pretrain: Partial<Pick<PretrainOptions, "steps" | "batch" | "seqLen" | "lr" | "precision">>;
   midtrain: Partial<Pick<MidtrainOptions, "steps" | "batch" | "seqLen" | "lr" | "embedWarmupSteps" | "evalUsers" | "mixture">>;
   traceMode: TraceMode;
+  /**
+   * Plackett–Luce temperature of the evidence teacher over its scorer's logits. Rejection
+   * sampling keeps a draw whose top-1 is the target, so a lower temperature keeps more traces
+   * that follow the evidence (at 1, a single draw scored R@1 0.25 on Beauty, below the ranker).
+   */
+  teacherTemperature: number;
   /** Candidates the evidence teacher explains in its rationale (short rationales suit small models). */
   explain: number;
   /** Facts the evidence teacher states per item (keeps answers within maxNewTokens). */
@@ -59,14 +66,18 @@ export interface PipelinePreset {
    */
   direct: { maxPromptTokens: number; maxNewTokens: number; sft: PipelinePreset["sft"]; dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens"> } | null;
   /**
-   * Also build a list at each learning user's last train-prefix position (candidates/train.jsonl)
-   * and trace it for SFT: more distinct lists to learn the answer format from (a small model
-   * memorises ~1,000 answers long before it copies reliably). The ranker was trained on those
-   * targets, which could make its order there more often right; on the demo's catalogue it
-   * barely does (incoming R@1 0.28 on train lists, 0.26 valid, 0.29 test). RL and every
-   * evaluation keep to valid and test lists.
+   * Lists to learn from inside the train prefixes (src/rank/learning-lists.ts): up to
+   * `positionsPerUser` positions of every learning user, each scored by a ranker cross-fitted
+   * over `folds` user folds, so that it never trained on the list's target and the lists are as
+   * hard as the test lists. SFT traces, the evidence scorer and RL learn from them beside the
+   * valid lists; no evaluation uses them. `null`: valid lists only.
    */
-  trainLists: boolean;
+  trainLists: { folds: number; positionsPerUser: number } | null;
+  /**
+   * Collaborative evidence on every prompt's candidate lines (src/rank/evidence/), and so what
+   * the evidence scorer, the teacher that ranks by it, and its baseline row see.
+   */
+  evidence: EvidenceSet;
   /** Valid lists the re-ranker learns from, at most (0 = all but the held-out slice). */
   learnUsers: number;
   /** Test lists evaluated (0 = all). */
@@ -83,6 +94,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     pretrain: { steps: 20 },
     midtrain: { steps: 20, embedWarmupSteps: 4, evalUsers: 0 },
     traceMode: "targeted",
+    teacherTemperature: 0.5,
     explain: 1,
     maxFacts: 2,
     format: "labels",
@@ -99,7 +111,8 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
       sft: { steps: 10, batch: 4, lr: 2e-3, precision: "fp32" },
       dapo: { steps: 2, promptsPerStep: 2, groupSize: 4, maxNewTokens: 80, lr: 1e-4, checkpointEvery: 2 },
     },
-    trainLists: true,
+    trainLists: { folds: 2, positionsPerUser: 2 },
+    evidence: "all",
     learnUsers: 0,
     evalUsers: 40,
     evalBatch: 20,
@@ -112,6 +125,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     pretrain: { steps: 120, batch: 16, seqLen: 128 },
     midtrain: { steps: 500, batch: 8, seqLen: 256, embedWarmupSteps: 30, evalUsers: 0, mixture: RERANK_MIXTURE },
     traceMode: "rejection",
+    teacherTemperature: 0.5,
     explain: 1,
     maxFacts: 1,
     format: "labels",
@@ -128,9 +142,10 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
       sft: { steps: 60, batch: 16, lr: 1e-3, precision: "bf16" },
       dapo: { steps: 6, promptsPerStep: 8, groupSize: 4, maxNewTokens: 80, lr: 2e-5, checkpointEvery: 3 },
     },
-    trainLists: true,
-    learnUsers: 1000,
-    evalUsers: 100,
+    trainLists: { folds: 4, positionsPerUser: 5 },
+    evidence: "all",
+    learnUsers: 0,
+    evalUsers: 0,
     evalBatch: 50,
   },
   beauty: {
@@ -141,6 +156,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     pretrain: {},
     midtrain: { mixture: RERANK_MIXTURE },
     traceMode: "rejection",
+    teacherTemperature: 0.5,
     explain: 3,
     maxFacts: 3,
     format: "labels",
@@ -157,7 +173,8 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
       sft: { steps: 500, batch: 16, lr: 3e-4, precision: "bf16" },
       dapo: { steps: 100, promptsPerStep: 8, groupSize: 8, maxNewTokens: 100, lr: 1e-5, checkpointEvery: 10 },
     },
-    trainLists: true,
+    trainLists: { folds: 4, positionsPerUser: 10 },
+    evidence: "all",
     learnUsers: 0,
     evalUsers: 0,
     evalBatch: 64,

@@ -8,6 +8,7 @@
  * Users may also bring their own hints (`ComplementHint[]`) instead of mined ones.
  */
 import type { Item } from "../data/types.js";
+import { categoryKey } from "../data/text.js";
 
 export interface ComplementHint {
   /** Category path of the earlier item, e.g. "Hair Care > Shampoo". */
@@ -29,10 +30,6 @@ export interface MineOptions {
   perCategory?: number;
 }
 
-/** The category key used everywhere in prompts and evidence: the full path, "" when unknown. */
-export function categoryKey(item: Item): string {
-  return item.categories.join(" > ");
-}
 
 /** Mined complements with the counts they were computed from (the evidence teacher cites them). */
 export class ComplementTable {

@@ -31,7 +31,10 @@ import { itemText } from "../data/text.js";
 import type { Dataset, Item } from "../data/types.js";
 import { CHATML, renderChat, type ChatMessage, type ChatTemplate } from "../lm/chat.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
-import { categoryKey, ComplementTable, mineComplements, type ComplementHint } from "./complements.js";
+import { categoryKey } from "../data/text.js";
+import { candidateEvidence, withheldFor, type CandidateEvidence, type EvidenceSet, type EvidenceSource } from "../rank/evidence/features.js";
+import { evidenceClause, evidenceSuffix } from "../rank/evidence/render.js";
+import { ComplementTable, mineComplements, type ComplementHint } from "./complements.js";
 import { candidateLabel, candidateNames, formatInstructions, formatOutput, GRAMMARS, type OutputFormat } from "./output-format.js";
 
 /** What the prompt needs to know about the catalogue. */
@@ -44,6 +47,11 @@ export interface PromptContext {
   complements?: ComplementTable | readonly ComplementHint[];
   /** What the store sells, for the role line ("beauty", "movies"). Default from the catalogue name. */
   domain?: string;
+  /**
+   * Collaborative evidence shown on each candidate line (src/rank/evidence/), computed from
+   * the train split only; absent or set `none` = no evidence.
+   */
+  evidence?: { source: EvidenceSource; set: EvidenceSet };
 }
 
 export interface PromptBudget {
@@ -80,6 +88,8 @@ export interface RerankPromptOptions {
 }
 
 export interface RerankListInput {
+  /** The dataset's user id, when known: a list built inside the user's train prefix withholds their later purchases from its evidence. */
+  user?: string;
   /** Item indices, oldest first. */
   history: readonly number[];
   /** Item indices in upstream order. */
@@ -102,6 +112,8 @@ export interface RerankPrompt {
   /** Words titles were cut to for the budget, or null when shown whole. */
   titleWords: number | null;
   hints: ComplementHint[];
+  /** The evidence shown per candidate (upstream order), or null when the prompt shows none. */
+  evidence: CandidateEvidence[] | null;
   /** Prompt tokens as rendered for generation, when a budget was given. */
   tokens: number | null;
 }
@@ -168,6 +180,9 @@ interface View {
   history: readonly number[];
   historyOmitted: number;
   titleWords: number | null;
+  /** Evidence against this view's history (upstream order), or null. */
+  evidence: CandidateEvidence[] | null;
+  evidenceSet: EvidenceSet;
 }
 
 const SYSTEM_TEMPLATE = (domain: string) =>
@@ -184,9 +199,10 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
   const K = list.candidates.length;
   const sid = (u: number) => ctx.sidOf(list.candidates[u]!);
   const byLabel = GRAMMARS[format].names === "label";
+  const ev = (u: number) => (view.evidence ? evidenceSuffix(view.evidence[u]!, view.evidenceSet) : "");
   const user = [
     `History, oldest first: ${view.history.map((i) => ctx.sidOf(i)).join("")}`,
-    byLabel ? `Candidates:${shown.map((u, j) => ` ${candidateLabel(j)}${sid(u)}`).join("")}` : `Candidates: ${shown.map(sid).join("")}`,
+    byLabel ? `Candidates:${shown.map((u, j) => ` ${candidateLabel(j)}${sid(u)}${ev(u)}`).join("")}` : `Candidates: ${shown.map((u) => sid(u) + ev(u)).join("")}`,
     byLabel
       ? `Answer "Ranking:" and the letters of all ${K} candidates, most likely next purchase first, each once.`
       : `Answer "Ranking: " and all ${K} candidate SIDs, most likely next purchase first, each once.`,
@@ -202,6 +218,7 @@ function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readon
   const K = list.candidates.length;
   const domain = ctx.domain ?? "retail";
   const line = (i: number, label?: string) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords, label);
+  const withEvidence = (u: number, text: string) => (view.evidence ? `${text} | ${evidenceClause(view.evidence[u]!, view.evidenceSet)}` : text);
   const lines: string[] = [];
   const n = view.history.length;
   lines.push(
@@ -216,13 +233,16 @@ function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readon
     // codes first, which is what mid-training taught; the letter after a cited SID is then a
     // copy of what follows that SID here.
     lines.push("", `Candidates (${K}):`);
-    shown.forEach((u, j) => lines.push(`- ${line(list.candidates[u]!, candidateLabel(j))}`));
+    shown.forEach((u, j) => lines.push(`- ${withEvidence(u, line(list.candidates[u]!, candidateLabel(j)))}`));
   } else {
     // The SIDs back to back first, then one line per candidate: the answer's ranking is a copy of
     // this line with the chosen items moved up, the pattern mid-training's candidates task
     // teaches (copying from SIDs separated by item text is much harder for a small model).
     lines.push("", `Candidates (${K}): ${shown.map((u) => ctx.sidOf(list.candidates[u]!)).join("")}`);
-    for (const u of shown) lines.push(`- ${line(list.candidates[u]!)}`);
+    for (const u of shown) lines.push(`- ${withEvidence(u, line(list.candidates[u]!))}`);
+  }
+  if (view.evidence) {
+    lines.push("", "Evidence from other customers' purchases: co-bought = customers who bought the candidate within a few purchases after one of the last purchases (#n: the history item).");
   }
   lines.push("", "Domain knowledge: customers often buy complementary products one after another (for example conditioner after shampoo).");
   if (hints.length > 0) {
@@ -259,7 +279,7 @@ function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readon
 export function promptScaffoldTexts(domain: string, k = 10): string[] {
   const ctx: PromptContext = { items: [], sidOf: () => "", domain };
   const list: RerankListInput = { history: [], candidates: Array.from({ length: k }, () => 0) };
-  const view: View = { history: [], historyOmitted: 1, titleWords: null };
+  const view: View = { history: [], historyOmitted: 1, titleWords: null, evidence: null, evidenceSet: "none" };
   const hint: ComplementHint = { from: "", to: "", count: 0, lift: 0 };
   const texts: string[] = [];
   for (const format of ["compact", "json", "labels"] as const) {
@@ -267,6 +287,10 @@ export function promptScaffoldTexts(domain: string, k = 10): string[] {
       for (const m of renderMessages(ctx, list, [], view, [hint], { format, revealTarget })) texts.push(m.content);
     }
   }
+  // The evidence phrases, on every line of an evidence prompt.
+  for (const m of renderMessages(ctx, list, [], { ...view, evidence: [] }, [], { format: "labels" })) texts.push(m.content);
+  const sample: CandidateEvidence = { position: 0, coBuy: 5, coBuyAfter: 6, coBuyBest: 5, popularity: 9, band: "high", sameCategory: 2, sameBrand: 1, repeat: true };
+  for (const band of ["high", "mid", "low"] as const) texts.push(evidenceClause({ ...sample, band }, "all"), evidenceSuffix({ ...sample, band }, "all"));
   for (const format of ["compact", "labels"] as const) {
     for (const m of renderMessages(ctx, list, [], view, [], { format, layout: "sids" })) texts.push(m.content);
   }
@@ -302,12 +326,20 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
   const maxHistory = o.maxHistory ?? 20;
   const full = list.history.slice(Math.max(0, list.history.length - maxHistory));
   const omittedByCap = list.history.length - full.length;
-  const hints = o.layout === "sids" ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? 4);
-  const viewOf = (keep: number, titleWords: number | null): View => ({
-    history: full.slice(full.length - keep),
-    historyOmitted: omittedByCap + full.length - keep,
-    titleWords,
-  });
+  const E = ctx.evidence && ctx.evidence.set !== "none" ? ctx.evidence : undefined;
+  // With evidence on the lines, the budget goes to history and evidence, not generic hint lines.
+  const hints = o.layout === "sids" ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? (E ? 0 : 4));
+  const withheld = E && list.user !== undefined ? withheldFor(E.source, { user: list.user, history: [...list.history] }) : undefined;
+  const viewOf = (keep: number, titleWords: number | null): View => {
+    const history = full.slice(full.length - keep);
+    return {
+      history,
+      historyOmitted: omittedByCap + full.length - keep,
+      titleWords,
+      evidence: E ? candidateEvidence(E.source, history, list.candidates, { withheld }) : null,
+      evidenceSet: E?.set ?? "none",
+    };
+  };
   const candidateSids = list.candidates.map((c) => ctx.sidOf(c));
   const names = candidateNames(o.format, candidateSids, shown);
   const result = (view: View, tokens: number | null): RerankPrompt => ({
@@ -320,6 +352,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
     historyOmitted: view.historyOmitted,
     titleWords: view.titleWords,
     hints: [...hints],
+    evidence: view.evidence,
     tokens,
   });
 

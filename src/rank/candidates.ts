@@ -33,8 +33,15 @@ export type EvalSplit = (typeof SPLITS)[number];
 export const LIST_SPLITS = ["train", ...SPLITS] as const;
 export type ListSplit = (typeof LIST_SPLITS)[number];
 
-/** What names a list among others: its split and user (a user has at most one list per split). */
-export const listKey = (split: string, user: string): string => `${split}\u0000${user}`;
+/**
+ * What names a list among others: its split and user, and for `train` lists its position (the
+ * history's length), since a user has many train lists (one per position learned from) and at
+ * most one valid and one test list.
+ */
+export const listKey = (split: string, user: string, position?: number): string => `${split}\u0000${user}${split === "train" && position !== undefined ? `\u0000${position}` : ""}`;
+
+/** `listKey` of a list. */
+export const keyOfList = (l: { split: string; user: string; history: readonly unknown[] }): string => listKey(l.split, l.user, l.history.length);
 
 /** One candidate list, items as dense catalogue indices. */
 export interface CandidateList {
@@ -216,8 +223,8 @@ export function readCandidateLists(path: string, itemIds: readonly string[], o: 
     if (list.candidates.length !== size) {
       throw new DataError(where, `"candidates" has ${list.candidates.length} items; ${o.size ? "expected" : "earlier lines have"} ${size}`);
     }
-    const key = listKey(list.split, list.user);
-    if (seen.has(key)) throw new DataError(where, `user ${JSON.stringify(list.user)} has a second "${list.split}" list; one list per user and split`);
+    const key = keyOfList(list);
+    if (seen.has(key)) throw new DataError(where, `user ${JSON.stringify(list.user)} has a second "${list.split}" list${list.split === "train" ? ` at position ${list.history.length}` : ""}; one list per user and split (train: per user and position)`);
     seen.add(key);
     if (!o.splits || o.splits.includes(list.split)) lists.push(list);
   });

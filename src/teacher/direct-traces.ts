@@ -5,7 +5,7 @@
  * empty rationale). SFT on these warms the model up for the direct prompt before its own RL
  * pass; the file is a trace file like any other, so `runSft` reads it unchanged.
  */
-import { listKey, type CandidateList } from "../rank/candidates.js";
+import { keyOfList, listKey, type CandidateList } from "../rank/candidates.js";
 import { buildRerankPrompt, type PromptBudget, type PromptContext } from "../prompt/rerank-prompt.js";
 import { formatOutput, type OutputFormat } from "../prompt/output-format.js";
 import type { ChatMessage } from "../lm/chat.js";
@@ -36,11 +36,11 @@ export interface DirectTraceOptions {
  */
 export async function directTraces(traces: readonly TraceRecord[], lists: readonly Pick<CandidateList, "user" | "split" | "history" | "candidates">[], o: DirectTraceOptions): Promise<DirectTrace[]> {
   // A user may have a list in several splits (train and valid), so lists are found by both.
-  const byList = new Map(lists.map((l) => [listKey(l.split, l.user), l]));
+  const byList = new Map(lists.map((l) => [keyOfList(l), l]));
   const out: DirectTrace[] = [];
   for (const t of traces) {
     if (!t.accepted || !t.ranking) continue;
-    const list = byList.get(listKey(t.split, t.user));
+    const list = byList.get(listKey(t.split, t.user, t.position));
     if (!list) throw new Error(`direct traces: the trace of user ${JSON.stringify(t.user)} (${t.split}) has no candidate list among the ${lists.length} given`);
     const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: "sids", maxHistory: o.maxHistory, budget: o.budget });
     if (prompt.candidateSids.join("") !== t.candidate_sids.join("")) {

@@ -25,14 +25,17 @@
  */
 import { Rng } from "../data/rng.js";
 import type { Item } from "../data/types.js";
-import { categoryKey, type ComplementTable } from "../prompt/complements.js";
+import { categoryKey } from "../data/text.js";
+import type { ComplementTable } from "../prompt/complements.js";
 import { formatOutput, GRAMMARS, sanitizeRationale } from "../prompt/output-format.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
 import { listSeed } from "../prompt/rerank-prompt.js";
 import { codeToken, parseSid } from "../sid/sidmap.js";
 import { samplePlackettLuce } from "./plackett-luce.js";
 import type { Teacher, TeacherAttempt, TeacherRequest } from "./teacher.js";
-import type { TrainIndex } from "./train-index.js";
+import type { TrainIndex, Withheld } from "../rank/evidence/train-index.js";
+import { candidateEvidence, withheldFor } from "../rank/evidence/features.js";
+import type { EvidenceScorer } from "../rank/evidence/scorer.js";
 
 /** A checkable statement; items are named by their dataset ids. */
 export type Fact =
@@ -101,6 +104,8 @@ export interface EvidenceOptions {
    * the rationale cites only what the prompt shows.
    */
   upstreamShown?: boolean;
+  /** The list user's own purchases its evidence must not see (a list inside the train prefix). */
+  withheld?: Withheld;
 }
 
 export interface EvidenceContext {
@@ -108,6 +113,13 @@ export interface EvidenceContext {
   sidOf: (item: number) => string;
   train: TrainIndex;
   complements: ComplementTable;
+  /**
+   * The fitted evidence scorer (src/rank/evidence/scorer.ts) over the evidence the student's
+   * prompt shows. With it the teacher ranks every candidate by the scorer (a teacher better
+   * than the upstream ranker); without it, by the hand weights below, explaining a head and
+   * keeping the rest in the order shown.
+   */
+  scorer?: EvidenceScorer;
 }
 
 interface CandidateEvidence {
@@ -173,12 +185,23 @@ export function computeEvidence(ctx: EvidenceContext, history: readonly number[]
   }
 
   // Step 2: each candidate against the recent history.
-  const pops = candidates.map((c) => ctx.train.popularity[c]!);
+  const pops = candidates.map((c) => ctx.train.popularityOf(c, o.withheld));
   const maxPop = Math.max(0, ...pops);
   const recentCats = [...new Set(recent.map(cat).filter((c) => c !== ""))];
   const evidence = candidates.map((c, k): CandidateEvidence => {
     const facts: Fact[] = [];
     const parts = { category: 0, brand: 0, coPurchase: 0, complement: 0, sidPrefix: 0, popularity: 0, upstream: 0 };
+    // Co-purchases first: on real catalogues they are the evidence that beats the upstream
+    // ranker, and a rationale that states one fact per candidate should state that one.
+    let coUsers = 0;
+    for (const a of [...anchors].reverse()) {
+      const users = ctx.train.coPurchase(a, c, o.withheld);
+      if (users > 0) {
+        facts.push({ kind: "co_purchase", item: id(ctx, c), after: id(ctx, a), users, window: ctx.train.window });
+        coUsers += users;
+      }
+    }
+    parts.coPurchase = Math.log1p(coUsers);
     const cc = cat(c);
     const sameCat = cc ? recent.filter((h) => cat(h) === cc) : [];
     if (sameCat.length > 0) {
@@ -193,15 +216,6 @@ export function computeEvidence(ctx: EvidenceContext, history: readonly number[]
         parts.complement = Math.log1p(strongest.lift);
       }
     }
-    let coUsers = 0;
-    for (const a of anchors) {
-      const users = ctx.train.coPurchase(a, c);
-      if (users > 0) {
-        facts.push({ kind: "co_purchase", item: id(ctx, c), after: id(ctx, a), users, window: ctx.train.window });
-        coUsers += users;
-      }
-    }
-    parts.coPurchase = Math.log1p(coUsers);
     const b = brand(c);
     const sameBrand = b ? recent.filter((h) => brand(h) === b) : [];
     if (sameBrand.length > 0) {
@@ -299,6 +313,7 @@ export function rationaleScaffold(): string {
     "Step 1, pattern: there are no earlier purchases to compare with.",
     candidateSentence("Step 2, matching: ", "c", facts, name).text,
     `Step 3, selection: c first, then ${list(h)}; the other candidates follow in the order shown.`,
+    "; the other candidates follow by the same evidence.",
   ].join(" ");
 }
 
@@ -321,7 +336,7 @@ export interface Rationale {
  * `labels` (the prompt's letters, upstream order) makes it cite a candidate as `<sid> F`, as
  * the labels prompt lists it, so the letters the ranking copies follow the SIDs chosen.
  */
-export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[]): Rationale {
+export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[], others: "shown" | "evidence" = "shown"): Rationale {
   const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
   const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
   const cite = (u: number) => ctx.sidOf(ev.candidates[u]!.item) + (labels ? ` ${labels[u]!}` : "");
@@ -335,8 +350,8 @@ export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: 
   const top = ranking.slice(0, Math.max(1, explain));
   top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", cite(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId)));
   const [first, ...rest] = top.map(cite);
-  const others = ranking.length > top.length ? "; the other candidates follow in the order shown" : "";
-  sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${others}.`, facts: [] });
+  const tail = ranking.length <= top.length ? "" : others === "shown" ? "; the other candidates follow in the order shown" : "; the other candidates follow by the same evidence";
+  sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${tail}.`, facts: [] });
   return { text: sanitizeRationale(sentences.map((s) => s.text).join(" ")), sentences };
 }
 
@@ -392,6 +407,9 @@ export class EvidenceTeacher implements Teacher {
       const others = scores.map((_, i) => i).filter((i) => i !== target);
       ranked = [target, ...samplePlackettLuce(others.map((i) => scores[i]!), t, rng).map((j) => others[j]!)];
     }
+    // A fitted scorer has an opinion on every candidate: its whole order is the answer. (Head
+    // then "the rest as shown" made every A-pick an identity answer: 48% of accepted traces.)
+    if (this.ctx.scorer) return ranked;
     const head = ranked.slice(0, this.explain);
     return [...head, ...req.prompt.shownOrder.filter((u) => !head.includes(u))];
   }
@@ -399,12 +417,19 @@ export class EvidenceTeacher implements Teacher {
   async attempts(req: TeacherRequest): Promise<TeacherAttempt[]> {
     // The history the student's prompt shows (after any budget cut): cite nothing it cannot see.
     const upstreamShown = req.prompt.shownOrder.every((u, j) => u === j);
-    const ev = computeEvidence(this.ctx, req.prompt.history, req.list.candidates, { ...this.o, upstreamShown });
+    const scorer = this.ctx.scorer;
+    const withheld = scorer ? withheldFor(scorer.source, req.list) : this.o.withheld;
+    const ev = computeEvidence(this.ctx, req.prompt.history, req.list.candidates, { ...this.o, upstreamShown, withheld });
+    if (scorer) {
+      // The scorer reads the evidence the student's prompt shows (the same history, the same withholding).
+      const scores = scorer.score(req.prompt.evidence ?? candidateEvidence(scorer.source, req.prompt.history, req.list.candidates, { withheld }));
+      ev.candidates.forEach((c, i) => (c.score = scores[i]!));
+    }
     const out: TeacherAttempt[] = [];
     for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
       const ranking = this.sampleRanking(ev, req, a);
       const { format, candidateSids, candidateNames } = req.prompt;
-      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts, GRAMMARS[format].names === "label" ? candidateNames : undefined);
+      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts, GRAMMARS[format].names === "label" ? candidateNames : undefined, scorer ? "evidence" : "shown");
       const raw = formatOutput(format, r.text, ranking.map((u) => candidateNames[u]!));
       out.push({
         raw,

@@ -1,6 +1,6 @@
 /**
  * Reasoning traces: a teacher's rationale and ranking for each candidate list, the data SFT
- * distils into the student (DESIGN.md §1, "reasoning traces").
+ * distils into the student (docs/architecture.md, "One list", step 7).
  *
  * Two modes, as in the paper:
  * - targeted: the teacher is shown the true next item and explains it. The first valid answer
@@ -39,11 +39,13 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import type { EvidenceTrace } from "./evidence-teacher.js";
 import type { Teacher, TeacherAttempt, TeacherList, TraceMode } from "./teacher.js";
 import { JsonLinesAppender, readJsonLines } from "./trace-file.js";
-import { listKey } from "../rank/candidates.js";
+import { keyOfList, listKey } from "../rank/candidates.js";
 
 export interface TraceRecord {
   user: string;
   split: string;
+  /** The list's position (its history's length): names a train list among the user's several. */
+  position?: number;
   mode: TraceMode;
   teacher: string;
   format: OutputFormat;
@@ -136,8 +138,8 @@ export async function generateTraces(o: GenerateTracesOptions): Promise<Generate
       throw new Error(`${o.out} holds ${r.mode} traces by "${r.teacher}"; this run makes ${o.mode} traces by "${o.teacher.name}" (use another output file)`);
     }
   }
-  const done = new Set(existing.map((r) => listKey(r.split, r.user)));
-  const todo = o.lists.filter((l) => !done.has(listKey(l.split, l.user)));
+  const done = new Set(existing.map((r) => listKey(r.split, r.user, r.position)));
+  const todo = o.lists.filter((l) => !done.has(keyOfList(l)));
   const skipped = o.lists.length - todo.length;
   const writer = new JsonLinesAppender(o.out);
   let finished = 0;
@@ -210,6 +212,7 @@ async function traceOne(list: TeacherList & { rankPre: number }, o: GenerateTrac
   return {
     user: list.user,
     split: list.split,
+    position: list.history.length,
     mode: o.mode,
     teacher: o.teacher.name,
     format: o.format,

@@ -12,7 +12,7 @@ export interface StageRecord {
   status: "running" | "done";
   /** Paths relative to the run folder. */
   outputs: Record<string, string>;
-  metrics: Record<string, number>;
+  metrics: Record<string, unknown>;
   config: Record<string, unknown>;
   finishedAt?: string;
 }

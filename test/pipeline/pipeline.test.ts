@@ -32,17 +32,33 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     assert.equal(r.stages.prerank!.identity_rate_nonoptimal, 1);
     assert.ok(r.stages.listwise!.identity_rate < 1, "the trained listwise re-ranker moves some list");
     const manifest = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
-    for (const s of ["sids", "prerank", "pretrain", "midtrain", "traces", "sft", "rl", "direct-sft", "direct"]) assert.equal(manifest.stages[s]?.status, "done", s);
+    for (const s of ["sids", "prerank", "evidence", "pretrain", "midtrain", "traces", "sft", "rl", "direct-sft", "direct"]) assert.equal(manifest.stages[s]?.status, "done", s);
     for (const s of ["rl", "direct"]) assert.equal(manifest.stages[s].config.constrained, false, `${s} sampled free rollouts`);
     assert.equal(manifest.stages.rl.config.dapo.formatCredit, "first_error", "free rollouts credited at their first error");
     for (const f of ["report.md", "report.json"]) assert.ok(existsSync(join(r.reportDir, f)), f);
-    // SFT also learns from the learning users' train lists; they are never another user's.
+    // SFT also learns from cross-fitted train-prefix lists, several per user, never a held-out user's.
     assert.ok(existsSync(join(dir, "candidates", "train.jsonl")));
-    const traces = readFileSync(join(dir, "traces", "evidence-targeted.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { user: string; split: string });
+    const traces = readFileSync(join(dir, "traces", "evidence-targeted.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { user: string; split: string; position: number });
+    const validUsers = readFileSync(join(dir, "candidates", "valid.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { user: string }).user);
     const learners = new Set(traces.filter((t) => t.split === "valid").map((t) => t.user));
+    const heldOut = validUsers.filter((u) => !learners.has(u));
+    assert.ok(heldOut.length > 0, "a slice of valid users is held out");
     const trainTraces = traces.filter((t) => t.split === "train");
-    assert.ok(trainTraces.length > 0 && trainTraces.every((t) => learners.has(t.user)), `${trainTraces.length} train traces`);
+    assert.ok(trainTraces.length > 0 && trainTraces.every((t) => !heldOut.includes(t.user)), `${trainTraces.length} train traces`);
+    assert.ok(new Set(trainTraces.map((t) => `${t.user}@${t.position}`)).size === trainTraces.length, "train traces are named by user and position");
+    assert.ok(trainTraces.length > new Set(trainTraces.map((t) => t.user)).size, "several positions per user");
     assert.equal(traces.length, learners.size + trainTraces.length, "only valid and train lists are traced");
+    // The evidence scorer is fit, saved, and evaluated beside the baselines; every stage reports its paired difference.
+    assert.equal(manifest.stages.evidence?.status, "done");
+    assert.ok(existsSync(join(dir, "evidence", "scorer.json")));
+    assert.ok(r.stages.evidence, "the evidence scorer is a row of the comparison");
+    for (const [stage, m] of Object.entries(r.stages)) {
+      for (const k of ["recall@1", "recall@5", "ndcg@5"] as const) {
+        const [d, lo, hi] = m.vs_incoming[k];
+        assert.ok(lo <= d && d <= hi, `${stage} ${k} vs incoming ${m.vs_incoming[k]}`);
+      }
+    }
+    assert.deepEqual(r.stages.prerank!.vs_incoming["recall@1"], [0, 0, 0]);
     // Every finished stage is skipped on a re-run; the evaluation is recomputed from the saved models.
     const lines: string[] = [];
     await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides, log: (l) => lines.push(l) });

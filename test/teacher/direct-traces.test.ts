@@ -8,7 +8,7 @@ import { directTraces, writeDirectTraces } from "../../src/teacher/direct-traces
 import { EvidenceTeacher } from "../../src/teacher/evidence-teacher.js";
 import { readJsonLines } from "../../src/teacher/trace-file.js";
 import { generateTraces, type TraceRecord } from "../../src/teacher/traces.js";
-import { TrainIndex } from "../../src/teacher/train-index.js";
+import { TrainIndex } from "../../src/rank/evidence/train-index.js";
 import { sftExample, type SftTrace } from "../../src/train/sft.js";
 import { makeLists, makeWorld, tempDir, tokenizer } from "../prompt/helpers.js";
 

@@ -10,7 +10,7 @@ import { parseSid } from "../../src/sid/sidmap.js";
 import { EvidenceTeacher, renderFact, type EvidenceContext, type EvidenceTrace, type Fact } from "../../src/teacher/evidence-teacher.js";
 import { plackettLuceLogProb, samplePlackettLuce } from "../../src/teacher/plackett-luce.js";
 import type { TeacherList, TraceMode } from "../../src/teacher/teacher.js";
-import { TrainIndex } from "../../src/teacher/train-index.js";
+import { TrainIndex } from "../../src/rank/evidence/train-index.js";
 import { makeLists, makeSidMap, makeWorld, type World } from "../prompt/helpers.js";
 
 const cat = (it: Item) => it.categories.join(" > ");

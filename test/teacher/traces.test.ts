@@ -8,7 +8,7 @@ import { LlmTeacher } from "../../src/teacher/llm-teacher.js";
 import { ChatClient } from "../../src/teacher/openai-client.js";
 import { readJsonLines } from "../../src/teacher/trace-file.js";
 import { generateTraces, statsPathFor, type TraceRecord } from "../../src/teacher/traces.js";
-import { TrainIndex } from "../../src/teacher/train-index.js";
+import { TrainIndex } from "../../src/rank/evidence/train-index.js";
 import { makeLists, makeWorld, tempDir } from "../prompt/helpers.js";
 import { startFakeTeacher } from "./fake-teacher.js";
 

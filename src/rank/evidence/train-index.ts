@@ -1,12 +1,23 @@
 /**
- * Statistics of the TRAIN split that the evidence teacher cites: item popularity and
+ * Statistics of the TRAIN split that evidence is computed from: item popularity and
  * co-purchase counts. Built from `Split.train` only (each user's prefix before the valid and
- * test targets), so no validation or test interaction can ever appear as evidence — the
- * teacher's rationales would otherwise teach the student facts it could not know.
+ * test targets), so no validation or test interaction can ever appear as evidence.
+ *
+ * Lists built inside the train prefixes (a user's position k, to learn from) need one more
+ * guard: the index counts that user's own purchases at and after k, the list's target among
+ * them ("bought after X by 1 user" would be the target's own purchase). `Withheld` names the
+ * part of a sequence a query must not see, and every count subtracts it.
  */
 export interface TrainIndexOptions {
   /** b counts as bought after a when it comes 1..window positions later in a sequence (default 3). */
   window?: number;
+}
+
+/** A user's train sequence and the position from which its purchases are hidden from a list. */
+export interface Withheld {
+  sequence: readonly number[];
+  /** Positions ≥ from are withheld (the list's target and what came after it). */
+  from: number;
 }
 
 export class TrainIndex {
@@ -41,8 +52,28 @@ export class TrainIndex {
     return index;
   }
 
-  /** Users whose train sequence has `b` within `window` positions after `a`. */
-  coPurchase(a: number, b: number): number {
-    return this.after.get(a * this.numItems + b) ?? 0;
+  /** Users whose train sequence has `b` within `window` positions after `a` (less the withheld part's own count). */
+  coPurchase(a: number, b: number, withheld?: Withheld): number {
+    const n = this.after.get(a * this.numItems + b) ?? 0;
+    if (!withheld || n === 0) return n;
+    const { sequence, from } = withheld;
+    // This user counted once if the pair occurs anywhere in the sequence; it keeps counting
+    // only if the pair also occurs entirely before `from`.
+    return this.hasPair(sequence, sequence.length, a, b) && !this.hasPair(sequence, from, a, b) ? n - 1 : n;
+  }
+
+  /** Training purchases of `item` (less the withheld part's). */
+  popularityOf(item: number, withheld?: Withheld): number {
+    let n = this.popularity[item]!;
+    if (withheld) for (let t = Math.max(0, withheld.from); t < withheld.sequence.length; t++) if (withheld.sequence[t] === item) n--;
+    return n;
+  }
+
+  private hasPair(seq: readonly number[], end: number, a: number, b: number): boolean {
+    for (let t = 0; t < end; t++) {
+      if (seq[t] !== a) continue;
+      for (let d = 1; d <= this.window && t + d < end; d++) if (seq[t + d] === b) return true;
+    }
+    return false;
   }
 }

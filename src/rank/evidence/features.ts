@@ -1,0 +1,135 @@
+/**
+ * Collaborative evidence for one candidate list: what the training interactions say about each
+ * candidate against the user's recent purchases (the paper's "collaborative context", the
+ * technical report's "rich item metadata"). One computation serves every caller: the prompt
+ * shows it (render.ts), the evidence scorer ranks by it (scorer.ts), the teacher cites it, and
+ * serving computes it from the same catalogue statistics.
+ *
+ * Everything comes from the TRAIN split (train-index.ts), never from the list's target or
+ * anything at or after it: lists built inside a user's train prefix withhold that user's own
+ * purchases from the list's position on (`withheldFor`).
+ *
+ * Evidence sets (`--evidence`): `none` shows nothing; `meta` the catalogue-side signals (shared
+ * category and brand with the recent history, popularity band, a repeat purchase); `cobuy` the
+ * co-purchase counts; `all` both. On Beauty the co-purchase counts carry most of what beats the
+ * upstream ranker (docs/benchmarks.md).
+ */
+import { categoryKey } from "../../data/text.js";
+import type { Item } from "../../data/types.js";
+import type { CandidateList } from "../candidates.js";
+import type { TrainIndex, Withheld } from "./train-index.js";
+
+export const EVIDENCE_SETS = ["none", "meta", "cobuy", "all"] as const;
+export type EvidenceSet = (typeof EVIDENCE_SETS)[number];
+
+export function parseEvidenceSet(text: string): EvidenceSet {
+  if ((EVIDENCE_SETS as readonly string[]).includes(text)) return text as EvidenceSet;
+  throw new RangeError(`unknown evidence set "${text}" (expected ${EVIDENCE_SETS.join(", ")})`);
+}
+
+export const showsCobuy = (set: EvidenceSet): boolean => set === "cobuy" || set === "all";
+export const showsMeta = (set: EvidenceSet): boolean => set === "meta" || set === "all";
+
+export type PopularityBand = "high" | "mid" | "low";
+
+/** What evidence is computed from: the catalogue and the train split's statistics. */
+export interface EvidenceSource {
+  items: readonly Item[];
+  train: TrainIndex;
+  /** Popularity at or above which an item is `high` / `mid` (catalogue tertiles; `popularityBands`). */
+  bands: readonly [number, number];
+  /** A user's train sequence by dataset user id, to withhold a train-position list's own purchases. */
+  trainOf?: (user: string) => readonly number[] | undefined;
+}
+
+export interface EvidenceOptions {
+  /** Last history items co-purchases are counted after (default 3). */
+  anchors?: number;
+  /** Recent history items category and brand overlaps are counted against (default 5). */
+  recent?: number;
+  withheld?: Withheld;
+}
+
+/** One candidate's evidence; `position` is its 0-based place in the incoming order. */
+export interface CandidateEvidence {
+  position: number;
+  /** Training users who bought it within the window after one of the anchors, summed over anchors. */
+  coBuy: number;
+  /** The anchor with the most such users: its 0-based index in the history, or -1 when none. */
+  coBuyAfter: number;
+  /** That anchor's count. */
+  coBuyBest: number;
+  popularity: number;
+  band: PopularityBand;
+  /** Recent purchases in its category / of its brand. */
+  sameCategory: number;
+  sameBrand: number;
+  /** Already in the history (a repeat purchase). */
+  repeat: boolean;
+}
+
+/** Popularity thresholds at the catalogue's tertiles of items bought at least once. */
+export function popularityBands(popularity: ArrayLike<number>): [number, number] {
+  const bought = Array.from(popularity).filter((p) => p > 0).sort((a, b) => a - b);
+  if (bought.length === 0) return [1, 1];
+  const at = (q: number) => bought[Math.min(bought.length - 1, Math.floor(q * bought.length))]!;
+  return [Math.max(1, at(2 / 3)), Math.max(1, at(1 / 3))];
+}
+
+export function bandOf(source: Pick<EvidenceSource, "bands">, popularity: number): PopularityBand {
+  return popularity >= source.bands[0] ? "high" : popularity >= source.bands[1] ? "mid" : "low";
+}
+
+/**
+ * The part of a list's user's train sequence its evidence must not see: for a list built at
+ * position k of the train prefix (its history is the prefix's first k items), positions ≥ k.
+ * Valid and test lists sit after the whole prefix, so nothing is withheld.
+ */
+export function withheldFor(source: Pick<EvidenceSource, "trainOf">, list: { user: string; history: readonly number[] }): Withheld | undefined {
+  const seq = source.trainOf?.(list.user);
+  const k = list.history.length;
+  if (!seq || k >= seq.length) return undefined;
+  for (let t = 0; t < k; t++) if (seq[t] !== list.history[t]) return undefined;
+  return { sequence: seq, from: k };
+}
+
+/** Evidence for each candidate (incoming order) against `history` (what the prompt shows, oldest first). */
+export function candidateEvidence(source: EvidenceSource, history: readonly number[], candidates: readonly number[], o: EvidenceOptions = {}): CandidateEvidence[] {
+  const anchorCount = o.anchors ?? 3;
+  const recentCount = o.recent ?? 5;
+  const firstAnchor = Math.max(0, history.length - anchorCount);
+  const recent = history.slice(Math.max(0, history.length - recentCount));
+  const cat = (i: number) => categoryKey(source.items[i]!);
+  const brand = (i: number) => source.items[i]!.brand ?? "";
+  const seen = new Set(history);
+  return candidates.map((c, position) => {
+    let coBuy = 0;
+    let coBuyAfter = -1;
+    let coBuyBest = 0;
+    // Newest anchor first, so ties name the most recent purchase.
+    for (let h = history.length - 1; h >= firstAnchor; h--) {
+      const n = source.train.coPurchase(history[h]!, c, o.withheld);
+      coBuy += n;
+      if (n > coBuyBest) [coBuyBest, coBuyAfter] = [n, h];
+    }
+    const popularity = source.train.popularityOf(c, o.withheld);
+    const cc = cat(c);
+    const b = brand(c);
+    return {
+      position,
+      coBuy,
+      coBuyAfter,
+      coBuyBest,
+      popularity,
+      band: bandOf(source, popularity),
+      sameCategory: cc ? recent.filter((h) => cat(h) === cc).length : 0,
+      sameBrand: b ? recent.filter((h) => brand(h) === b).length : 0,
+      repeat: seen.has(c),
+    };
+  });
+}
+
+/** A list's evidence against its own full history, withholding what its position must not see. */
+export function listEvidence(source: EvidenceSource, list: Pick<CandidateList, "user" | "history" | "candidates">, o: Omit<EvidenceOptions, "withheld"> = {}): CandidateEvidence[] {
+  return candidateEvidence(source, list.history, list.candidates, { ...o, withheld: withheldFor(source, list) });
+}
