@@ -20,8 +20,7 @@ import { buildSids, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
 import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
-import { crossFittedLists } from "../rank/learning-lists.js";
-import { popularityBands, type EvidenceSource } from "../rank/evidence/features.js";
+import { learningLists } from "../rank/learning-lists.js";
 import { EvidenceScorer, type ScorerWeights } from "../rank/evidence/scorer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { evaluateBaselines } from "../eval/baselines.js";
@@ -38,9 +37,8 @@ import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
-import { datasetPromptContext } from "../prompt/rerank-prompt.js";
+import { runPromptContext } from "./context.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
-import { TrainIndex } from "../rank/evidence/train-index.js";
 import { generateTraces, type TraceRecord } from "../teacher/traces.js";
 import { readJsonLines } from "../teacher/trace-file.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
@@ -141,17 +139,17 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       if (lists.length < 10) throw new Error(`prerank: the ${P.ranker} ranker put the target in its top ${LIST_SIZE} for only ${lists.length} of ${split[name].length} ${name} users; the re-ranker needs lists to learn from and be measured on (a stronger ranker, or more users)`);
     }
     // Many lists to learn from, inside the train prefixes of every user but the held-out ones,
-    // each scored by a ranker that never saw its user (see PipelinePreset.trainLists).
+    // each scored by a ranker that never saw its target (see PipelinePreset.trainLists).
     const heldOut = new Set(holdOutUsers(v, 0.1, o.seed).heldOut.map((l) => l.user));
     const learners = new Set(ds.interactions.userIds.flatMap((id, u) => (heldOut.has(id) ? [] : [u])));
-    const tr = P.trainLists ? crossFittedLists(P.ranker, split, items.length, ds.interactions.userIds, { ...P.trainLists, users: learners, negatives, fit, seed: o.seed, log }) : [];
+    const tr = P.trainLists ? learningLists(P.ranker, split, items.length, ds.interactions.userIds, { ...P.trainLists, users: learners, negatives, fit, seed: o.seed, log }) : [];
     writeCandidateLists(listPath("valid"), v, itemIds);
     writeCandidateLists(listPath("test"), t, itemIds);
     if (P.trainLists) writeCandidateLists(listPath("train"), tr, itemIds);
     // The learning lists must be as hard as the test lists: their incoming R@1 side by side.
     const r1 = (ls: readonly CandidateList[]) => (ls.length === 0 ? null : Math.round((1e4 * ls.filter((l) => l.rankPre === 1).length) / ls.length) / 1e4);
     const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length, train_lists: tr.length, incoming_recall1: { train: r1(tr), valid: r1(v), test: r1(t) } };
-    log(`  lists: ${tr.length} train (cross-fitted), ${v.length} valid, ${t.length} test; incoming R@1 ${JSON.stringify(metrics.incoming_recall1)}`);
+    log(`  lists: ${tr.length} train (scored by a ranker that never saw their targets), ${v.length} valid, ${t.length} test; incoming R@1 ${JSON.stringify(metrics.incoming_recall1)}`);
     const outputs = Object.fromEntries(splits.map((s) => [s, `candidates/${s}.jsonl`]));
     recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives), trainLists: P.trainLists } });
     return { valid: v, test: t, train: tr };
@@ -165,13 +163,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const evalLists = sample(test, P.evalUsers, o.seed);
 
   // ---- collaborative evidence and the scorer over it (the teacher's ranker, and a baseline) ----
-  const trainByUser = new Map(ds.interactions.userIds.map((id, u) => [id, split.train[u]!] as const));
-  const trainIndex = TrainIndex.build(split.train, items.length);
-  const evidenceSource: EvidenceSource = { items, train: trainIndex, bands: popularityBands(trainIndex.popularity), trainOf: (u) => trainByUser.get(u) };
+  const context = runPromptContext(ds, sidMap, split, P.evidence);
+  const evidenceSrc = context.evidence.source;
   const scorerPath = join(o.runDir, "evidence", "scorer.json");
   const scorer = await timed("evidence", () => {
-    if (isDone("evidence") && existsSync(scorerPath)) return new EvidenceScorer(evidenceSource, JSON.parse(readFileSync(scorerPath, "utf8")) as ScorerWeights);
-    const fitted = EvidenceScorer.fit(evidenceSource, learnLists, P.evidence);
+    const recorded = readManifest(o.runDir).stages.evidence?.config?.set;
+    if (isDone("evidence") && recorded !== P.evidence) throw new Error(`${o.runDir}: its prompts show the ${String(recorded)} evidence set, not ${P.evidence}; run with --evidence ${String(recorded)}, or start a new run folder (--out)`);
+    if (isDone("evidence") && existsSync(scorerPath)) return new EvidenceScorer(evidenceSrc, JSON.parse(readFileSync(scorerPath, "utf8")) as ScorerWeights);
+    const fitted = EvidenceScorer.fit(evidenceSrc, learnLists, P.evidence);
     writeFileAtomic(scorerPath, JSON.stringify(fitted.model, null, 1) + "\n");
     // A teacher that does not beat the ranker cannot teach a student to: its own numbers on the
     // held-out users' valid lists, which it never learned from.
@@ -197,7 +196,6 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   const tokenizer = loadHFTokenizer(mid);
   tokenizer.addSidTokens();
-  const context = { ...datasetPromptContext(ds, (i) => sidMap.sidOf(i), split.train), evidence: { source: evidenceSource, set: P.evidence } };
 
   // ---- traces (evidence teacher, valid lists) ----
   const tracePath = join(o.runDir, "traces", `evidence-${P.traceMode}.jsonl`);
@@ -210,7 +208,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       }
       return;
     }
-    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: trainIndex, complements: context.complements, scorer }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts, temperature: P.teacherTemperature });
+    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: evidenceSrc.train, complements: context.complements, scorer }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts, temperature: P.teacherTemperature });
     const r = await generateTraces({
       lists: traceLists,
       teacher,
@@ -231,7 +229,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   });
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
     return join(o.runDir, "sft", "model");
   });
 
@@ -253,7 +251,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           const records = readJsonLines<TraceRecord>(tracePath).records;
           const examples = await directTraces(records, traceLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
           writeDirectTraces(directTracePath, examples);
-          await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS });
+          await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
         }
         if (!isDone("direct")) await rlPass("direct", join(o.runDir, "direct-sft", "model"), directSettings(P), D.dapo);
         return join(o.runDir, "direct", "model");
@@ -311,7 +309,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
       "invalid_at (language-model stages): the lists whose output is not valid without constraints, by where it first left the answer grammar: rationale, format (fixed text), ranking_first (the ranking's first SID or letter), ranking_rest (a later one), unfinished (stopped or out of tokens).",
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
-      `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} lists (${learnLists.filter((l) => l.split === "valid").length} valid, ${learnLists.filter((l) => l.split === "train").length} cross-fitted train-prefix lists); held out for model selection: ${heldOutValid.length} valid lists.`,
+      `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} lists (${learnLists.filter((l) => l.split === "valid").length} valid, ${learnLists.filter((l) => l.split === "train").length} train-prefix lists); held out for model selection: ${heldOutValid.length} valid lists.`,
       `evidence (${P.evidence}): computed from the train split only, withholding a train-prefix list's own later purchases; "evidence" is the listwise logistic scorer over it (src/rank/evidence/scorer.ts), the teacher's ranker.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],

@@ -67,12 +67,12 @@ export interface PipelinePreset {
   direct: { maxPromptTokens: number; maxNewTokens: number; sft: PipelinePreset["sft"]; dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens"> } | null;
   /**
    * Lists to learn from inside the train prefixes (src/rank/learning-lists.ts): up to
-   * `positionsPerUser` positions of every learning user, each scored by a ranker cross-fitted
-   * over `folds` user folds, so that it never trained on the list's target and the lists are as
-   * hard as the test lists. SFT traces, the evidence scorer and RL learn from them beside the
-   * valid lists; no evaluation uses them. `null`: valid lists only.
+   * `positionsPerUser` positions of every learning user, each scored by a ranker that never
+   * trained on the list's target (a time cut, or cross-fitting over `folds` user folds), so the
+   * lists are as hard as the test lists. SFT traces, the evidence scorer and RL learn from them
+   * beside the valid lists; no evaluation uses them. `null`: valid lists only.
    */
-  trainLists: { folds: number; positionsPerUser: number } | null;
+  trainLists: { method: "cut" | "folds"; folds?: number; positionsPerUser: number } | null;
   /**
    * Collaborative evidence on every prompt's candidate lines (src/rank/evidence/), and so what
    * the evidence scorer, the teacher that ranks by it, and its baseline row see.
@@ -111,7 +111,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
       sft: { steps: 10, batch: 4, lr: 2e-3, precision: "fp32" },
       dapo: { steps: 2, promptsPerStep: 2, groupSize: 4, maxNewTokens: 80, lr: 1e-4, checkpointEvery: 2 },
     },
-    trainLists: { folds: 2, positionsPerUser: 2 },
+    trainLists: { method: "folds", folds: 2, positionsPerUser: 2 },
     evidence: "all",
     learnUsers: 0,
     evalUsers: 40,
@@ -142,7 +142,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
       sft: { steps: 60, batch: 16, lr: 1e-3, precision: "bf16" },
       dapo: { steps: 6, promptsPerStep: 8, groupSize: 4, maxNewTokens: 80, lr: 2e-5, checkpointEvery: 3 },
     },
-    trainLists: { folds: 4, positionsPerUser: 5 },
+    trainLists: { method: "cut", positionsPerUser: 3 },
     evidence: "all",
     learnUsers: 0,
     evalUsers: 0,
@@ -173,7 +173,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
       sft: { steps: 500, batch: 16, lr: 3e-4, precision: "bf16" },
       dapo: { steps: 100, promptsPerStep: 8, groupSize: 8, maxNewTokens: 100, lr: 1e-5, checkpointEvery: 10 },
     },
-    trainLists: { folds: 4, positionsPerUser: 10 },
+    trainLists: { method: "cut", positionsPerUser: 10 },
     evidence: "all",
     learnUsers: 0,
     evalUsers: 0,

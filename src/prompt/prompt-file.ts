@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "./rerank-prompt.js";
+import { EVIDENCE_SETS, type EvidenceSet } from "../rank/evidence/features.js";
 
 export const PROMPT_FILE = "gr2_prompt.json";
 
@@ -17,10 +18,12 @@ export interface PromptSettings {
   layout: PromptLayout;
   /** Most recent history items shown (absent: unknown). */
   maxHistory?: number;
+  /** The evidence shown on candidate lines (absent: none); serving needs the catalogue's statistics for it. */
+  evidence?: EvidenceSet;
 }
 
 export function writePromptSettings(modelDir: string, s: PromptSettings): void {
-  writeJsonAtomic(join(modelDir, PROMPT_FILE), { format: s.format, layout: s.layout, ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}) });
+  writeJsonAtomic(join(modelDir, PROMPT_FILE), { format: s.format, layout: s.layout, ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}), ...(s.evidence && s.evidence !== "none" ? { evidence: s.evidence } : {}) });
 }
 
 /** The folder's settings, or undefined when it has none; a malformed file is an error naming the field. */
@@ -38,5 +41,11 @@ export function readPromptSettings(modelDir: string): PromptSettings | undefined
   if (!OUTPUT_FORMATS.includes(o.format as OutputFormat)) throw new Error(`${path}: "format" must be one of ${OUTPUT_FORMATS.join(", ")}, got ${JSON.stringify(o.format)}`);
   if (!PROMPT_LAYOUTS.includes(o.layout as PromptLayout)) throw new Error(`${path}: "layout" must be one of ${PROMPT_LAYOUTS.join(", ")}, got ${JSON.stringify(o.layout)}`);
   if (o.maxHistory !== undefined && !(Number.isInteger(o.maxHistory) && (o.maxHistory as number) >= 0)) throw new Error(`${path}: "maxHistory" must be an integer ≥ 0, got ${JSON.stringify(o.maxHistory)}`);
-  return { format: o.format as OutputFormat, layout: o.layout as PromptLayout, ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}) };
+  if (o.evidence !== undefined && !EVIDENCE_SETS.includes(o.evidence as EvidenceSet)) throw new Error(`${path}: "evidence" must be one of ${EVIDENCE_SETS.join(", ")}, got ${JSON.stringify(o.evidence)}`);
+  return {
+    format: o.format as OutputFormat,
+    layout: o.layout as PromptLayout,
+    ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}),
+    ...(o.evidence !== undefined && o.evidence !== "none" ? { evidence: o.evidence as EvidenceSet } : {}),
+  };
 }

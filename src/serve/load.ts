@@ -14,6 +14,7 @@ import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "../prompt/rerank-prompt.js";
 import type { StageRecord } from "../train/run.js";
 import { readPromptSettings } from "../prompt/prompt-file.js";
+import type { EvidenceSet } from "../rank/evidence/features.js";
 import { readManifest } from "../train/run.js";
 
 /** Later stages first: when finish times tie (or are missing), the later stage wins. */
@@ -30,7 +31,7 @@ export interface ResolvedModel {
   /** A default served-model name: the run's (or folder's) name. */
   name: string;
   /** How the run prompted the model (newest stage that recorded it), so serving matches training. */
-  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout };
+  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout; evidence?: EvidenceSet };
   /** The run's direct policy, when it has one (served for direct-mode requests). */
   direct?: ResolvedModel;
 }

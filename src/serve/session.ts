@@ -29,6 +29,7 @@ import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../prompt/complements.js";
+import { evidenceSource, localSource, type EvidenceSet, type EvidenceSource } from "../rank/evidence/features.js";
 import { permutationConstraint } from "../prompt/constraint.js";
 import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-format.js";
 import { parseRerankOutput } from "../prompt/parse-output.js";
@@ -168,6 +169,11 @@ export class ModelSession {
   /** Token ids of the user turn's header, which ends the prefix every rerank prompt shares. */
   private userHeaderIds: number[] = [];
   private disposed = false;
+  /**
+   * The collaborative evidence the model's prompts showed (gr2_prompt.json), computed from the
+   * served catalogue's training interactions; undefined when it was trained without.
+   */
+  private evidence: { source: EvidenceSource; set: EvidenceSet } | undefined;
   readonly createdAt = Math.floor(Date.now() / 1000);
 
   private constructor(
@@ -215,12 +221,19 @@ export class ModelSession {
     }
     let items: Item[] | null = null;
     let complements: ComplementTable | undefined;
+    let evidence: { source: EvidenceSource; set: EvidenceSet } | undefined;
     let domain = o.domain ?? "retail";
+    const evidenceSet = resolved.prompt?.evidence ?? "none";
+    if (evidenceSet !== "none" && !o.dataset) {
+      throw new Error(`${resolved.modelDir}: this model was trained with "${evidenceSet}" evidence on its candidate lines (gr2_prompt.json), computed from a catalogue's training interactions; serve it with --dataset naming that catalogue`);
+    }
     if (o.dataset) {
       const ds = await loadDataset(o.dataset);
       items = ds.catalogue.items;
-      // Complement hints as the training prompts had them: mined from the train split only.
-      complements = mineComplements(leaveOneOut(ds.interactions).train, items);
+      // Complement hints and evidence as the training prompts had them: from the train split only.
+      const train = leaveOneOut(ds.interactions).train;
+      complements = mineComplements(train, items);
+      if (evidenceSet !== "none") evidence = { source: evidenceSource(items, train), set: evidenceSet };
       domain = o.domain ?? domainOf(ds.catalogue.name);
     }
     const model = loadHFModel(resolved.modelDir, o.device ?? "cpu");
@@ -230,6 +243,7 @@ export class ModelSession {
     }
     model.prepareInference();
     const session = new ModelSession(resolved, model, tokenizer, sidMap, complements, domain, items, o);
+    session.evidence = evidence;
     if (session.template) session.userHeaderIds = await tokenizer.encode(session.template.roles.user.prefix);
     return session;
   }
@@ -368,7 +382,11 @@ export class ModelSession {
 
     const items: Item[] = [...history.map((h) => h.item), ...docs.map((d) => d!.item)].map((it, i) => ({ ...it, index: i }));
     const sids = [...history.map((h) => formatSid(h.codes)), ...docs.map((d) => formatSid(d!.codes))];
-    const ctx: PromptContext = { items, sidOf: (i) => sids[i]!, complements: this.complements, domain: this.domain };
+    // Evidence needs each item's catalogue index; an item given by text alone has none (and no evidence).
+    const refs = [...req.query.history.slice(allHistory.length - history.length), ...req.documents];
+    const catalogueIndex = items.map((it, i) => (this.textOnly(refs[i]!) === null ? (this.catalogue.get(it.id)?.index ?? -1) : -1));
+    const evidence = this.evidence ? { source: localSource(this.evidence.source, items, catalogueIndex), set: this.evidence.set } : undefined;
+    const ctx: PromptContext = { items, sidOf: (i) => sids[i]!, complements: this.complements, domain: this.domain, ...(evidence ? { evidence } : {}) };
     const list = { history: history.map((_, i) => i), candidates: docs.map((_, j) => history.length + j) };
     const candidateSids = sids.slice(history.length);
     // The session's prompts are never shuffled: the documents are shown in the order sent.

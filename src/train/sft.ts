@@ -12,6 +12,7 @@ import type { TextTokenizer } from "../lm/tokenizer.js";
 import { renderChat, stopTokenIds } from "../lm/chat.js";
 import { GRAMMARS, type OutputFormat } from "../prompt/output-format.js";
 import type { PromptLayout } from "../prompt/rerank-prompt.js";
+import type { EvidenceSet } from "../rank/evidence/features.js";
 import type { ChatMessage } from "../lm/chat.js";
 import { int64, tensor } from "../torch/index.js";
 import { join } from "node:path";
@@ -99,6 +100,8 @@ export interface SftStageOptions {
   stage?: string;
   /** The traces' prompt layout, recorded so `gr2 serve` prompts the model the same way. */
   layout?: PromptLayout;
+  /** The evidence the traces' prompts show, recorded for the same reason. */
+  evidence?: EvidenceSet;
 }
 
 export interface SftStageResult {
@@ -147,7 +150,7 @@ export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
   saveHFModel(modelDir, model, tokenizer);
   // The traces' prompts are already rendered; their format (when they agree) and layout are what the model learned.
   const formats = new Set(traces.map((t) => t.format));
-  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full" });
+  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full", evidence: o.evidence });
   model.dispose();
   const out: SftStageResult = {
     modelDir,

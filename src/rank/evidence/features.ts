@@ -17,7 +17,7 @@
 import { categoryKey } from "../../data/text.js";
 import type { Item } from "../../data/types.js";
 import type { CandidateList } from "../candidates.js";
-import type { TrainIndex, Withheld } from "./train-index.js";
+import { TrainIndex, type Withheld } from "./train-index.js";
 
 export const EVIDENCE_SETS = ["none", "meta", "cobuy", "all"] as const;
 export type EvidenceSet = (typeof EVIDENCE_SETS)[number];
@@ -32,10 +32,16 @@ export const showsMeta = (set: EvidenceSet): boolean => set === "meta" || set ==
 
 export type PopularityBand = "high" | "mid" | "low";
 
+/** The train split's statistics evidence reads (a `TrainIndex`, or a view of one; `localSource`). */
+export interface PurchaseStats {
+  coPurchase(a: number, b: number, withheld?: Withheld): number;
+  popularityOf(item: number, withheld?: Withheld): number;
+}
+
 /** What evidence is computed from: the catalogue and the train split's statistics. */
 export interface EvidenceSource {
   items: readonly Item[];
-  train: TrainIndex;
+  train: PurchaseStats;
   /** Popularity at or above which an item is `high` / `mid` (catalogue tertiles; `popularityBands`). */
   bands: readonly [number, number];
   /** A user's train sequence by dataset user id, to withhold a train-position list's own purchases. */
@@ -68,12 +74,16 @@ export interface CandidateEvidence {
   repeat: boolean;
 }
 
-/** Popularity thresholds at the catalogue's tertiles of items bought at least once. */
+/**
+ * Popularity thresholds from the tertiles of items bought at least once: `high` above the upper
+ * tertile, `mid` above the lower one. "Above", because a long tail ties many items at 1 or 2
+ * purchases, and "at or above" would then make every bought item at least `mid`.
+ */
 export function popularityBands(popularity: ArrayLike<number>): [number, number] {
   const bought = Array.from(popularity).filter((p) => p > 0).sort((a, b) => a - b);
   if (bought.length === 0) return [1, 1];
   const at = (q: number) => bought[Math.min(bought.length - 1, Math.floor(q * bought.length))]!;
-  return [Math.max(1, at(2 / 3)), Math.max(1, at(1 / 3))];
+  return [at(2 / 3) + 1, at(1 / 3) + 1];
 }
 
 export function bandOf(source: Pick<EvidenceSource, "bands">, popularity: number): PopularityBand {
@@ -132,4 +142,28 @@ export function candidateEvidence(source: EvidenceSource, history: readonly numb
 /** A list's evidence against its own full history, withholding what its position must not see. */
 export function listEvidence(source: EvidenceSource, list: Pick<CandidateList, "user" | "history" | "candidates">, o: Omit<EvidenceOptions, "withheld"> = {}): CandidateEvidence[] {
   return candidateEvidence(source, list.history, list.candidates, { ...o, withheld: withheldFor(source, list) });
+}
+
+/**
+ * The evidence source of a catalogue: statistics of its train sequences (`Split.train`, dense
+ * user order), popularity bands, and each user's train sequence by id for withholding.
+ */
+export function evidenceSource(items: readonly Item[], trainSequences: readonly (readonly number[])[], userIds: readonly string[] = []): EvidenceSource & { train: TrainIndex } {
+  const train = TrainIndex.build(trainSequences, items.length);
+  const byUser = new Map(userIds.map((id, u) => [id, trainSequences[u] ?? []] as const));
+  return { items, train, bands: popularityBands(train.popularity), trainOf: (u) => byUser.get(u) };
+}
+
+/**
+ * The same statistics over another index space (a served request's items: its history and
+ * documents numbered 0..n-1): `catalogueIndex[i]` is local item i's catalogue index, or -1 for
+ * an item the catalogue does not know (a text-only document), which has no evidence.
+ */
+export function localSource(source: EvidenceSource, items: readonly Item[], catalogueIndex: readonly number[]): EvidenceSource {
+  const at = (i: number) => catalogueIndex[i] ?? -1;
+  const train: PurchaseStats = {
+    coPurchase: (a, b) => (at(a) >= 0 && at(b) >= 0 ? source.train.coPurchase(at(a), at(b)) : 0),
+    popularityOf: (i) => (at(i) >= 0 ? source.train.popularityOf(at(i)) : 0),
+  };
+  return { items, train, bands: source.bands };
 }

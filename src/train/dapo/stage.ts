@@ -98,7 +98,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   });
   const modelDir = join(stageDir, "model");
   saveHFModel(modelDir, policy, tokenizer);
-  writePromptSettings(modelDir, { format: o.format, layout: o.layout ?? "full", ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory } : {}) });
+  writePromptSettings(modelDir, { format: o.format, layout: o.layout ?? "full", ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory } : {}), evidence: o.context.evidence?.set });
   policy.dispose();
   const last = log.at(-1);
   recordStage(o.runDir, stage, {
