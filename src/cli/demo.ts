@@ -42,7 +42,8 @@ export async function demoCommand(args: string[]): Promise<number> {
     const r = await runPipeline({ dataset: ds, preset, runDir, device: "cpu", seed: 0, log: (l) => process.stdout.write(`${l}\n`) });
     process.stdout.write(comparisonTable(r));
     const s = Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(0)}s`).join(", ");
-    process.stdout.write(`stage times: ${s}\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s (re-running resumes: finished stages are skipped)\n`);
+    const mem = Object.entries(r.peakRssMb).map(([k, v]) => `${k} ${v}`).join(", ");
+    process.stdout.write(`stage times: ${s}\npeak resident memory (MB): ${mem}\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s (re-running resumes: finished stages are skipped)\n`);
     return 0;
   });
 }

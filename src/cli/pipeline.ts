@@ -11,6 +11,7 @@ import { runPipeline, type PipelineResult } from "../pipeline/pipeline.js";
 import { PIPELINE_PRESETS, type PipelinePreset } from "../pipeline/presets.js";
 import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { parseMixture } from "../train/tasks/mixture.js";
+import { EVIDENCE_SETS } from "../rank/evidence/features.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
 /** The preset overrides given on the command line. */
@@ -34,7 +35,21 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
     const formatCredit = choiceFlag(values, "rl-format-credit", ["sequence", "first_error"] as const, "sequence");
     o.dapo = { ...(o.dapo ?? preset.dapo), formatCredit };
   }
+  if (values.evidence !== undefined) o.evidence = choiceFlag(values, "evidence", EVIDENCE_SETS, preset.evidence);
+  if (values["train-lists"] !== undefined) o.trainLists = parseTrainLists(values["train-lists"] as string);
+  const temperature = numberFlag(values, "teacher-temperature", undefined, { min: 0 });
+  if (temperature !== undefined) o.teacherTemperature = temperature;
   return o;
+}
+
+/** `--train-lists cut:N | folds:F:N | none` (see PipelinePreset.trainLists). */
+export function parseTrainLists(text: string): PipelinePreset["trainLists"] {
+  if (text === "none") return null;
+  const cut = /^cut:(\d+)$/.exec(text);
+  if (cut && Number(cut[1]) >= 1) return { method: "cut", positionsPerUser: Number(cut[1]) };
+  const folds = /^folds:(\d+):(\d+)$/.exec(text);
+  if (folds && Number(folds[1]) >= 2 && Number(folds[2]) >= 1) return { method: "folds", folds: Number(folds[1]), positionsPerUser: Number(folds[2]) };
+  throw new UsageError(`--train-lists expects cut:N (N ≥ 1 positions per user, time cut), folds:F:N (F ≥ 2 folds) or none, got "${text}"`);
 }
 
 const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
@@ -43,6 +58,8 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--sft-steps N] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error]
+                    [--evidence none|meta|cobuy|all] [--train-lists cut:N|folds:F:N|none]
+                    [--teacher-temperature T]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
@@ -66,6 +83,9 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
         "rl-format-credit": { type: "string" },
+        evidence: { type: "string" },
+        "train-lists": { type: "string" },
+        "teacher-temperature": { type: "string" },
       },
     });
     const preset = (values.preset as string | undefined) ?? "tiny";
@@ -74,24 +94,30 @@ export async function pipelineCommand(args: string[]): Promise<number> {
     const ds = await loadDataset(flags);
     const runDir = (values.out as string | undefined) ?? join("runs", `${flags.name}-${preset}`);
     const r = await runPipeline({ dataset: ds, preset, runDir, device: (values.device as string | undefined) ?? "cpu", seed: numberFlag(values, "seed", 0), overrides: overridesFrom(values, PIPELINE_PRESETS[preset]), log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
-    if (values.json) process.stdout.write(JSON.stringify({ stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds }) + "\n");
+    if (values.json) process.stdout.write(JSON.stringify({ stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds, peak_rss_mb: r.peakRssMb }) + "\n");
     else process.stdout.write(comparisonTable(r));
     return 0;
   });
 }
 
-/** The final table: every stage and baseline side by side. */
+/** The final table: every stage and baseline side by side, with its paired difference against the incoming order. */
 export function comparisonTable(r: PipelineResult): string {
   const rows = r.evaluation.methods.map((m) => {
     const f = (k: keyof typeof m.metrics) => `${m.metrics[k].mean.toFixed(4)} [${m.metrics[k].lo.toFixed(3)}, ${m.metrics[k].hi.toFixed(3)}]`;
+    const d = (k: keyof typeof m.metrics) => {
+      const v = m.vsIncoming[k];
+      if (m.name === "incoming") return "";
+      const sign = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
+      return `${sign(v.mean)} [${sign(v.lo)}, ${sign(v.hi)}]${v.lo > 0 ? " ▲" : v.hi < 0 ? " ▼" : ""}`;
+    };
     const stage = r.stages[m.name === "incoming" ? "prerank" : m.name];
     const extra = stage ? `${(stage.valid_rate * 100).toFixed(1)}% / ${(stage.identity_rate * 100).toFixed(1)}%` : "";
-    return `| ${m.name} | ${f("recall@1")} | ${f("recall@5")} | ${f("ndcg@5")} | ${extra} |`;
+    return `| ${m.name} | ${f("recall@1")} | ${d("recall@1")} | ${f("recall@5")} | ${f("ndcg@5")} | ${d("ndcg@5")} | ${extra} |`;
   });
   return [
-    `\nTest lists: ${r.users} (95% bootstrap intervals)\n`,
-    "| method | R@1 | R@5 | NDCG@5 | valid / copy |",
-    "|---|---|---|---|---|",
+    `\nTest lists: ${r.users} (95% bootstrap intervals; Δ = paired difference against the incoming order, ▲/▼ when its interval excludes zero)\n`,
+    "| method | R@1 | Δ R@1 | R@5 | NDCG@5 | Δ NDCG@5 | valid / copy |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
     `\nreport: ${r.reportDir}/report.md\n`,
   ].join("\n");

@@ -88,6 +88,29 @@ export interface PipelineResult {
   evaluation: RerankEvaluation;
   reportDir: string;
   seconds: Record<string, number>;
+  /** Peak resident memory per stage, MB (see `stagePeak`). */
+  peakRssMb: Record<string, number>;
+}
+
+/**
+ * The peak resident set size of the process during a stage. The kernel's high-water mark
+ * (getrusage maxrss) is exact when the stage raised it; otherwise the stage stayed below an
+ * earlier peak, and the largest RSS sampled while it ran (every 250 ms, when the event loop
+ * is free) stands for it.
+ */
+function stagePeak(): { stop: () => number } {
+  const before = process.resourceUsage().maxRSS;
+  let sampled = process.memoryUsage().rss;
+  const timer = setInterval(() => (sampled = Math.max(sampled, process.memoryUsage().rss)), 250);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      const after = process.resourceUsage().maxRSS;
+      const bytes = after > before ? after * 1024 : Math.max(sampled, process.memoryUsage().rss);
+      return Math.round(bytes / 2 ** 20);
+    },
+  };
 }
 
 export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
@@ -97,12 +120,15 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const items = ds.catalogue.items;
   const split: Split = leaveOneOut(ds.interactions, { skipShortUsers: true });
   const seconds: Record<string, number> = {};
+  const peakRssMb: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
     const done = readManifest(o.runDir).stages[name]?.status === "done";
     log(`${done ? "✓" : "▶"} ${name}${done ? " (done earlier; skipped)" : ""}`);
     const t0 = performance.now();
+    const peak = stagePeak();
     const r = await f();
     seconds[name] = (performance.now() - t0) / 1000;
+    peakRssMb[name] = peak.stop();
     return r;
   };
   const isDone = (name: string) => readManifest(o.runDir).stages[name]?.status === "done";
@@ -313,11 +339,11 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       `evidence (${P.evidence}): computed from the train split only, withholding a train-prefix list's own later purchases; "evidence" is the listwise logistic scorer over it (src/rank/evidence/scorer.ts), the teacher's ranker.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
-    extra: { stages, seconds },
+    extra: { stages, seconds, peak_rss_mb: peakRssMb },
   };
   const reportDir = join(o.runDir, "report");
   writeReport(reportDir, report);
-  return { users: evalLists.length, stages, evaluation, reportDir, seconds };
+  return { users: evalLists.length, stages, evaluation, reportDir, seconds, peakRssMb };
 }
 
 /** A baseline's per-list scores, by name. */

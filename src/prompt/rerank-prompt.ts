@@ -289,7 +289,7 @@ export function promptScaffoldTexts(domain: string, k = 10): string[] {
   }
   // The evidence phrases, on every line of an evidence prompt.
   for (const m of renderMessages(ctx, list, [], { ...view, evidence: [] }, [], { format: "labels" })) texts.push(m.content);
-  const sample: CandidateEvidence = { position: 0, coBuy: 5, coBuyAfter: 6, coBuyBest: 5, popularity: 9, band: "high", sameCategory: 2, sameBrand: 1, repeat: true };
+  const sample: CandidateEvidence = { position: 0, coBuy: 5, coBuyAfter: 6, coBuyBest: 5, coBuyTop: true, popularity: 9, band: "high", sameCategory: 2, sameBrand: 1, repeat: true };
   for (const band of ["high", "mid", "low"] as const) texts.push(evidenceClause({ ...sample, band }, "all"), evidenceSuffix({ ...sample, band }, "all"));
   for (const format of ["compact", "labels"] as const) {
     for (const m of renderMessages(ctx, list, [], view, [], { format, layout: "sids" })) texts.push(m.content);

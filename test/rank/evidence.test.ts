@@ -48,9 +48,9 @@ test("candidate evidence names the anchor with the most co-buyers, and overlaps 
   assert.equal(e2!.sameBrand, 0);
   assert.equal(e3!.coBuy, 0);
   assert.equal(e3!.coBuyAfter, -1);
-  assert.equal(evidenceClause(e2!, "cobuy"), "co-bought: 4 after #2");
+  assert.equal(evidenceClause(e2!, "cobuy"), "co-bought: 4 after #2 (the most)");
   assert.equal(evidenceClause(e3!, "all"), "co-bought: 0 | popularity: low | same category: 0 | same brand: 0");
-  assert.equal(evidenceSuffix(e2!, "cobuy"), "(4)");
+  assert.equal(evidenceSuffix(e2!, "cobuy"), "(4!)");
   assert.equal(evidenceClause(e2!, "none"), "");
   assert.throws(() => parseEvidenceSet("some"), /unknown evidence set "some"/);
   // Bands split the bought items in tertiles.

@@ -65,6 +65,8 @@ export interface CandidateEvidence {
   coBuyAfter: number;
   /** That anchor's count. */
   coBuyBest: number;
+  /** Whether it has the most co-buyers of the list (and some): a small model compares ten counts poorly. */
+  coBuyTop: boolean;
   popularity: number;
   band: PopularityBand;
   /** Recent purchases in its category / of its brand. */
@@ -112,7 +114,7 @@ export function candidateEvidence(source: EvidenceSource, history: readonly numb
   const cat = (i: number) => categoryKey(source.items[i]!);
   const brand = (i: number) => source.items[i]!.brand ?? "";
   const seen = new Set(history);
-  return candidates.map((c, position) => {
+  const evidence = candidates.map((c, position) => {
     let coBuy = 0;
     let coBuyAfter = -1;
     let coBuyBest = 0;
@@ -135,8 +137,12 @@ export function candidateEvidence(source: EvidenceSource, history: readonly numb
       sameCategory: cc ? recent.filter((h) => cat(h) === cc).length : 0,
       sameBrand: b ? recent.filter((h) => brand(h) === b).length : 0,
       repeat: seen.has(c),
+      coBuyTop: false,
     };
   });
+  const most = Math.max(0, ...evidence.map((e) => e.coBuy));
+  for (const e of evidence) e.coBuyTop = most > 0 && e.coBuy === most;
+  return evidence;
 }
 
 /** A list's evidence against its own full history, withholding what its position must not see. */

@@ -16,7 +16,7 @@ export function evidenceClause(e: CandidateEvidence, set: EvidenceSet, shownFrom
   const parts: string[] = [];
   if (showsCobuy(set)) {
     const where = e.coBuyAfter >= shownFrom && e.coBuyBest > 0 ? ` after #${e.coBuyAfter - shownFrom + 1}` : "";
-    parts.push(`co-bought: ${e.coBuy}${where}`);
+    parts.push(`co-bought: ${e.coBuy}${where}${e.coBuyTop ? " (the most)" : ""}`);
   }
   if (showsMeta(set)) {
     parts.push(`popularity: ${e.band}`, `same category: ${e.sameCategory}`, `same brand: ${e.sameBrand}`);
@@ -28,7 +28,7 @@ export function evidenceClause(e: CandidateEvidence, set: EvidenceSet, shownFrom
 /** The direct policy's compact form after a SID: `(5,h)` = co-bought 5, popularity high; "" for `none`. */
 export function evidenceSuffix(e: CandidateEvidence, set: EvidenceSet): string {
   const parts: string[] = [];
-  if (showsCobuy(set)) parts.push(String(e.coBuy));
+  if (showsCobuy(set)) parts.push(`${e.coBuy}${e.coBuyTop ? "!" : ""}`);
   if (showsMeta(set)) parts.push(e.band[0]! + (e.sameCategory > 0 ? "c" : "") + (e.sameBrand > 0 ? "b" : ""));
   return parts.length > 0 ? `(${parts.join(",")})` : "";
 }

@@ -28,7 +28,6 @@ export function featurize(ev: readonly CandidateEvidence[], set: EvidenceSet, ou
   const F = featureNames(set).length;
   const x = out ?? new Float64Array(ev.length * F);
   x.fill(0, 0, ev.length * F);
-  const maxCobuy = Math.max(0, ...ev.map((e) => e.coBuy));
   ev.forEach((e, i) => {
     const row = i * F;
     // Position 1 is the reference (no feature): the weights are the log-odds against the head.
@@ -38,7 +37,7 @@ export function featurize(ev: readonly CandidateEvidence[], set: EvidenceSet, ou
     if (showsCobuy(set)) {
       x[row + f++] = Math.log1p(e.coBuy);
       x[row + f++] = e.coBuy > 0 ? 1 : 0;
-      x[row + f++] = e.coBuy > 0 && e.coBuy === maxCobuy ? 1 : 0;
+      x[row + f++] = e.coBuyTop ? 1 : 0;
       x[row + f++] = Math.log1p(e.coBuyBest);
     }
     if (showsMeta(set)) {

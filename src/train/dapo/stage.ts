@@ -104,7 +104,9 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   recordStage(o.runDir, stage, {
     status: "done",
     outputs: { model: `${stage}/model`, metrics: `${stage}/metrics.jsonl` },
-    metrics: last ? { reward_mean: last.reward_mean, valid_rate: last.valid_rate, identity_rate: last.identity_rate } : {},
+    // kept_group_fraction over the run: the share of sampled groups whose rewards varied. Near 0,
+    // every group scored alike and the run learned nothing (a stalled run is visible here).
+    metrics: last ? { reward_mean: last.reward_mean, valid_rate: last.valid_rate, identity_rate: last.identity_rate, kept_group_fraction: Math.round((1e4 * log.reduce((a, l) => a + l.kept_group_fraction, 0)) / log.length) / 1e4 } : {},
     config,
   });
   return { modelDir, log };
