@@ -162,7 +162,7 @@ export const round = (x: number, digits = 4): number => Math.round(x * 10 ** dig
 
 /**
  * The flags every dataset-reading command takes: the catalogue (--dataset, --data-dir) and, for
- * the synthetic one, its size and seed (--users, --items, --seed). `--seed` is the catalogue's
+ * the synthetic one, its size, seed and product lines (--users, --items, --seed, --product-lines). `--seed` is the catalogue's
  * seed in every command, so that one value names the same catalogue in every stage.
  */
 export const DATASET_OPTIONS = {
@@ -171,6 +171,7 @@ export const DATASET_OPTIONS = {
   users: { type: "string" },
   items: { type: "string" },
   seed: { type: "string" },
+  "product-lines": { type: "string" },
 } as const;
 
 export interface DatasetFlags {
@@ -178,6 +179,8 @@ export interface DatasetFlags {
   dataDir?: string;
   users?: number;
   items?: number;
+  /** synthetic: the chance a complement step follows the item's product line (`gr2 demo`'s catalogue: 0.8). */
+  productLines?: number;
   seed?: number;
 }
 
@@ -205,6 +208,7 @@ export function datasetFlags(values: Record<string, unknown>, o: DatasetFlagOpti
     users: integerFlag(values, o.usersFlag ?? "users", 1),
     items: integerFlag(values, "items", 1),
     seed: integerFlag(values, aliased ?? "seed"),
+    productLines: numberFlag(values, "product-lines", undefined, { min: 0, max: 1 }),
   };
   if (aliased) o.warn?.(`warning: --${aliased} is deprecated; use --seed`);
   return flags;

@@ -20,6 +20,8 @@ import { loadRanker, RANKER_KINDS, RANKER_MANIFEST, saveRanker, type RankerKind 
 import { fitRanker } from "../rank/fit.js";
 import type { Ranker } from "../rank/ranker.js";
 import { buildLists, DATA_OPTIONS, loadFromFlags, progress, type LoadedData } from "./rank.js";
+import { evidenceProbe } from "../eval/evidence-probe.js";
+import { EVIDENCE_SETS, evidenceSource, parseEvidenceSet } from "../rank/evidence/features.js";
 import { integerFlag, numberFlag, PROCESS_OUTPUT, round, runSubcommands, UsageError, type Output } from "./args.js";
 
 const USAGE = `usage:
@@ -30,7 +32,12 @@ const USAGE = `usage:
       [--listwise-layers 2] [--listwise-lr 0.0005] [--listwise-dropout 0.2] [--no-scores] [--text-dim 64]
       [--no-ablation] [--bootstrap 1000] [--bootstrap-seed 0]
       [--train-seed 0] [--no-png] [--device cpu]
-Evaluates the incoming order, a random order, a popularity re-sort and the listwise re-ranker
+  gr2 eval evidence --run RUN_DIR --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
+      [--sets none,meta,cobuy,all] [--fit valid|valid+train] [--json]
+Evidence: fits the listwise logistic evidence scorer per evidence set on the run's learning lists
+(candidates/valid.jsonl, and train.jsonl with --fit valid+train) and measures it against the
+incoming order on its test lists (paired 95% bootstrap).
+Baselines: evaluates the incoming order, a random order, a popularity re-sort and the listwise re-ranker
 (trained on the valid lists) on the test lists, with bootstrap intervals; writes the report to
 --out (default runs/eval-<dataset>). Artefacts already in --out are reused.`;
 
@@ -44,7 +51,7 @@ export function evalCommand(args: string[], io: Output = PROCESS_OUTPUT): Promis
   return runSubcommands(
     "eval",
     USAGE,
-    { baselines: baselinesCommand, generative: async (rest) => (await import("./eval-generative.js")).evalGenerativeCommand(rest) },
+    { baselines: baselinesCommand, evidence: evidenceCommand, generative: async (rest) => (await import("./eval-generative.js")).evalGenerativeCommand(rest) },
     args,
     io,
   );
@@ -266,4 +273,32 @@ function reportNotes(rankPre: Record<string, number[]>, trained: boolean): strin
   }
   if (trained) notes.push("The listwise re-rankers learn from the valid lists (one per user, ranker trained on the train split only), choose their epoch on 10% of users held out, and are evaluated on the test lists (docs/architecture.md, Protocol).");
   return notes;
+}
+
+async function evidenceCommand(args: string[], io: Output): Promise<number> {
+  const { values: v } = parseArgs({ args, options: { ...DATA_OPTIONS, run: { type: "string" }, sets: { type: "string" }, fit: { type: "string" }, json: { type: "boolean" } } });
+  const run = v.run as string | undefined;
+  if (!run) throw new UsageError("missing --run RUN_DIR (a run folder with candidates/valid.jsonl and test.jsonl, e.g. from gr2 pipeline)");
+  const sets = ((v.sets as string | undefined) ?? EVIDENCE_SETS.join(",")).split(",").map((x) => {
+    try {
+      return parseEvidenceSet(x.trim());
+    } catch (e) {
+      throw new UsageError(`--sets: ${(e as Error).message}`);
+    }
+  });
+  const fit = (v.fit as string | undefined) ?? "valid";
+  if (fit !== "valid" && fit !== "valid+train") throw new UsageError(`--fit must be valid or valid+train, got "${fit}"`);
+  const data = await loadFromFlags(v);
+  const ids = data.dataset.catalogue.items.map((i) => i.id);
+  const read = (s: string) => readCandidateLists(join(run, "candidates", `${s}.jsonl`), ids);
+  const fitLists = [...read("valid"), ...(fit === "valid+train" ? read("train") : [])];
+  const source = evidenceSource(data.dataset.catalogue.items, data.split.train, data.dataset.interactions.userIds);
+  const rows = evidenceProbe(source, fitLists, read("test"), sets);
+  if (v.json) io.out(JSON.stringify({ run, fit, rows }) + "\n");
+  else {
+    const f = ([d, lo, hi]: [number, number, number]) => `${d >= 0 ? "+" : ""}${d.toFixed(3)} [${lo.toFixed(3)}, ${hi.toFixed(3)}]`;
+    io.out("| evidence | R@1 | Δ R@1 | NDCG@5 | Δ NDCG@5 | head moved |\n|---|---|---|---|---|---|\n");
+    for (const r of rows) io.out(`| ${r.set} | ${r["recall@1"].toFixed(3)} | ${f(r.vs_incoming["recall@1"])} | ${r["ndcg@5"].toFixed(3)} | ${f(r.vs_incoming["ndcg@5"])} | ${(100 * r.head_moved).toFixed(1)}% |\n`);
+  }
+  return 0;
 }

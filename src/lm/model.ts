@@ -181,9 +181,20 @@ export class DecoderLM extends Module {
    * (λ_r/λ_o in SFT). Returns the weighted mean over the kept targets.
    */
   loss(ids: Tensor, targets: Tensor, { weights, reduction = "mean" }: { weights?: Tensor; reduction?: "mean" | "sum" | "none" } = {}): Tensor {
-    const logits = this.forward(ids);
     const V = this.config.vocabSize;
-    return crossEntropy(logits.view(-1, V), targets.reshape(-1), { weights: weights?.reshape(-1) ?? null, reduction });
+    const flatTargets = targets.reshape(-1);
+    // Only positions with a target need logits. In SFT the prompt is ~90% of each sequence, and
+    // the vocabulary projection (and its gradient) is the largest matmul of the step, so it is
+    // applied to the kept rows alone; the loss is the same ("none" keeps every position).
+    const t = flatTargets.toArray();
+    const kept = t.flatMap((x, i) => (x === -100 ? [] : [i]));
+    if (reduction === "none" || kept.length === t.length || kept.length === 0) {
+      const logits = this.forward(ids);
+      return crossEntropy(logits.view(-1, V), flatTargets, { weights: weights?.reshape(-1) ?? null, reduction });
+    }
+    const rows = int64(kept, [kept.length], this.device);
+    const h = this.hidden(ids).reshape(-1, this.config.hiddenSize).indexSelect(0, rows);
+    return crossEntropy(linear(h, this.outputWeight), flatTargets.indexSelect(0, rows), { weights: weights?.reshape(-1).indexSelect(0, rows) ?? null, reduction });
   }
 
   /**

@@ -23,6 +23,7 @@ import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, read
 import { learningLists } from "../rank/learning-lists.js";
 import { EvidenceScorer, type ScorerWeights } from "../rank/evidence/scorer.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import { trimAllocator } from "../torch/memory.js";
 import { evaluateBaselines } from "../eval/baselines.js";
 import { evaluateRanks, type MethodRanks, type MethodResult, type RerankEvaluation } from "../eval/evaluate.js";
 import type { Interval } from "../eval/bootstrap.js";
@@ -45,7 +46,7 @@ import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import type { PresetName } from "../lm/presets.js";
 import { Rng } from "../util/rng.js";
 import { directSettings, PIPELINE_PRESETS, rerankSettings, runAnswerFormat, type PipelinePreset } from "./presets.js";
-import { directTraces, writeDirectTraces } from "../teacher/direct-traces.js";
+import { directTraces, evidenceReadingExamples, writeDirectTraces } from "../teacher/direct-traces.js";
 
 export interface PipelineOptions {
   dataset: Dataset;
@@ -129,6 +130,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const r = await f();
     seconds[name] = (performance.now() - t0) / 1000;
     peakRssMb[name] = peak.stop();
+    // The next stage's tensors have other shapes: blocks cached for this one would only sit resident.
+    trimAllocator(0);
     return r;
   };
   const isDone = (name: string) => readManifest(o.runDir).stages[name]?.status === "done";
@@ -254,8 +257,27 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format } });
   });
 
+  // ---- evidence reading: the scorer's orders on every learning list, SIDs-only prompt ----
+  const D = P.direct;
+  const read = P.read && P.evidence !== "none"
+    ? await timed("read", async () => {
+        if (!isDone("read")) {
+          const budget = { maxTokens: D?.maxPromptTokens ?? P.maxPromptTokens, tokenizer };
+          const { examples, headMoved } = await evidenceReadingExamples(learnLists, scorer, { context, format: P.format, maxHistory: P.maxHistory, budget });
+          const path = join(o.runDir, "traces", "reading.jsonl");
+          writeDirectTraces(path, examples);
+          // The share of lists whose head the teacher moves: what the student should learn to do.
+          log(`  ${examples.length} reading examples; the scorer moves the incoming head in ${(100 * headMoved).toFixed(1)}% of them`);
+          await runSft({ runDir: o.runDir, stage: "read", layout: "sids", from: mid, traces: [path], ...P.read!, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+          const rec = readManifest(o.runDir).stages.read!;
+          recordStage(o.runDir, "read", { ...rec, metrics: { ...rec.metrics, examples: examples.length, teacher_head_moved: Math.round(headMoved * 1e4) / 1e4 } });
+        }
+        return join(o.runDir, "read", "model");
+      })
+    : null;
+
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: read ?? mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
     return join(o.runDir, "sft", "model");
   });
 
@@ -269,9 +291,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   });
 
   // ---- the direct policy: no reasoning, SIDs-only prompt (technical report) ----
-  const D = P.direct;
+  // With the reading stage it starts from that model (already trained on this prompt); without,
+  // from the RL model, after SFT on the teacher's rankings in this prompt.
   const direct = D
     ? await timed("direct", async () => {
+        if (read) {
+          if (!isDone("direct")) await rlPass("direct", read, directSettings(P), D.dapo);
+          return join(o.runDir, "direct", "model");
+        }
         const directTracePath = join(o.runDir, "traces", "direct.jsonl");
         if (!isDone("direct-sft")) {
           const records = readJsonLines<TraceRecord>(tracePath).records;
@@ -286,11 +313,12 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   // ---- evaluation on the test lists ----
   const llm: Record<string, { ranks: MethodRanks; valid: number; identity: number; identityNonoptimal: number; invalidAt: Record<InvalidPart, number> }> = {};
+  const evaluated = new Set(P.evaluate ?? ["sft", "rl", "direct"]);
   const policies = [
     { name: "sft", dir: sft, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
     { name: "rl", dir: rl, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
     ...(direct && D ? [{ name: "direct", dir: direct, settings: directSettings(P), maxNewTokens: D.maxNewTokens }] : []),
-  ];
+  ].filter((p) => evaluated.has(p.name as "sft"));
   await timed("evaluate", async () => {
     for (const { name, dir, settings, maxNewTokens } of policies) {
       const model = loadHFModel(dir, o.device);
@@ -300,6 +328,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       // output is this same valid answer (one pass; see src/eval/llm-rerank.ts).
       const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
       model.dispose();
+      trimAllocator(0);
       llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: r.identityRate, identityNonoptimal: r.identityRateNonoptimal, invalidAt: r.invalidAt };
     }
   });

@@ -46,6 +46,14 @@ export interface PipelinePreset {
   maxRationaleTokens: number;
   maxNewTokens: number;
   sft: { steps: number; batch: number; lr: number; precision: "fp32" | "bf16" };
+  /**
+   * The evidence-reading stage (`read`, after mid-training): SFT on every learning list in the
+   * direct policy's SIDs-only prompt, answered with the evidence scorer's order. The reasoning
+   * SFT and the direct policy start from it. `null` (or `--evidence none`) skips it.
+   */
+  read: PipelinePreset["sft"] | null;
+  /** The language-model stages evaluated on the test lists (default all). */
+  evaluate?: ("sft" | "rl" | "direct")[];
   dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
   /**
    * How DAPO samples its rollouts (both RL passes). `constrained`: the ranking line is forced to
@@ -103,6 +111,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxRationaleTokens: 160,
     maxNewTokens: 240,
     sft: { steps: 20, batch: 4, lr: 2e-3, precision: "fp32" },
+    read: { steps: 10, batch: 8, lr: 2e-3, precision: "fp32" },
     dapo: { steps: 3, promptsPerStep: 2, groupSize: 4, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 3 },
     rlRollouts: "constrained",
     direct: {
@@ -133,7 +142,11 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxHistory: 8,
     maxRationaleTokens: 160,
     maxNewTokens: 240,
-    sft: { steps: 75, batch: 8, lr: 1e-3, precision: "bf16" },
+    sft: { steps: 50, batch: 8, lr: 1e-3, precision: "bf16" },
+    read: { steps: 300, batch: 16, lr: 1e-3, precision: "bf16" },
+    // The reasoning SFT model is not evaluated in the demo: a reasoning evaluation of ~1,000
+    // test lists takes ~3.5 minutes on 2 cores, and the demo has 10 (docs/benchmarks.md).
+    evaluate: ["rl", "direct"],
     dapo: { steps: 6, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3 },
     rlRollouts: "constrained",
     direct: {
@@ -165,6 +178,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxRationaleTokens: 256,
     maxNewTokens: 360,
     sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },
+    read: { steps: 3000, batch: 16, lr: 3e-4, precision: "bf16" },
     dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
     rlRollouts: "constrained",
     direct: {

@@ -6,7 +6,7 @@
  * types), never from request text, so a flood of odd requests cannot grow the series count.
  */
 
-import { allocatorCachedBytes, liveTensors } from "./memory.js";
+import { allocatorCachedBytes, liveTensors } from "../torch/memory.js";
 
 type Labels = Record<string, string>;
 

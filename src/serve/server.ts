@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { ApiError, CancelledError, draining, methodNotAllowed, notFound, serverError, tooLarge, badRequest } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
-import { trimAllocator } from "./memory.js";
+import { trimAllocator } from "../torch/memory.js";
 import { BatchQueue } from "./queue.js";
 import { newId, ROUTES, type App, type Reply, type Route } from "./routes.js";
 import type { ChatOutcome, Job, ModelSession, RerankJob, RerankOutcome } from "./session.js";

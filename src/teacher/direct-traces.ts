@@ -12,6 +12,8 @@ import type { ChatMessage } from "../lm/chat.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import type { SftTrace } from "../train/sft.js";
 import type { TraceRecord } from "./traces.js";
+import { orderByScore } from "../rank/baselines/reranker.js";
+import type { EvidenceScorer } from "../rank/evidence/scorer.js";
 
 export interface DirectTrace extends SftTrace {
   user: string;
@@ -62,4 +64,33 @@ export async function directTraces(traces: readonly TraceRecord[], lists: readon
 /** Writes direct examples as a JSONL trace file, atomically. */
 export function writeDirectTraces(path: string, traces: readonly DirectTrace[]): void {
   writeFileAtomic(path, traces.map((t) => JSON.stringify(t) + "\n").join(""));
+}
+
+/**
+ * The evidence-reading task: every list in the direct policy's SIDs-only prompt, answered with
+ * the evidence scorer's whole order (deterministic; the scorer reads the evidence that prompt
+ * shows). Unlike rejection traces it needs no target and no sampling, so every learning list is
+ * an example, and it teaches the one skill the upstream order lacks: moving a candidate whose
+ * evidence is strong above the head. (A student trained on target-filtered traces alone kept
+ * the incoming head in every list; docs/benchmarks.md.)
+ */
+export async function evidenceReadingExamples(lists: readonly CandidateList[], scorer: EvidenceScorer, o: DirectTraceOptions): Promise<{ examples: DirectTrace[]; headMoved: number }> {
+  const examples: DirectTrace[] = [];
+  let headMoved = 0;
+  for (const list of lists) {
+    const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: "sids", maxHistory: o.maxHistory, budget: o.budget });
+    if (!prompt.evidence) throw new Error("evidence reading: the prompt context shows no evidence (--evidence none); there is nothing to read");
+    const ranking = orderByScore(scorer.score(prompt.evidence));
+    if (ranking[0] !== 0) headMoved++;
+    examples.push({
+      user: list.user,
+      candidate_sids: prompt.candidateSids,
+      ranking,
+      messages: prompt.messages,
+      response: formatOutput(o.format, "", ranking.map((u) => prompt.candidateNames[u]!)),
+      format: o.format,
+      accepted: true,
+    });
+  }
+  return { examples, headMoved: lists.length ? headMoved / lists.length : 0 };
 }

@@ -121,3 +121,23 @@ test("bad model configs are refused with the field named", () => {
   assert.throws(() => makeConfig({ vocabSize: 10, hiddenSize: 30, numLayers: 1, numHeads: 4, numKvHeads: 3 }), /multiple of numKvHeads/);
   assert.throws(() => makeConfig({ vocabSize: 0, hiddenSize: 32, numLayers: 1, numHeads: 4 }), /vocabSize/);
 });
+
+test("the loss projects only the positions with a target onto the vocabulary, and equals the full projection's loss and gradient", () => {
+  const m = new DecoderLM(makeConfig({ vocabSize: 50, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 64 }), "cpu");
+  const ids = torch.int64([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [2, 6]);
+  const targets = torch.int64([-100, -100, 3, 4, -100, 6, -100, 9, 10, -100, 12, 13], [2, 6]);
+  const weights = torch.tensor(new Float32Array([0, 0, 1, 0.5, 0, 2, 0, 1, 1, 0, 0.3, 1]), [2, 6]);
+  for (const reduction of ["mean", "sum"] as const) {
+    const grad = (f: () => torch.Tensor) => {
+      for (const p of m.parameters()) p.grad?.zero_();
+      const l = f();
+      l.backward();
+      return { value: l.toArray()[0]!, g: m.model.embedTokens.weight.grad!.toFloat32Array().slice() };
+    };
+    const kept = grad(() => m.loss(ids, targets, { weights, reduction }));
+    const full = grad(() => torch.crossEntropy(m.forward(ids).view(-1, 50), targets.reshape(-1), { weights: weights.reshape(-1), reduction }));
+    assert.ok(Math.abs(kept.value - full.value) < 1e-5, `${reduction}: ${kept.value} vs ${full.value}`);
+    const maxDiff = kept.g.reduce((d, x, i) => Math.max(d, Math.abs(x - full.g[i]!)), 0);
+    assert.ok(maxDiff < 1e-5, `${reduction}: gradients differ by ${maxDiff}`);
+  }
+});

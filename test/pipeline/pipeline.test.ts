@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { generateSynthetic } from "../../src/data/synthetic.js";
 import { runPipeline } from "../../src/pipeline/pipeline.js";
 
@@ -32,7 +33,7 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     assert.equal(r.stages.prerank!.identity_rate_nonoptimal, 1);
     assert.ok(r.stages.listwise!.identity_rate < 1, "the trained listwise re-ranker moves some list");
     const manifest = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
-    for (const s of ["sids", "prerank", "evidence", "pretrain", "midtrain", "traces", "sft", "rl", "direct-sft", "direct"]) assert.equal(manifest.stages[s]?.status, "done", s);
+    for (const s of ["sids", "prerank", "evidence", "pretrain", "midtrain", "read", "traces", "sft", "rl", "direct"]) assert.equal(manifest.stages[s]?.status, "done", s);
     for (const s of ["rl", "direct"]) assert.equal(manifest.stages[s].config.constrained, false, `${s} sampled free rollouts`);
     assert.equal(manifest.stages.rl.config.dapo.formatCredit, "first_error", "free rollouts credited at their first error");
     for (const f of ["report.md", "report.json"]) assert.ok(existsSync(join(r.reportDir, f)), f);
@@ -51,6 +52,9 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     // The evidence scorer is fit, saved, and evaluated beside the baselines; every stage reports its paired difference.
     assert.equal(manifest.stages.evidence?.status, "done");
     assert.ok(existsSync(join(dir, "evidence", "scorer.json")));
+    // The reading stage learns from every learning list, answered with the scorer's order.
+    assert.equal(manifest.stages.read.metrics.examples, traces.length);
+    assert.ok(manifest.stages.read.metrics.teacher_head_moved >= 0 && manifest.stages.read.metrics.teacher_head_moved <= 1);
     assert.ok(r.stages.evidence, "the evidence scorer is a row of the comparison");
     for (const [stage, m] of Object.entries(r.stages)) {
       for (const k of ["recall@1", "recall@5", "ndcg@5"] as const) {
@@ -59,6 +63,16 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
       }
     }
     assert.deepEqual(r.stages.prerank!.vs_incoming["recall@1"], [0, 0, 0]);
+    // The evidence probe reads the run's lists: one row per set, each with its paired interval.
+    const probe = spawnSync(process.execPath, ["dist/src/cli/main.js", "eval", "evidence", "--run", dir, "--dataset", "synthetic", "--users", "120", "--items", "80", "--seed", "3", "--sets", "none,all", "--fit", "valid+train", "--json"], { encoding: "utf8" });
+    assert.equal(probe.status, 0, probe.stderr);
+    const rows = (JSON.parse(probe.stdout) as { rows: { set: string; vs_incoming: Record<string, number[]>; weights: Record<string, number> }[] }).rows;
+    assert.deepEqual(rows.map((r) => r.set), ["none", "all"]);
+    for (const r of rows) assert.ok(r.vs_incoming["recall@1"]![1]! <= r.vs_incoming["recall@1"]![0]! && r.vs_incoming["recall@1"]![0]! <= r.vs_incoming["recall@1"]![2]!);
+    assert.ok("log_cobuy" in rows[1]!.weights && !("log_cobuy" in rows[0]!.weights));
+    const bad = spawnSync(process.execPath, ["dist/src/cli/main.js", "eval", "evidence", "--run", dir, "--dataset", "synthetic", "--sets", "all,most"], { encoding: "utf8" });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /unknown evidence set "most"/);
     // Every finished stage is skipped on a re-run; the evaluation is recomputed from the saved models.
     const lines: string[] = [];
     await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides, log: (l) => lines.push(l) });
