@@ -102,7 +102,14 @@ export async function pipelineCommand(args: string[]): Promise<number> {
 
 /** The final table: every stage and baseline side by side, with its paired difference against the incoming order. */
 export function comparisonTable(r: PipelineResult): string {
-  const rows = r.evaluation.methods.map((m) => {
+  const out = [`\nTest lists: ${r.users} (95% bootstrap intervals; Δ = paired difference against the incoming order, ▲/▼ when its interval excludes zero)\n`, ...methodRows(r, r.evaluation)];
+  if (r.subset) out.push(`\nReasoning stages, on a seeded subset of ${r.subset.users} of those test lists (the methods above re-scored on the same lists):\n`, ...methodRows(r, r.subset));
+  out.push(`\nreport: ${r.reportDir}/report.md\n`);
+  return out.join("\n");
+}
+
+function methodRows(r: PipelineResult, evaluation: PipelineResult["evaluation"]): string[] {
+  const rows = evaluation.methods.map((m) => {
     const f = (k: keyof typeof m.metrics) => `${m.metrics[k].mean.toFixed(4)} [${m.metrics[k].lo.toFixed(3)}, ${m.metrics[k].hi.toFixed(3)}]`;
     const d = (k: keyof typeof m.metrics) => {
       const v = m.vsIncoming[k];
@@ -114,11 +121,5 @@ export function comparisonTable(r: PipelineResult): string {
     const extra = stage ? `${(stage.valid_rate * 100).toFixed(1)}% / ${(stage.identity_rate * 100).toFixed(1)}%` : "";
     return `| ${m.name} | ${f("recall@1")} | ${d("recall@1")} | ${f("recall@5")} | ${f("ndcg@5")} | ${d("ndcg@5")} | ${extra} |`;
   });
-  return [
-    `\nTest lists: ${r.users} (95% bootstrap intervals; Δ = paired difference against the incoming order, ▲/▼ when its interval excludes zero)\n`,
-    "| method | R@1 | Δ R@1 | R@5 | NDCG@5 | Δ NDCG@5 | valid / copy |",
-    "|---|---|---|---|---|---|---|",
-    ...rows,
-    `\nreport: ${r.reportDir}/report.md\n`,
-  ].join("\n");
+  return ["| method | R@1 | Δ R@1 | R@5 | NDCG@5 | Δ NDCG@5 | valid / copy |", "|---|---|---|---|---|---|---|", ...rows];
 }

@@ -73,6 +73,8 @@ export interface StageMetrics {
   invalid_at?: Record<InvalidPart, number>;
   /** Paired difference against the incoming order on the same lists: [diff, lo, hi] (95% bootstrap). */
   vs_incoming: VsIncoming;
+  /** Test lists this stage was evaluated on (a reasoning stage may use a subset; PipelinePreset.reasoningEvalUsers). */
+  lists: number;
 }
 
 export type VsIncoming = Record<"recall@1" | "recall@5" | "ndcg@5", [number, number, number]>;
@@ -87,6 +89,8 @@ export interface PipelineResult {
   users: number;
   stages: Record<string, StageMetrics>;
   evaluation: RerankEvaluation;
+  /** The reasoning stages' evaluation on a subset of the test lists, when they were not evaluated on all. */
+  subset?: RerankEvaluation;
   reportDir: string;
   seconds: Record<string, number>;
   /** Peak resident memory per stage, MB (see `stagePeak`). */
@@ -277,7 +281,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: read ?? mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
     return join(o.runDir, "sft", "model");
   });
 
@@ -319,25 +323,37 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     { name: "rl", dir: rl, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
     ...(direct && D ? [{ name: "direct", dir: direct, settings: directSettings(P), maxNewTokens: D.maxNewTokens }] : []),
   ].filter((p) => evaluated.has(p.name as "sft"));
+  // Reasoning stages may be evaluated on a seeded subset of the test lists (a reasoning decode
+  // costs ~0.5 s a list on 2 cores); their metrics then come from a second evaluation on that
+  // subset, with its own paired intervals against the incoming order on the same lists.
+  const subsetIdx = P.reasoningEvalUsers && P.reasoningEvalUsers < evalLists.length ? sample(evalLists.map((_, i) => i), P.reasoningEvalUsers, o.seed ^ 0x51) : null;
+  const reasoningLists = subsetIdx ? subsetIdx.map((i) => evalLists[i]!) : evalLists;
+  const onSubset = new Set<string>();
   await timed("evaluate", async () => {
     for (const { name, dir, settings, maxNewTokens } of policies) {
       const model = loadHFModel(dir, o.device);
+      const lists = settings.layout === "full" ? reasoningLists : evalLists;
+      if (lists !== evalLists) onSubset.add(name);
 
       // What a user is served is the constrained decode; valid_rate is the share of lists where
       // the constraint never changed the model's greedy choice, i.e. where the unconstrained
       // output is this same valid answer (one pass; see src/eval/llm-rerank.ts).
-      const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
+      const r = await rerankWithModel(model, tokenizer, context, lists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
       model.dispose();
       trimAllocator(0);
       llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: r.identityRate, identityNonoptimal: r.identityRateNonoptimal, invalidAt: r.invalidAt };
     }
   });
-  const evaluation = evaluateRanks(evalLists, [...baselineRanks, ...Object.values(llm).map((l) => l.ranks)], { seed: o.seed });
+  const evaluation = evaluateRanks(evalLists, [...baselineRanks, ...Object.entries(llm).filter(([n]) => !onSubset.has(n)).map(([, l]) => l.ranks)], { seed: o.seed });
+  const subset = subsetIdx && onSubset.size > 0
+    ? evaluateRanks(reasoningLists, [...baselineRanks.map((b) => ({ ...b, ranks: Int32Array.from(subsetIdx, (i) => b.ranks[i]!) })), ...[...onSubset].map((n) => llm[n]!.ranks)], { seed: o.seed })
+    : undefined;
   const stages: Record<string, StageMetrics> = {};
   const pick = (name: string, valid: number, identity: number, identityNonoptimal: number): StageMetrics | undefined => {
-    const m = evaluation.methods.find((x) => x.name === name);
+    const m = (onSubset.has(name) ? subset! : evaluation).methods.find((x) => x.name === name);
     if (!m) return undefined;
-    return { "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal, vs_incoming: vsIncomingOf(m) };
+    return {
+      lists: onSubset.has(name) ? reasoningLists.length : evalLists.length, "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal, vs_incoming: vsIncomingOf(m) };
   };
   // The baselines always write a valid order; their copy rates are counted from those orders.
   const pickBaseline = (name: string) => {
@@ -364,15 +380,15 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       "valid_rate: share of outputs that parse to a valid permutation without decoding constraints; the metrics rank each list by that output when valid, else by the constrained decode (always a valid permutation).",
       "invalid_at (language-model stages): the lists whose output is not valid without constraints, by where it first left the answer grammar: rationale, format (fixed text), ranking_first (the ranking's first SID or letter), ranking_rest (a later one), unfinished (stopped or out of tokens).",
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
-      `evaluated on ${evalLists.length} test lists; the re-ranker learned from ${learnLists.length} lists (${learnLists.filter((l) => l.split === "valid").length} valid, ${learnLists.filter((l) => l.split === "train").length} train-prefix lists); held out for model selection: ${heldOutValid.length} valid lists.`,
+      `evaluated on ${evalLists.length} test lists${subset ? ` (the reasoning stages ${[...onSubset].join(", ")} on a seeded subset of ${reasoningLists.length}, compared with the incoming order and baselines on those same lists: extra.reasoning_subset)` : ""}; the re-ranker learned from ${learnLists.length} lists (${learnLists.filter((l) => l.split === "valid").length} valid, ${learnLists.filter((l) => l.split === "train").length} train-prefix lists); held out for model selection: ${heldOutValid.length} valid lists.`,
       `evidence (${P.evidence}): computed from the train split only, withholding a train-prefix list's own later purchases; "evidence" is the listwise logistic scorer over it (src/rank/evidence/scorer.ts), the teacher's ranker.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
-    extra: { stages, seconds, peak_rss_mb: peakRssMb },
+    extra: { stages, seconds, peak_rss_mb: peakRssMb, ...(subset ? { reasoning_subset: subset } : {}) },
   };
   const reportDir = join(o.runDir, "report");
   writeReport(reportDir, report);
-  return { users: evalLists.length, stages, evaluation, reportDir, seconds, peakRssMb };
+  return { users: evalLists.length, stages, evaluation, ...(subset ? { subset } : {}), reportDir, seconds, peakRssMb };
 }
 
 /** A baseline's per-list scores, by name. */

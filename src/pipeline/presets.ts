@@ -48,8 +48,10 @@ export interface PipelinePreset {
   sft: { steps: number; batch: number; lr: number; precision: "fp32" | "bf16" };
   /**
    * The evidence-reading stage (`read`, after mid-training): SFT on every learning list in the
-   * direct policy's SIDs-only prompt, answered with the evidence scorer's order. The reasoning
-   * SFT and the direct policy start from it. `null` (or `--evidence none`) skips it.
+   * direct policy's SIDs-only prompt, answered with the evidence scorer's order. The direct
+   * policy starts from it. (The reasoning SFT starts from the mid-trained model: started from
+   * this one, 50 steps left it writing 0.6% valid reasoning answers, where 50–75 from the
+   * mid-trained model write ~100%.) `null` (or `--evidence none`) skips it.
    */
   read: PipelinePreset["sft"] | null;
   /** The language-model stages evaluated on the test lists (default all). */
@@ -90,6 +92,12 @@ export interface PipelinePreset {
   learnUsers: number;
   /** Test lists evaluated (0 = all). */
   evalUsers: number;
+  /**
+   * Test lists the reasoning stages (SFT, RL) are evaluated on, a seeded subset of those
+   * (0 or absent = all): a reasoning decode costs ~0.5 s a list on 2 cores, the direct policy's
+   * ~0.05 s. Their paired intervals are then computed on that subset.
+   */
+  reasoningEvalUsers?: number;
   evalBatch: number;
 }
 
@@ -142,12 +150,13 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     maxHistory: 8,
     maxRationaleTokens: 160,
     maxNewTokens: 240,
-    sft: { steps: 50, batch: 8, lr: 1e-3, precision: "bf16" },
+    sft: { steps: 75, batch: 8, lr: 1e-3, precision: "bf16" },
     read: { steps: 300, batch: 16, lr: 1e-3, precision: "bf16" },
-    // The reasoning SFT model is not evaluated in the demo: a reasoning evaluation of ~1,000
-    // test lists takes ~3.5 minutes on 2 cores, and the demo has 10 (docs/benchmarks.md).
+    // The reasoning SFT model is not evaluated in the demo, and RL on a subset of the test
+    // lists: a reasoning decode costs ~0.4–0.6 s a list on 2 cores (docs/benchmarks.md).
     evaluate: ["rl", "direct"],
-    dapo: { steps: 6, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3 },
+    reasoningEvalUsers: 200,
+    dapo: { steps: 4, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3 },
     rlRollouts: "constrained",
     direct: {
       maxPromptTokens: 400,

@@ -12,9 +12,15 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
   try {
     const ds = generateSynthetic({ users: 120, items: 80, seed: 3 });
     // Free rollouts: the tiny model writes few valid lists, so DAPO must cope with groups that all take the invalid penalty.
-    const overrides = { evalUsers: 24, rlRollouts: "free" as const, dapo: { steps: 2, promptsPerStep: 2, groupSize: 2, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 2, formatCredit: "first_error" as const } };
+    const overrides = { evalUsers: 24, reasoningEvalUsers: 12, rlRollouts: "free" as const, dapo: { steps: 2, promptsPerStep: 2, groupSize: 2, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 2, formatCredit: "first_error" as const } };
     const r = await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides });
     assert.equal(r.users, 24);
+    // The reasoning stages on a seeded subset, compared with the incoming order on those lists; the direct policy on all.
+    assert.equal(r.stages.rl!.lists, 12);
+    assert.equal(r.stages.sft!.lists, 12);
+    assert.equal(r.stages.direct!.lists, 24);
+    assert.equal(r.subset?.users, 12);
+    assert.deepEqual(r.subset!.methods.map((m) => m.name).sort(), ["evidence", "incoming", "listwise", "popularity", "random", "rl", "sft"]);
     for (const stage of ["prerank", "listwise", "sft", "rl", "direct"]) {
       const m = r.stages[stage]!;
       assert.ok(m, stage);

@@ -14,6 +14,7 @@ import { permutationConstraint } from "../../prompt/constraint.js";
 import type { OutputFormat } from "../../prompt/output-format.js";
 import { recordStage } from "../run.js";
 import { writePromptSettings } from "../../prompt/prompt-file.js";
+import { Rng } from "../../util/rng.js";
 import { trainDapo, type DapoConfig, type DapoStepLog, type RerankTask } from "./trainer.js";
 
 export interface RlStageOptions {
@@ -56,7 +57,12 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   const tokenizer = loadHFTokenizer(o.from);
   const policy = loadHFModel(o.from, o.device);
   const tasks: RerankTaskWithNames[] = [];
-  for (const list of o.lists) {
+  // A run draws at most steps × maxGenBatches × promptsPerStep prompts: building (and measuring
+  // against the token budget) a prompt for each of tens of thousands of lists would take longer
+  // than the run. A seeded sample of that many lists is as random and resumes identically.
+  const draws = o.dapo.steps * o.dapo.maxGenBatches * o.dapo.promptsPerStep;
+  const lists = o.lists.length <= draws ? o.lists : Array.from(new Rng(o.dapo.seed ^ 0x5eed).sample(o.lists.length, draws)).sort((a, b) => a - b).map((i) => o.lists[i]!);
+  for (const list of lists) {
     const prompt = await buildRerankPrompt(o.context, list, {
       format: o.format,
       layout: o.layout,
