@@ -1,5 +1,5 @@
 /**
- * The baselines GR2 must beat (DESIGN.md §5), evaluated on the same test lists: the incoming
+ * The baselines GR2 must beat (docs/architecture.md, Protocol), evaluated on the same test lists: the incoming
  * order, a random order, a popularity re-sort, and the trained listwise re-ranker (learnt on
  * the valid lists, epoch chosen on held-out users). With `ablation`, a second listwise model
  * that does not see the incoming positions shows how much of the gain is the upstream order

@@ -1,13 +1,15 @@
 /**
  * `gr2 pipeline`: every stage, end to end, in one run folder.
  *
- *   data → semantic IDs → upstream ranker + candidate lists (valid, test) → baselines
- *        → pre-training → mid-training → traces (valid lists, and train lists if the preset says) → SFT → DAPO
- *        → direct policy (SFT + DAPO on the SIDs-only prompt, no reasoning) → evaluation (test lists)
+ *   data → semantic IDs → upstream ranker + candidate lists (valid, test, and time-cut train-prefix
+ *        lists to learn from) → evidence scorer (fit on the learning lists) → baselines
+ *        → pre-training → mid-training → evidence reading (the scorer's orders, SIDs-only prompt)
+ *        → traces (evidence teacher) → SFT → DAPO → direct policy (DAPO from the reading model,
+ *        SIDs-only prompt, no reasoning) → evaluation (test lists)
  *
  * Each stage records itself in runs/<name>/run.json; a stage already marked done is skipped,
  * and a stage interrupted mid-way resumes from its own checkpoints, so re-running the same
- * command continues where it stopped. Protocol (DESIGN.md §5): the upstream ranker trains on
+ * command continues where it stopped. Protocol (docs/architecture.md): the upstream ranker trains on
  * the train split; the re-ranker learns from the valid lists of all but a held-out slice of
  * users; every number in the final table comes from the test lists.
  */

@@ -1,5 +1,5 @@
 /**
- * Stage budgets per preset (DESIGN.md §4). `tiny` is for tests and CI (seconds per stage),
+ * Stage budgets per preset (docs/architecture.md, Presets). `tiny` is for tests and CI (seconds per stage),
  * `demo` for `npm run demo` on a laptop CPU (≤ 10 minutes for the whole pipeline), `beauty`
  * for Amazon Beauty benchmarks on 2 cores (hours).
  */

@@ -1,6 +1,6 @@
 /**
  * The re-ranking prompt: one user's history and K candidates → chat messages, following the
- * GR2 paper's five principles (DESIGN.md §1):
+ * GR2 paper's five principles (listed below; docs/architecture.md walks one list through them):
  *
  *  1. expert role and task (system message);
  *  2. the history and ALL candidates together, in one message, so the model compares them;

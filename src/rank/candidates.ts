@@ -1,5 +1,5 @@
 /**
- * Candidate lists: what the re-ranker receives (DESIGN.md §5). For each user and split, the
+ * Candidate lists: what the re-ranker receives (docs/architecture.md, Protocol). For each user and split, the
  * target plus K − 1 negatives, ordered by the upstream ranker's score; `rankPre` is the
  * target's 1-based place there. Which negatives:
  *

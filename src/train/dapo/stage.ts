@@ -1,6 +1,6 @@
 /**
  * The RL stage: DAPO on re-ranking prompts built from the *valid* candidate lists (the
- * upstream ranker never trained on their targets; DESIGN.md §5), starting from the SFT model.
+ * upstream ranker never trained on their targets; docs/architecture.md, Protocol), starting from the SFT model.
  * Optionally the shown candidates are shuffled (position-bias guard) while rank_pre stays the
  * target's upstream position.
  */
