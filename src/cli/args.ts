@@ -208,8 +208,8 @@ export function datasetFlags(values: Record<string, unknown>, o: DatasetFlagOpti
     users: integerFlag(values, o.usersFlag ?? "users", 1),
     items: integerFlag(values, "items", 1),
     seed: integerFlag(values, aliased ?? "seed"),
-    productLines: numberFlag(values, "product-lines", undefined, { min: 0, max: 1 }),
   };
+  const productLines = numberFlag(values, "product-lines", undefined, { min: 0, max: 1 });
   if (aliased) o.warn?.(`warning: --${aliased} is deprecated; use --seed`);
-  return flags;
+  return productLines === undefined ? flags : { ...flags, productLines };
 }

@@ -136,3 +136,9 @@ test("gr2 bench, lm and ablate dispatch their subcommands like the others", () =
     if (args[1] === "serve") assert.match(r.stderr, /--dataset-seed S, the old spelling of the\s+catalogue's seed, is deprecated/, "the usage follows");
   }
 });
+
+test("datasetFlags: --product-lines is a probability for the synthetic catalogue", () => {
+  assert.equal(datasetFlags({ dataset: "synthetic", "product-lines": "0.8" }).productLines, 0.8);
+  assert.equal("productLines" in datasetFlags({ dataset: "synthetic" }), false);
+  assert.throws(() => datasetFlags({ dataset: "synthetic", "product-lines": "1.5" }), /--product-lines expects a number in \[0, 1\], got "1.5"/);
+});

@@ -32,7 +32,7 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     for (const stage of ["sft", "rl", "direct"]) {
       const m = r.stages[stage]!;
       const placed = Object.values(m.invalid_at!).reduce((a, b) => a + b, 0);
-      assert.equal(placed, Math.round((1 - m.valid_rate) * r.users), `${stage}: ${JSON.stringify(m.invalid_at)}`);
+      assert.equal(placed, Math.round((1 - m.valid_rate) * m.lists), `${stage}: ${JSON.stringify(m.invalid_at)}`);
     }
     // The incoming order copies itself by definition; the listwise baseline's copy rate is counted from its orders.
     assert.equal(r.stages.prerank!.identity_rate, 1);
