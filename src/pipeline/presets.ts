@@ -1,6 +1,6 @@
 /**
  * Stage budgets per preset (docs/architecture.md, Presets). `tiny` is for tests and CI (seconds per stage),
- * `demo` for `npm run demo` on a laptop CPU (≤ 10 minutes for the whole pipeline), `beauty`
+ * `demo` for `npm run demo` on a laptop CPU (target ≤ 10 minutes for the whole pipeline; measured 14.6 on 2 cores, docs/benchmarks.md), `beauty`
  * for Amazon Beauty benchmarks on 2 cores (hours).
  */
 import type { RankerKind } from "../rank/checkpoint.js";
