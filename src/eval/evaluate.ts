@@ -33,6 +33,15 @@ export interface RerankEvaluation {
   methods: MethodResult[];
 }
 
+/** A method's paired difference against the incoming order as JSON reports give it: [diff, lo, hi], 4 decimals. */
+export type VsIncoming = Record<"recall@1" | "recall@5" | "ndcg@5", [number, number, number]>;
+
+export function vsIncomingOf(m: MethodResult): VsIncoming {
+  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+  const triple = (i: Interval): [number, number, number] => [r4(i.mean), r4(i.lo), r4(i.hi)];
+  return { "recall@1": triple(m.vsIncoming["recall@1"]), "recall@5": triple(m.vsIncoming["recall@5"]), "ndcg@5": triple(m.vsIncoming["ndcg@5"]) };
+}
+
 /** Ranks for one method: scored by a re-ranker, or given directly (an LLM's parsed output). */
 export interface MethodRanks {
   name: string;

@@ -8,7 +8,7 @@ import type { CandidateList } from "../rank/candidates.js";
 import { orderByScore, rerankedRanks } from "../rank/baselines/reranker.js";
 import type { EvidenceSet, EvidenceSource } from "../rank/evidence/features.js";
 import { EvidenceScorer } from "../rank/evidence/scorer.js";
-import { evaluateRanks } from "./evaluate.js";
+import { evaluateRanks, vsIncomingOf, type VsIncoming } from "./evaluate.js";
 
 export interface EvidenceProbeRow {
   set: EvidenceSet;
@@ -17,7 +17,7 @@ export interface EvidenceProbeRow {
   "recall@1": number;
   "ndcg@5": number;
   /** Paired difference against the incoming order: [diff, lo, hi]. */
-  vs_incoming: Record<"recall@1" | "recall@5" | "ndcg@5", [number, number, number]>;
+  vs_incoming: VsIncoming;
   /** Share of test lists whose head the scorer moves. */
   head_moved: number;
   weights: Record<string, number>;
@@ -30,14 +30,13 @@ export function evidenceProbe(source: EvidenceSource, fitLists: readonly Candida
     const scorer = EvidenceScorer.fit(source, fitLists, set);
     const scores = scorer.scoreLists(testLists);
     const m = evaluateRanks(testLists, [{ name: set, ranks: rerankedRanks(testLists, scores) }], { seed }).methods[0]!;
-    const iv = (k: "recall@1" | "recall@5" | "ndcg@5"): [number, number, number] => [r4(m.vsIncoming[k].mean), r4(m.vsIncoming[k].lo), r4(m.vsIncoming[k].hi)];
     return {
       set,
       fit_lists: fitLists.length,
       test_lists: testLists.length,
       "recall@1": r4(m.metrics["recall@1"].mean),
       "ndcg@5": r4(m.metrics["ndcg@5"].mean),
-      vs_incoming: { "recall@1": iv("recall@1"), "recall@5": iv("recall@5"), "ndcg@5": iv("ndcg@5") },
+      vs_incoming: vsIncomingOf(m),
       head_moved: r4(scores.filter((s) => orderByScore(s)[0] !== 0).length / Math.max(1, scores.length)),
       weights: Object.fromEntries(scorer.model.features.map((f, i) => [f, scorer.model.weights[i]!])),
     };

@@ -27,7 +27,7 @@ import { EvidenceScorer, type ScorerWeights } from "../rank/evidence/scorer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { trimAllocator } from "../torch/memory.js";
 import { evaluateBaselines } from "../eval/baselines.js";
-import { evaluateRanks, type MethodRanks, type MethodResult, type RerankEvaluation } from "../eval/evaluate.js";
+import { evaluateRanks, vsIncomingOf, type MethodRanks, type MethodResult, type RerankEvaluation, type VsIncoming } from "../eval/evaluate.js";
 import type { Interval } from "../eval/bootstrap.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
 import { rerankWithModel, type InvalidPart } from "../eval/llm-rerank.js";
@@ -79,11 +79,7 @@ export interface StageMetrics {
   lists: number;
 }
 
-export type VsIncoming = Record<"recall@1" | "recall@5" | "ndcg@5", [number, number, number]>;
-
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-const triple = (i: Interval): [number, number, number] => [r4(i.mean), r4(i.lo), r4(i.hi)];
-export const vsIncomingOf = (m: MethodResult): VsIncoming => ({ "recall@1": triple(m.vsIncoming["recall@1"]), "recall@5": triple(m.vsIncoming["recall@5"]), "ndcg@5": triple(m.vsIncoming["ndcg@5"]) });
 const stageMetricsOf = (m: MethodResult) => ({ "recall@1": r4(m.metrics["recall@1"].mean), "recall@5": r4(m.metrics["recall@5"].mean), "ndcg@5": r4(m.metrics["ndcg@5"].mean) });
 const fmtInterval = (i: Interval) => `${i.mean >= 0 ? "+" : ""}${i.mean.toFixed(3)} [${i.lo.toFixed(3)}, ${i.hi.toFixed(3)}]`;
 
@@ -194,7 +190,6 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const heldOutUsers = new Set(heldOutValid.map((l) => l.user));
   // ...and from the train-prefix lists of the same users (never the held-out users').
   const learnLists = sample([...learnValid, ...train.filter((l) => !heldOutUsers.has(l.user))], P.learnUsers, o.seed);
-  const traceLists = learnLists;
   const evalLists = sample(test, P.evalUsers, o.seed);
 
   // ---- collaborative evidence and the scorer over it (the teacher's ranker, and a baseline) ----
@@ -245,7 +240,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     }
     const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: evidenceSrc.train, complements: context.complements, scorer }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts, temperature: P.teacherTemperature });
     const r = await generateTraces({
-      lists: traceLists,
+      lists: learnLists,
       teacher,
       mode: P.traceMode,
       prompt: { context, options: { maxHistory: P.maxHistory, budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
@@ -308,7 +303,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         const directTracePath = join(o.runDir, "traces", "direct.jsonl");
         if (!isDone("direct-sft")) {
           const records = readJsonLines<TraceRecord>(tracePath).records;
-          const examples = await directTraces(records, traceLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
+          const examples = await directTraces(records, learnLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
           writeDirectTraces(directTracePath, examples);
           await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
         }
