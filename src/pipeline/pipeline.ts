@@ -238,7 +238,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       }
       return;
     }
-    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: evidenceSrc.train, complements: context.complements, scorer }, { seed: o.seed, explain: P.explain, maxFacts: P.maxFacts, temperature: P.teacherTemperature });
+    const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: evidenceSrc.train, complements: context.complements, scorer }, { seed: o.seed, explain: P.explain, head: P.teacherHead, maxFacts: P.maxFacts, temperature: P.teacherTemperature });
     const r = await generateTraces({
       lists: learnLists,
       teacher,
@@ -264,14 +264,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     ? await timed("read", async () => {
         if (!isDone("read")) {
           const budget = { maxTokens: D?.maxPromptTokens ?? P.maxPromptTokens, tokenizer };
-          const { examples, headMoved } = await evidenceReadingExamples(learnLists, scorer, { context, format: P.format, maxHistory: P.maxHistory, budget });
+          const { examples, headMoved } = await evidenceReadingExamples(learnLists, scorer, { context, format: P.format, maxHistory: P.maxHistory, budget, head: P.teacherHead, movedRepeat: P.readMovedRepeat });
           const path = join(o.runDir, "traces", "reading.jsonl");
           writeDirectTraces(path, examples);
           // The share of lists whose head the teacher moves: what the student should learn to do.
-          log(`  ${examples.length} reading examples; the scorer moves the incoming head in ${(100 * headMoved).toFixed(1)}% of them`);
+          log(`  ${examples.length} reading examples from ${learnLists.length} lists; the scorer moves the incoming head in ${(100 * headMoved).toFixed(1)}% of them`);
           await runSft({ runDir: o.runDir, stage: "read", layout: "sids", from: mid, traces: [path], ...P.read!, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
           const rec = readManifest(o.runDir).stages.read!;
-          recordStage(o.runDir, "read", { ...rec, metrics: { ...rec.metrics, examples: examples.length, teacher_head_moved: Math.round(headMoved * 1e4) / 1e4 } });
+          recordStage(o.runDir, "read", { ...rec, metrics: { ...rec.metrics, lists: learnLists.length, examples: examples.length, teacher_head_moved: Math.round(headMoved * 1e4) / 1e4 } });
         }
         return join(o.runDir, "read", "model");
       })

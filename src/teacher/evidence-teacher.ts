@@ -35,7 +35,7 @@ import { samplePlackettLuce } from "./plackett-luce.js";
 import type { Teacher, TeacherAttempt, TeacherRequest } from "./teacher.js";
 import type { TrainIndex, Withheld } from "../rank/evidence/train-index.js";
 import { candidateEvidence, withheldFor } from "../rank/evidence/features.js";
-import type { EvidenceScorer } from "../rank/evidence/scorer.js";
+import { answerOrder, type EvidenceScorer } from "../rank/evidence/scorer.js";
 
 /** A checkable statement; items are named by their dataset ids. */
 export type Fact =
@@ -336,7 +336,7 @@ export interface Rationale {
  * `labels` (the prompt's letters, upstream order) makes it cite a candidate as `<sid> F`, as
  * the labels prompt lists it, so the letters the ranking copies follow the SIDs chosen.
  */
-export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[], others: "shown" | "evidence" = "shown"): Rationale {
+export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[], ordered = explain): Rationale {
   const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
   const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
   const cite = (u: number) => ctx.sidOf(ev.candidates[u]!.item) + (labels ? ` ${labels[u]!}` : "");
@@ -350,7 +350,9 @@ export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: 
   const top = ranking.slice(0, Math.max(1, explain));
   top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", cite(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId)));
   const [first, ...rest] = top.map(cite);
-  const tail = ranking.length <= top.length ? "" : others === "shown" ? "; the other candidates follow in the order shown" : "; the other candidates follow by the same evidence";
+  // `ordered`: how many picks the teacher ordered by evidence (answerOrder); the rest are as shown.
+  const more = Math.min(ordered, ranking.length) - top.length;
+  const tail = ranking.length <= top.length ? "" : more > 0 ? `; the next ${more} by the same evidence, then the others in the order shown` : "; the other candidates follow in the order shown";
   sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${tail}.`, facts: [] });
   return { text: sanitizeRationale(sentences.map((s) => s.text).join(" ")), sentences };
 }
@@ -364,6 +366,8 @@ export interface EvidenceTeacherOptions extends EvidenceOptions {
   seed?: number;
   /** Candidates explained in step 2 (default 3). */
   explain?: number;
+  /** With a fitted scorer: picks ordered by it before the rest follow as shown (default 5; answerOrder). */
+  head?: number;
   /** Facts stated for the pattern and per explained candidate (default all). */
   maxFacts?: number;
 }
@@ -378,6 +382,11 @@ export class EvidenceTeacher implements Teacher {
     readonly ctx: EvidenceContext,
     readonly o: EvidenceTeacherOptions = {},
   ) {}
+
+  /** Picks a fitted scorer orders (at least the explained ones). */
+  get head(): number {
+    return Math.max(this.explain, this.o.head ?? 5);
+  }
 
   /** Candidates the teacher explains, and so orders (at least one). */
   get explain(): number {
@@ -407,11 +416,10 @@ export class EvidenceTeacher implements Teacher {
       const others = scores.map((_, i) => i).filter((i) => i !== target);
       ranked = [target, ...samplePlackettLuce(others.map((i) => scores[i]!), t, rng).map((j) => others[j]!)];
     }
-    // A fitted scorer has an opinion on every candidate: its whole order is the answer. (Head
-    // then "the rest as shown" made every A-pick an identity answer: 48% of accepted traces.)
-    if (this.ctx.scorer) return ranked;
-    const head = ranked.slice(0, this.explain);
-    return [...head, ...req.prompt.shownOrder.filter((u) => !head.includes(u))];
+    // A fitted scorer orders its first `head` picks (answerOrder says why not all ten); the
+    // hand-weighted teacher only those it explains. (Its first pick then "the rest as shown"
+    // made every A-pick an identity answer: 48% of accepted traces.)
+    return answerOrder(ranked, this.ctx.scorer ? this.head : this.explain, req.prompt.shownOrder);
   }
 
   async attempts(req: TeacherRequest): Promise<TeacherAttempt[]> {
@@ -429,7 +437,7 @@ export class EvidenceTeacher implements Teacher {
     for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
       const ranking = this.sampleRanking(ev, req, a);
       const { format, candidateSids, candidateNames } = req.prompt;
-      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts, GRAMMARS[format].names === "label" ? candidateNames : undefined, scorer ? "evidence" : "shown");
+      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts, GRAMMARS[format].names === "label" ? candidateNames : undefined, scorer ? this.head : this.explain);
       const raw = formatOutput(format, r.text, ranking.map((u) => candidateNames[u]!));
       out.push({
         raw,

@@ -59,8 +59,15 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     assert.equal(manifest.stages.evidence?.status, "done");
     assert.ok(existsSync(join(dir, "evidence", "scorer.json")));
     // The reading stage learns from every learning list, answered with the scorer's order.
-    assert.equal(manifest.stages.read.metrics.examples, traces.length);
+    assert.equal(manifest.stages.read.metrics.lists, traces.length);
+    assert.ok(manifest.stages.read.metrics.examples >= traces.length, "head-moving lists are repeated");
     assert.ok(manifest.stages.read.metrics.teacher_head_moved >= 0 && manifest.stages.read.metrics.teacher_head_moved <= 1);
+    // Its answers order the scorer's first five picks, then the rest as shown (answerOrder).
+    for (const line of readFileSync(join(dir, "traces", "reading.jsonl"), "utf8").trim().split("\n")) {
+      const ex = JSON.parse(line) as { ranking: number[] };
+      const rest = ex.ranking.slice(5);
+      assert.deepEqual(rest, [...rest].sort((a, b) => a - b), `the rest of ${ex.ranking} follow the shown order`);
+    }
     assert.ok(r.stages.evidence, "the evidence scorer is a row of the comparison");
     for (const [stage, m] of Object.entries(r.stages)) {
       for (const k of ["recall@1", "recall@5", "ndcg@5"] as const) {

@@ -5,8 +5,8 @@ import { leaveOneOut } from "../../src/data/split.js";
 import type { Item } from "../../src/data/types.js";
 import type { CandidateList } from "../../src/rank/candidates.js";
 import { candidateEvidence, evidenceSource, listEvidence, localSource, parseEvidenceSet, popularityBands, withheldFor } from "../../src/rank/evidence/features.js";
-import { evidenceClause, evidenceSuffix } from "../../src/rank/evidence/render.js";
-import { EvidenceScorer, featureNames } from "../../src/rank/evidence/scorer.js";
+import { evidenceClause, evidenceMark, evidenceSuffix } from "../../src/rank/evidence/render.js";
+import { answerOrder, EvidenceScorer, featureNames } from "../../src/rank/evidence/scorer.js";
 import { TrainIndex } from "../../src/rank/evidence/train-index.js";
 import { rerankedRanks } from "../../src/rank/baselines/reranker.js";
 import { buildRerankPrompt } from "../../src/prompt/rerank-prompt.js";
@@ -52,6 +52,15 @@ test("candidate evidence names the anchor with the most co-buyers, and overlaps 
   assert.equal(evidenceClause(e3!, "all"), "co-bought: 0 | popularity: low | same category: 0 | same brand: 0");
   assert.equal(evidenceSuffix(e2!, "cobuy"), "(4!)");
   assert.equal(evidenceClause(e2!, "none"), "");
+  // A product line: co-bought after a purchase of its own brand.
+  const lineItems = [item(0, "A", "x"), item(1, "B", "y"), item(2, "A", "z"), item(3, "C", "z")];
+  const [m2, m3] = candidateEvidence(evidenceSource(lineItems, [[0, 2], [0, 2], [1, 3]]), [0, 1], [2, 3]);
+  assert.equal(m2!.coBuyLine, 2, "item 2 follows item 0 of its brand A twice");
+  assert.equal(m3!.coBuyLine, 0, "item 3 follows item 1 of another brand");
+  assert.match(evidenceClause(m2!, "all"), /^co-bought: 2 after #1, same brand \(the most\) \| popularity: \w+ \| same category: 0 \| same brand: 1$/);
+  assert.equal(evidenceMark(m2!, "all"), "*");
+  assert.equal(evidenceMark(m2!, "cobuy"), "", "the line needs brands");
+  assert.equal(evidenceMark(m3!, "all"), "");
   assert.throws(() => parseEvidenceSet("some"), /unknown evidence set "some"/);
   // Bands split the bought items in tertiles.
   const [hi, mid] = popularityBands(Int32Array.from([0, 1, 2, 3, 4, 5, 6]));
@@ -118,11 +127,20 @@ test("the prompt shows each candidate's evidence, computed against the history i
   assert.doesNotMatch(none.messages[1]!.content, /co-bought/);
   // The direct policy's SIDs-only prompt carries the compact form.
   const direct = await buildRerankPrompt(ctx, list, { format: "labels", layout: "sids", maxHistory: 5 });
-  assert.ok(direct.messages[1]!.content.includes(`A<s_${list.candidates[0]}>${evidenceSuffix(expected[0]!, "all")}`));
+  assert.ok(direct.messages[1]!.content.includes(`A${evidenceMark(expected[0]!, "all")}<s_${list.candidates[0]}>${evidenceSuffix(expected[0]!, "all")}`));
   // A list inside the train prefix withholds its own target's purchase.
   const seq = split.train[0]!;
   const inside = { user: ds.interactions.userIds[0]!, history: seq.slice(0, 2), candidates: [seq[2]!, ...list.candidates.filter((c) => c !== seq[2]).slice(0, 9)] };
   const withheld = listEvidence(source, inside);
   const naive = candidateEvidence(source, inside.history, inside.candidates);
   assert.ok(withheld[0]!.popularity === naive[0]!.popularity - 1, "the target's own purchase is not counted");
+});
+
+test("the teacher's answer: its first picks, then the others in the order shown", () => {
+  assert.deepEqual(answerOrder([3, 1, 0, 2, 4], 2), [3, 1, 0, 2, 4]);
+  assert.deepEqual(answerOrder([4, 2, 3, 0, 1], 2), [4, 2, 0, 1, 3]);
+  assert.deepEqual(answerOrder([4, 2, 3, 0, 1], 1), [4, 0, 1, 2, 3]);
+  // Shown in another order (a shuffled prompt): the rest follow it.
+  assert.deepEqual(answerOrder([4, 2, 3, 0, 1], 1, [3, 2, 1, 0, 4]), [4, 3, 2, 1, 0]);
+  assert.deepEqual(answerOrder([1, 0], 5), [1, 0], "a head longer than the list is the whole order");
 });

@@ -5,7 +5,7 @@
  * the ten candidates; the history item a co-purchase follows is named by its number in the
  * prompt's history list (`#7`), not by its SID, which would cost ~6 tokens a line.
  */
-import { showsCobuy, showsMeta, type CandidateEvidence, type EvidenceSet } from "./features.js";
+import { showsCobuy, showsLine, showsMeta, type CandidateEvidence, type EvidenceSet } from "./features.js";
 
 /**
  * The full layout's clause for one candidate, e.g. `co-bought: 5 after #7 | popularity: high |
@@ -16,7 +16,9 @@ export function evidenceClause(e: CandidateEvidence, set: EvidenceSet, shownFrom
   const parts: string[] = [];
   if (showsCobuy(set)) {
     const where = e.coBuyAfter >= shownFrom && e.coBuyBest > 0 ? ` after #${e.coBuyAfter - shownFrom + 1}` : "";
-    parts.push(`co-bought: ${e.coBuy}${where}${e.coBuyTop ? " (the most)" : ""}`);
+    // "same brand" here: co-bought after a purchase of its own brand (a product line).
+    const line = showsLine(set) && e.coBuyLine > 0 ? ", same brand" : "";
+    parts.push(`co-bought: ${e.coBuy}${where}${line}${e.coBuyTop ? " (the most)" : ""}`);
   }
   if (showsMeta(set)) {
     parts.push(`popularity: ${e.band}`, `same category: ${e.sameCategory}`, `same brand: ${e.sameBrand}`);
@@ -25,10 +27,21 @@ export function evidenceClause(e: CandidateEvidence, set: EvidenceSet, shownFrom
   return parts.join(" | ");
 }
 
-/** The direct policy's compact form after a SID: `(5,h)` = co-bought 5, popularity high; "" for `none`. */
+/**
+ * The direct policy's compact form after a SID: `(5,h)` = co-bought 5, popularity high;
+ * `(5!,hcb)` = the list's most co-bought, in a recent category and brand; "" for `none`.
+ */
 export function evidenceSuffix(e: CandidateEvidence, set: EvidenceSet): string {
   const parts: string[] = [];
   if (showsCobuy(set)) parts.push(`${e.coBuy}${e.coBuyTop ? "!" : ""}`);
   if (showsMeta(set)) parts.push(e.band[0]! + (e.sameCategory > 0 ? "c" : "") + (e.sameBrand > 0 ? "b" : ""));
   return parts.length > 0 ? `(${parts.join(",")})` : "";
+}
+
+/**
+ * The compact form's product-line marker, `*` right after a candidate's letter: co-bought after
+ * a purchase of its own brand (`coBuyLine`); "" otherwise or without the `all` set.
+ */
+export function evidenceMark(e: CandidateEvidence, set: EvidenceSet): string {
+  return showsLine(set) && e.coBuyLine > 0 ? "*" : "";
 }
