@@ -112,6 +112,12 @@ export async function runCommand(
     return await body();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    // `--help`/`-h` on a command whose flags do not declare it: parseArgs rejects it as unknown,
+    // before the body could print anything; the user asked for the usage text, so that is the answer.
+    if ((err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && /'(--help|-h)'/.test(message)) {
+      io.out(`${usage}\n`);
+      return 0;
+    }
     const usageError = isUsageError(err);
     io.err(
       oneLine

@@ -142,3 +142,13 @@ test("datasetFlags: --product-lines is a probability for the synthetic catalogue
   assert.equal("productLines" in datasetFlags({ dataset: "synthetic" }), false);
   assert.throws(() => datasetFlags({ dataset: "synthetic", "product-lines": "1.5" }), /--product-lines expects a number in \[0, 1\], got "1.5"/);
 });
+
+test("--help prints the usage text and exits 0 for every command and subcommand", () => {
+  for (const args of [["pretrain"], ["midtrain"], ["pipeline"], ["demo"], ["eval", "baselines"], ["eval", "generative"], ["bench", "engine"], ["bench", "serve"], ["serve"], ["data"], ["traces"]]) {
+    for (const flag of ["--help", "-h"]) {
+      const r = spawnSync(process.execPath, ["dist/src/cli/main.js", ...args, flag], { encoding: "utf8" });
+      assert.equal(r.status, 0, `${args.join(" ")} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, /usage: gr2 /, `${args.join(" ")} ${flag}`);
+    }
+  }
+});
