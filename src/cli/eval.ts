@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { evaluateBaselines } from "../eval/baselines.js";
 import { fullRankingIntervals } from "../eval/evaluate.js";
-import { fullRankingRanks, RERANK_METRICS } from "../eval/metrics.js";
+import { fullRankingRanks, RERANK_METRICS } from "../rank/metrics.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
 import { loadListwise, saveListwise } from "../rank/baselines/listwise-train.js";
 import { defaultNegatives, formatNegatives, parseNegatives, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";

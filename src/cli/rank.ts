@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
 import { leaveOneOut } from "../data/split.js";
 import type { Dataset, Split } from "../data/types.js";
-import { FULL_RANKING_METRICS, fullRankingMetrics, meanMetrics, type FullRankingMetrics } from "../eval/metrics.js";
+import { FULL_RANKING_METRICS, fullRankingMetrics, meanMetrics, type FullRankingMetrics } from "../rank/metrics.js";
 import { buildCandidateLists, defaultNegatives, formatNegatives, parseNegatives, SPLITS, writeCandidateLists, type CandidateList, type EvalSplit } from "../rank/candidates.js";
 import { loadRanker, RANKER_KINDS, saveRanker, type RankerKind } from "../rank/checkpoint.js";
 import { fitRanker } from "../rank/fit.js";

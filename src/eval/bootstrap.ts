@@ -10,7 +10,7 @@
  * reproducible and comparable.
  */
 import { Rng } from "../data/rng.js";
-import { mean, metricAtRank, type MetricName } from "./metrics.js";
+import { mean, metricAtRank, type MetricName } from "../rank/metrics.js";
 import { withDefaults } from "../rank/defaults.js";
 
 export interface BootstrapOptions {

@@ -7,7 +7,7 @@
 import type { CandidateList } from "../rank/candidates.js";
 import { incomingRanks, rerankedRanks, type ListReranker } from "../rank/baselines/reranker.js";
 import { rankMetricIntervals, Resamples, type BootstrapOptions, type Interval } from "./bootstrap.js";
-import { FULL_RANKING_METRICS, RERANK_METRICS } from "./metrics.js";
+import { FULL_RANKING_METRICS, RERANK_METRICS } from "../rank/metrics.js";
 
 export type RerankMetric = (typeof RERANK_METRICS)[number];
 export type FullMetric = (typeof FULL_RANKING_METRICS)[number];

@@ -23,7 +23,7 @@ import type { TextTokenizer } from "../lm/tokenizer.js";
 import { TokenTrie } from "../lm/trie.js";
 import type { SidMap } from "../sid/sidmap.js";
 import { encodeFragments, itemSidTokens, sequentialPrompt } from "../train/tasks/context.js";
-import { metricAtRank, type MetricName } from "./metrics.js";
+import { metricAtRank, type MetricName } from "../rank/metrics.js";
 
 export const GENERATIVE_KS = [5, 10] as const;
 

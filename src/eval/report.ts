@@ -16,7 +16,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { significance, type Interval } from "./bootstrap.js";
 import { groupedBars, positionPanels } from "./charts.js";
 import type { FullMetric, RerankEvaluation } from "./evaluate.js";
-import { RERANK_METRICS } from "./metrics.js";
+import { RERANK_METRICS } from "../rank/metrics.js";
 import { sceneToPng } from "./png.js";
 import { PALETTE, type Scene } from "./scene.js";
 import { sceneToSvg } from "./svg.js";

@@ -21,7 +21,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as HF from "tokenizers";
 import { writeAtomicWith, writeJsonAtomic } from "../util/atomic.js";
-import { SID_BEGIN, SID_END, codeToken } from "../sid/sidmap.js";
+import { SID_BEGIN, SID_END, codeToken } from "./sid-tokens.js";
 import { PRETOKENIZE_PATTERN, countWords, trainBpeFromWords } from "./bpe-trainer.js";
 import { CHATML, toJinja } from "./chat.js";
 
@@ -397,7 +397,7 @@ export class TextTokenizer {
 
   /**
    * Adds the SID vocabulary: `<|sid_begin|>`, `<|sid_end|>`, then `<s_a_0>` … level by level
-   * (src/sid/sidmap.ts names them). They are not special: decoded model output keeps its SIDs.
+   * (src/lm/sid-tokens.ts names them). They are not special: decoded model output keeps its SIDs.
    * Idempotent: tokens already present (e.g. in a loaded checkpoint's tokenizer) keep their ids.
    */
   addSidTokens(options: { levels?: number; codebookSize?: number } = {}): SidTokenIds {

@@ -17,7 +17,7 @@ import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import { runEvidenceSet, runPromptContext } from "./context.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import { rerankWithModel } from "../eval/llm-rerank.js";
-import { perUserMetrics, mean } from "../eval/metrics.js";
+import { perUserMetrics, mean } from "../rank/metrics.js";
 import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { requireStage } from "../train/run.js";

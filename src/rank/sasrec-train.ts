@@ -11,7 +11,7 @@
 import { AdamW, autocast, cat, clipGradNorm, crossEntropy, embedding, int64, manualSeed, noGrad, ones, randint, tidy, zeros, type Tensor } from "../torch/index.js";
 import { Rng } from "../data/rng.js";
 import type { Example, Split } from "../data/types.js";
-import { fullRankingMetrics, type FullRankingMetrics } from "../eval/metrics.js";
+import { fullRankingMetrics, type FullRankingMetrics } from "./metrics.js";
 import { Sasrec, SasrecRanker, SASREC_DEFAULTS, type SasrecConfig } from "./sasrec.js";
 import { batchWidth, lengthBuckets, padLeft } from "./sequences.js";
 import { withDefaults } from "./defaults.js";

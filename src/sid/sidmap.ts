@@ -24,36 +24,20 @@
  */
 import { readFile } from "node:fs/promises";
 import { writeFileAtomicAsync } from "../util/atomic.js";
+import { SID_BEGIN, SID_END, codeToken, levelLetter, sidVocabulary } from "../lm/sid-tokens.js";
 import { type CodeTable, codeTable, codesOf } from "./quantiser.js";
 
-export const SID_BEGIN = "<|sid_begin|>";
-export const SID_END = "<|sid_end|>";
 export const SID_MAP_FORMAT = "gr2.sid_map";
 export const SID_MAP_VERSION = 1;
 
-/** The letter naming a level: 0 → "a", 1 → "b", … (26 levels at most). */
-export function levelLetter(level: number): string {
-  if (!(Number.isInteger(level) && level >= 0 && level < 26)) throw new Error(`SID level ${level} out of range [0, 26)`);
-  return String.fromCharCode(97 + level);
-}
-
-/** The token for one code at one level, e.g. `<s_a_97>`. */
-export function codeToken(level: number, code: number): string {
-  return `<s_${levelLetter(level)}_${code}>`;
-}
+// The token spellings live with the tokenizer (lm, below every stage); re-exported for the stages.
+export { SID_BEGIN, SID_END, codeToken, levelLetter, sidVocabulary };
 
 /** The SID string of a code tuple. */
 export function formatSid(codes: ArrayLike<number>): string {
   let s = SID_BEGIN;
   for (let l = 0; l < codes.length; l++) s += codeToken(l, codes[l]!);
   return s + SID_END;
-}
-
-/** Every SID token, begin/end first, then level by level (what the LM's vocabulary grows by). */
-export function sidVocabulary(levels: number, codebookSize: number): string[] {
-  const out = [SID_BEGIN, SID_END];
-  for (let l = 0; l < levels; l++) for (let c = 0; c < codebookSize; c++) out.push(codeToken(l, c));
-  return out;
 }
 
 const CODE_TOKEN = /<s_([a-z])_(\d+)>/y;

@@ -10,7 +10,7 @@ import { buildRerankPrompt, type PromptBudget, type PromptContext } from "../pro
 import { formatOutput, type OutputFormat } from "../prompt/output-format.js";
 import type { ChatMessage } from "../lm/chat.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import type { SftTrace } from "../train/sft.js";
+import type { SftTrace } from "./trace-file.js";
 import type { TraceRecord } from "./traces.js";
 import { orderByScore } from "../rank/baselines/reranker.js";
 import { answerOrder, type EvidenceScorer } from "../rank/evidence/scorer.js";

@@ -10,6 +10,16 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import type { ChatMessage } from "../lm/chat.js";
+import type { OutputFormat } from "../prompt/output-format.js";
+
+/** The fields of a trace record that SFT learns from (reasoning and direct traces alike). */
+export interface SftTrace {
+  messages: ChatMessage[];
+  response: string | null;
+  format: OutputFormat;
+  accepted: boolean;
+}
 
 export interface ReadLines<T> {
   records: T[];

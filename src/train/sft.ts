@@ -17,18 +17,14 @@ import type { ChatMessage } from "../lm/chat.js";
 import { int64, tensor } from "../torch/index.js";
 import { join } from "node:path";
 import { loadHFModel, loadHFTokenizer, saveHFModel } from "../lm/hf.js";
-import { readJsonLines } from "../teacher/trace-file.js";
+import { readJsonLines, type SftTrace } from "../teacher/trace-file.js";
 import { hash32 } from "./corpus.js";
 import { train, type Batch, type TrainConfig } from "./loop.js";
 import { recordStage } from "./run.js";
 import { writePromptSettings } from "../prompt/prompt-file.js";
 
-export interface SftTrace {
-  messages: ChatMessage[];
-  response: string | null;
-  format: OutputFormat;
-  accepted: boolean;
-}
+// What SFT reads from a trace file (src/teacher/trace-file.ts defines it, with the files).
+export type { SftTrace };
 
 export interface SftExample {
   ids: number[];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { quantile, rankMetricIntervals, Resamples, significance } from "../../src/eval/bootstrap.js";
-import { perUserMetrics } from "../../src/eval/metrics.js";
+import { perUserMetrics } from "../../src/rank/metrics.js";
 import { Rng } from "../../src/data/rng.js";
 
 test("a constant has a zero-width interval; paired identical methods differ by exactly 0", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { fullRankingMetrics } from "../../src/eval/metrics.js";
+import { fullRankingMetrics } from "../../src/rank/metrics.js";
 import { loadRanker, saveRanker } from "../../src/rank/checkpoint.js";
 import { ItemKnnRanker } from "../../src/rank/item-knn.js";
 import { itemCounts, PopularityRanker } from "../../src/rank/popularity.js";

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadDataset } from "../../src/data/load.js";
 import { leaveOneOut } from "../../src/data/split.js";
-import { fullRankingMetrics } from "../../src/eval/metrics.js";
+import { fullRankingMetrics } from "../../src/rank/metrics.js";
 import { buildCandidateLists, readCandidateLists, writeCandidateLists } from "../../src/rank/candidates.js";
 import { ItemKnnRanker } from "../../src/rank/item-knn.js";
 import { tempDir } from "./helpers.js";

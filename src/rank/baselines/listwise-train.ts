@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdamW, autocast, clipGradNorm, crossEntropy, int64, loadSafetensors, manualSeed, noGrad, saveSafetensors, tidy, type Tensor } from "../../torch/index.js";
 import { Rng } from "../../data/rng.js";
-import { meanMetrics } from "../../eval/metrics.js";
+import { meanMetrics } from "../metrics.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
 import type { CandidateList } from "../candidates.js";
 import { withDefaults } from "../defaults.js";

@@ -2,7 +2,7 @@
  * Tokenizer benchmark: BPE training time on the catalogue's text and encode/decode throughput,
  * printed as JSON (DESIGN §7).
  *
- *   node dist/src/lm/tokenizer-bench.js [--dataset amazon-beauty|synthetic] [--vocab 8192]
+ *   node dist/src/bench/tokenizer.js [--dataset amazon-beauty|synthetic] [--vocab 8192]
  *
  * The texts are each item's title, brand and category path (what pre-training reads); with the
  * Beauty files absent it falls back to a synthetic catalogue of 12,000 items.
@@ -12,8 +12,8 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/index.js";
-import { renderChat } from "./chat.js";
-import { TextTokenizer } from "./tokenizer.js";
+import { renderChat } from "../lm/chat.js";
+import { TextTokenizer } from "../lm/tokenizer.js";
 
 async function catalogueTexts(name: string): Promise<{ dataset: string; texts: string[] }> {
   try {

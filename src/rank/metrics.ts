@@ -8,7 +8,7 @@
  * are kept per user as well as averaged, because the bootstrap intervals and the paired
  * differences resample users.
  */
-import { rankOfTarget, scoreInBatches, type Ranker } from "../rank/ranker.js";
+import { rankOfTarget, scoreInBatches, type Ranker } from "./ranker.js";
 
 /** Metrics reported on the re-ranked K = 10 lists. */
 export const RERANK_METRICS = ["recall@1", "recall@3", "recall@5", "ndcg@3", "ndcg@5", "ndcg@10", "mrr"] as const;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { meanMetrics, metricAtRank, perUserMetrics, fullRankingMetrics } from "../../src/eval/metrics.js";
+import { meanMetrics, metricAtRank, perUserMetrics, fullRankingMetrics } from "../../src/rank/metrics.js";
 import { rankOfTarget, topItems } from "../../src/rank/ranker.js";
 import { orderByScore, rerankedRanks } from "../../src/rank/baselines/reranker.js";
 import type { CandidateList } from "../../src/rank/candidates.js";
