@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "gr2_torch",
-      "sources": ["addon.cc", "tensor_ops.cc", "nn_ops.cc", "autograd_ops.cc", "allocator.cc"],
+      "sources": ["addon.cc", "tensor_ops.cc", "nn_ops.cc", "attention.cc", "autograd_ops.cc", "allocator.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node torch-config.cjs include)"

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "attention.h"
 #include "common.h"
 
 namespace gr2 {
@@ -94,14 +95,17 @@ at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
 // query with the last key (so a decode step with T = 1 sees every cached key).
 // GQA without copying K/V: the G = Hq/Hkv query heads that share a KV head are folded into the
 // query-length axis, so one batched matmul per KV head serves them all.
+// Training and prefill go to the query-blocked kernel (attention.cc), which never holds the
+// [T, S] scores; decode steps, additive masks and `plain` (tests compare the two) stay here.
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     const c10::optional<at::Tensor>& mask, bool causal, double scale) {
+                     const c10::optional<at::Tensor>& mask, bool causal, double scale, bool plain) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention expects 4-d q, k, v ([B, H, T, D]); got q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
   const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3);
   const int64_t Hkv = k.size(1), S = k.size(2);
   TORCH_CHECK(k.size(0) == B && v.size(0) == B, "attention: batch sizes differ (q ", B, ", k ", k.size(0), ", v ", v.size(0), ")");
   TORCH_CHECK(Hkv > 0 && Hq % Hkv == 0, "attention: query heads (", Hq, ") must be a multiple of key/value heads (", Hkv, ")");
   TORCH_CHECK(k.size(3) == D && v.size(2) == S && v.size(1) == Hkv, "attention: k/v shapes ", k.sizes(), "/", v.sizes(), " do not match q ", q.sizes());
+  if (!plain && blockAttentionApplies(q, mask)) return blockAttention(q, k, v, mask, causal, scale);
   const int64_t G = Hq / Hkv;
   auto qg = q.reshape({B, Hkv, G * T, D});
   auto scores = at::matmul(qg, k.transpose(-2, -1)) * scale;  // [B, Hkv, G*T, S]
@@ -208,7 +212,7 @@ void nn(Napi::Env env, Napi::Object exports) {
   reg(env, exports, "rmsNorm", FN { return ret(info.Env(), rmsNorm(T(info, 0), T(info, 1), F(info, 2))); });
   reg(env, exports, "dropout", FN { return ret(info.Env(), at::dropout(T(info, 0), F(info, 1), B(info, 2))); });
   reg(env, exports, "attention", FN {
-    return ret(info.Env(), attention(T(info, 0), T(info, 1), T(info, 2), optT(info, 3), B(info, 4), F(info, 5)));
+    return ret(info.Env(), attention(T(info, 0), T(info, 1), T(info, 2), optT(info, 3), B(info, 4), F(info, 5), B(info, 6)));
   });
   reg(env, exports, "crossEntropy", FN {
     return ret(info.Env(), crossEntropy(T(info, 0), T(info, 1), optT(info, 2), I(info, 3), I(info, 4)));

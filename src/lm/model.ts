@@ -176,6 +176,17 @@ export class DecoderLM extends Module {
   }
 
   /**
+   * Logits [B, L, V] at L chosen positions of each row (int64 `at` [B, L]): what a policy
+   * gradient needs for a response after a long prompt, without projecting (and keeping for
+   * backward) the prompt's [B, T, V] logits.
+   */
+  logitsAt(ids: Tensor, at: Tensor, o: ForwardOptions = {}): Tensor {
+    const h = this.hidden(ids, o);
+    const [B, L] = at.shape as [number, number];
+    return linear(h.gather(1, at.view(B, L, 1).expand(B, L, this.config.hiddenSize)), this.outputWeight);
+  }
+
+  /**
    * Next-token cross-entropy. `targets` [B, T] holds the token to predict at each position
    * (-100 = no loss there, e.g. prompt tokens); `weights` [B, T] scales each target's loss
    * (λ_r/λ_o in SFT). Returns the weighted mean over the kept targets.

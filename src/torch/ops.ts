@@ -34,6 +34,13 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Defaults to 1/sqrt(head_dim). */
   scale?: number;
+  /**
+   * Force the plain composition, which holds the whole [T, S] score matrix (tests compare it
+   * with the default: more than one query with no mask or a bool key-padding mask [B, 1, 1, S]
+   * runs a query-blocked kernel that keeps only the output and each row's log-sum-exp for
+   * backward, native/attention.cc).
+   */
+  plain?: boolean;
 }
 
 /**
@@ -42,7 +49,7 @@ export interface AttentionOptions {
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
   const scale = o.scale ?? 1 / Math.sqrt(q.size(-1));
-  return fromHandle(native.attention(q.handle, k.handle, v.handle, o.mask ? o.mask.handle : -1, o.causal ?? false, scale));
+  return fromHandle(native.attention(q.handle, k.handle, v.handle, o.mask ? o.mask.handle : -1, o.causal ?? false, scale, o.plain ?? false));
 }
 
 export interface CrossEntropyOptions {

@@ -141,3 +141,18 @@ test("the loss projects only the positions with a target onto the vocabulary, an
     assert.ok(maxDiff < 1e-5, `${reduction}: gradients differ by ${maxDiff}`);
   }
 });
+
+test("logitsAt gives the full forward pass's logits at the chosen positions", () => {
+  const model = tinyModel("qwen3", { tieWordEmbeddings: true });
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      const ids = torch.randint(0, 97, [2, 9]);
+      const at = torch.int64([3, 4, 5, 8, 0, 1, 2, 2], [2, 4]);
+      const full = model.forward(ids);
+      const picked = full.gather(1, at.view(2, 4, 1).expand(2, 4, 97));
+      assert.deepEqual(model.logitsAt(ids, at).shape, [2, 4, 97]);
+      assert.ok(maxAbsDiff(model.logitsAt(ids, at), picked) < 1e-5);
+    }),
+  );
+  model.dispose();
+});

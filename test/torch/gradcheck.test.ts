@@ -140,6 +140,11 @@ cases("attention", [
   ["GQA with a per-head bool mask [B,Hq,T,S]", (q, k, v) => torch.attention(q, k, v, { mask: bools([1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1], [1, 4, 2, 3]) }), () => [r(1, 4, 2, 4), r(1, 2, 3, 4), r(1, 2, 3, 4)], FP32_INSIDE],
   ["decoding T=2 < S=5, causal, GQA", (q, k, v) => torch.attention(q, k, v, { causal: true }), () => [r(1, 4, 2, 4), r(1, 2, 5, 4), r(1, 2, 5, 4)], FP32_INSIDE],
   ["custom scale", (q, k, v) => torch.attention(q, k, v, { scale: 0.3 }), () => [r(1, 1, 2, 3), r(1, 1, 4, 3), r(1, 1, 4, 3)], FP32_INSIDE],
+  // More than one query with no mask or a key-padding mask runs the query-blocked kernel
+  // (native/attention.cc, its own backward); the cases above without a mask do too.
+  ["key-padding mask [B,1,1,S], causal, GQA (blocked kernel)", (q, k, v) => torch.attention(q, k, v, { causal: true, mask: bools([0, 1, 1, 1, 1, 1, 1, 0], [2, 1, 1, 4]) }), () => [r(2, 4, 4, 4), r(2, 2, 4, 4), r(2, 2, 4, 4)], FP32_INSIDE],
+  ["a query that may attend to nothing gives zeros (blocked kernel)", (q, k, v) => torch.attention(q, k, v, { causal: true, mask: bools([0, 1, 1], [1, 1, 1, 3]) }), () => [r(1, 2, 3, 4), r(1, 2, 3, 4), r(1, 2, 3, 4)], FP32_INSIDE],
+  ["the plain composition, forced", (q, k, v) => torch.attention(q, k, v, { causal: true, plain: true }), () => [r(1, 4, 3, 4), r(1, 2, 3, 4), r(1, 2, 3, 4)], FP32_INSIDE],
 ]);
 
 const targets = () => i64([2, -100, 0, 4, 1]);

@@ -273,10 +273,7 @@ function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperat
       mask[n * L + j] = 1;
     });
   });
-  const logits = model.forward(int64(ids, [N, T], model.device)); // [N, T, V]
-  const V = logits.size(2);
-  const picked = logits.gather(1, int64(gatherIdx, [N, L, 1], model.device).expand(N, L, V)).div(temperature);
-  const logProbs = picked.logSoftmax(-1);
+  const logProbs = model.logitsAt(int64(ids, [N, T], model.device), int64(gatherIdx, [N, L], model.device)).div(temperature).logSoftmax(-1); // [N, L, V]
   const logp = logProbs.gather(2, int64(targets, [N, L, 1], model.device)).squeeze(2);
   const maskT = tensor(mask, [N, L], { device: model.device });
   const entropy = noGrad(() => logProbs.exp().mul(logProbs).sum(-1).neg().mul(maskT).sum().div(Math.max(1, maskT.sum().item())));

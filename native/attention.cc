@@ -1,0 +1,145 @@
+// Scaled dot-product attention that never holds the whole [T, S] score matrix.
+//
+// Why: libtorch 1.13 (Debian's) has no fused attention, and the plain composition keeps every
+// layer's scores, masked scores and probabilities for backward: float [B, H, T, S] each. For
+// the demo's SFT batch (8 × 1,100 tokens, 8 heads, 4 layers) that is ~4 GB, and for a DAPO
+// batch of 16 rollouts of 1,340 tokens ~8 GB, for a model of 4M parameters. This kernel walks
+// the queries in blocks (flash-attention's recurrence, without its tiling of the keys): forward
+// keeps only the output; backward recomputes a block's probabilities,
+//   P = softmax(scale·QKᵀ),  dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ∘ (dP − rowsum(dO ∘ O)),
+//   dQ = scale · dS K,  dK = scale · dSᵀ Q,
+// so memory is O(T·D + block·S) per head instead of O(T·S); under the causal mask a block
+// skips the keys after its last row (half the work of a causal square). Same arithmetic as the plain
+// composition (matmuls in the inputs' dtype, softmax in float), so results agree to rounding.
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <limits>
+
+#include "attention.h"
+
+namespace gr2 {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Score elements per block (B · Hq · rows · S): 8M floats, 32 MB.
+constexpr int64_t kBlockElements = int64_t(1) << 23;
+
+int64_t blockRows(int64_t B, int64_t Hq, int64_t T, int64_t S) {
+  return std::max<int64_t>(1, std::min<int64_t>(T, kBlockElements / std::max<int64_t>(1, B * Hq * S)));
+}
+
+// Keys a block of query rows [t0, t0 + n) can see: all S, or under the causal mask only the
+// first S − T + t0 + n (the later ones are masked for every row of the block, so they are
+// never computed: half the work of a causal square).
+int64_t blockKeys(int64_t T, int64_t S, bool causal, int64_t t0, int64_t n) {
+  return causal ? std::max<int64_t>(0, std::min<int64_t>(S, S - T + t0 + n)) : S;
+}
+
+// Float scores of query rows [t0, t0 + n) against the first Sb keys: [B, Hkv, G·n, Sb], masked
+// to -inf where a query may not attend. q5: [B, Hkv, G, T, D]; k: [B, Hkv, S, D]; keyMask: bool
+// [B, S] (true = may attend), or empty for none (autograd's apply wants every tensor defined).
+at::Tensor blockScores(const at::Tensor& q5, const at::Tensor& k, const at::Tensor& keyMask, bool causal, double scale, int64_t t0, int64_t n, int64_t Sb) {
+  const int64_t B = q5.size(0), Hkv = q5.size(1), G = q5.size(2), T = q5.size(3), D = q5.size(4), S = k.size(2);
+  auto qb = q5.narrow(3, t0, n).reshape({B, Hkv, G * n, D});
+  auto scores = (at::matmul(qb, k.narrow(2, 0, Sb).transpose(-2, -1)) * scale).to(at::kFloat);
+  const float ninf = -std::numeric_limits<float>::infinity();
+  if (causal) {
+    // Query t (absolute position S − T + t) may see keys j ≤ S − T + t.
+    auto keys = at::arange(Sb, k.options().dtype(at::kLong));
+    auto last = at::arange(S - T + t0, S - T + t0 + n, k.options().dtype(at::kLong)).unsqueeze(1);
+    auto allowed = keys.unsqueeze(0).le(last);  // [n, Sb]
+    allowed = allowed.unsqueeze(0).expand({G, n, Sb}).reshape({G * n, Sb});
+    scores.masked_fill_(allowed.logical_not(), ninf);
+  }
+  if (keyMask.numel() > 0) scores.masked_fill_(keyMask.narrow(1, 0, Sb).logical_not().view({B, 1, 1, Sb}), ninf);
+  return scores;
+}
+
+// A block's attention probabilities. A row that may attend to nothing (key padding, or causal
+// rows before the first key) is all −inf and softmax makes it NaN: it attends to nothing instead,
+// as in the plain composition.
+at::Tensor blockProbs(const at::Tensor& scores, bool mayBeEmpty) {
+  auto p = at::softmax(scores, -1);
+  return mayBeEmpty ? at::nan_to_num(p, 0.0) : p;
+}
+
+bool mayBeEmpty(const at::Tensor& keyMask, bool causal, int64_t T, int64_t S) { return keyMask.numel() > 0 || (causal && T > S); }
+
+struct BlockAttention : public torch::autograd::Function<BlockAttention> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keyMask, bool causal, double scale) {
+    const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1), S = k.size(2);
+    const int64_t G = Hq / Hkv;
+    auto q5 = q.reshape({B, Hkv, G, T, D});
+    auto out = at::empty({B, Hq, T, D}, v.options());
+    auto out5 = out.view({B, Hkv, G, T, D});
+    const int64_t rows = blockRows(B, Hq, T, S);
+    for (int64_t t0 = 0; t0 < T; t0 += rows) {
+      const int64_t n = std::min(rows, T - t0), Sb = blockKeys(T, S, causal, t0, n);
+      if (Sb == 0) {  // rows before the first key (causal, T > S): they attend to nothing
+        out5.narrow(3, t0, n).zero_();
+        continue;
+      }
+      auto p = blockProbs(blockScores(q5, k, keyMask, causal, scale, t0, n, Sb), mayBeEmpty(keyMask, causal, T, S));
+      auto o = at::matmul(p.to(v.scalar_type()), v.narrow(2, 0, Sb));  // [B, Hkv, G·n, D]
+      out5.narrow(3, t0, n).copy_(o.view({B, Hkv, G, n, D}));
+    }
+    ctx->save_for_backward({q, k, v, out, keyMask});
+    ctx->saved_data["causal"] = causal;
+    ctx->saved_data["scale"] = scale;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &keyMask = saved[4];
+    const bool causal = ctx->saved_data["causal"].toBool();
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1), S = k.size(2);
+    const int64_t G = Hq / Hkv;
+    auto q5 = q.reshape({B, Hkv, G, T, D});
+    auto dO5 = grads[0].reshape({B, Hkv, G, T, D}).to(at::kFloat);
+    auto delta = (dO5 * out.reshape({B, Hkv, G, T, D}).to(at::kFloat)).sum(-1);  // rowsum(dO ∘ O): [B, Hkv, G, T]
+    auto kf = k.to(at::kFloat), vf = v.to(at::kFloat);
+    auto dq = at::empty({B, Hkv, G, T, D}, q.options().dtype(at::kFloat));
+    auto dk = at::zeros({B, Hkv, S, D}, k.options().dtype(at::kFloat));
+    auto dv = at::zeros({B, Hkv, S, D}, v.options().dtype(at::kFloat));
+    const int64_t rows = blockRows(B, Hq, T, S);
+    for (int64_t t0 = 0; t0 < T; t0 += rows) {
+      const int64_t n = std::min(rows, T - t0), Sb = blockKeys(T, S, causal, t0, n);
+      if (Sb == 0) {
+        dq.narrow(3, t0, n).zero_();
+        continue;
+      }
+      auto p = blockProbs(blockScores(q5, k, keyMask, causal, scale, t0, n, Sb), mayBeEmpty(keyMask, causal, T, S));  // [B, Hkv, G·n, Sb]
+      auto dOb = dO5.narrow(3, t0, n).reshape({B, Hkv, G * n, D});
+      dv.narrow(2, 0, Sb).add_(at::matmul(p.transpose(-2, -1), dOb));
+      auto dp = at::matmul(dOb, vf.narrow(2, 0, Sb).transpose(-2, -1));
+      auto ds = p * (dp - delta.narrow(3, t0, n).reshape({B, Hkv, G * n, 1}));
+      auto qb = q5.narrow(3, t0, n).reshape({B, Hkv, G * n, D}).to(at::kFloat);
+      dq.narrow(3, t0, n).copy_((at::matmul(ds, kf.narrow(2, 0, Sb)) * scale).view({B, Hkv, G, n, D}));
+      dk.narrow(2, 0, Sb).add_(at::matmul(ds.transpose(-2, -1), qb) * scale);
+    }
+    return {dq.view({B, Hq, T, D}).to(q.scalar_type()), dk.to(k.scalar_type()), dv.to(v.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool blockAttentionApplies(const at::Tensor& q, const c10::optional<at::Tensor>& mask) {
+  if (q.size(2) <= 1) return false;  // a decode step's scores are one row: nothing to save
+  if (!mask) return true;
+  const auto& m = *mask;
+  // The key-padding mask the model passes for prefill and training: bool [B, 1, 1, S].
+  return m.scalar_type() == at::kBool && m.dim() == 4 && m.size(1) == 1 && m.size(2) == 1;
+}
+
+at::Tensor blockAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& mask, bool causal, double scale) {
+  const int64_t B = q.size(0), S = k.size(2);
+  auto keyMask = at::empty({0}, q.options().dtype(at::kBool));
+  if (mask) keyMask = mask->expand({B, 1, 1, S}).reshape({B, S}).contiguous();
+  return BlockAttention::apply(q.contiguous(), k.contiguous(), v.contiguous(), keyMask, causal, scale);
+}
+
+}  // namespace gr2

@@ -1,0 +1,58 @@
+/**
+ * The query-blocked attention kernel (native/attention.cc) against the plain composition that
+ * holds the whole score matrix: same outputs and gradients, across several blocks, with the
+ * causal mask, key padding, grouped-query heads and bf16 inputs.
+ */
+import { test } from "node:test";
+import * as torch from "../../src/torch/index.js";
+import type { Tensor } from "../../src/torch/index.js";
+import { assertClose, bools, checkNoLeaks } from "./helpers.js";
+
+checkNoLeaks();
+
+/** Output and input gradients of attention under a fixed random cotangent. */
+function run(q: Tensor, k: Tensor, v: Tensor, o: torch.AttentionOptions): { out: Float32Array; dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+  return torch.tidy(() => {
+    const [qq, kk, vv] = [q, k, v].map((x) => x.detach().requiresGrad_());
+    const out = torch.attention(qq!, kk!, vv!, o);
+    torch.manualSeed(7);
+    const cot = torch.randn(out.shape, { dtype: out.dtype });
+    out.mul(cot).sum().backward();
+    const f = (t: Tensor) => t.to("float32").toFloat32Array();
+    return { out: f(out), dq: f(qq!.grad!), dk: f(kk!.grad!), dv: f(vv!.grad!) };
+  });
+}
+
+function same(shape: { B: number; Hq: number; Hkv: number; T: number; S: number; D: number }, o: torch.AttentionOptions, tol = { atol: 2e-5, rtol: 1e-4 }, dtype: "float32" | "bfloat16" = "float32"): void {
+  torch.tidy(() => {
+    torch.manualSeed(11);
+    const q = torch.randn([shape.B, shape.Hq, shape.T, shape.D]).to(dtype);
+    const k = torch.randn([shape.B, shape.Hkv, shape.S, shape.D]).to(dtype);
+    const v = torch.randn([shape.B, shape.Hkv, shape.S, shape.D]).to(dtype);
+    const blocked = run(q, k, v, o);
+    const plain = run(q, k, v, { ...o, plain: true });
+    for (const key of ["out", "dq", "dk", "dv"] as const) assertClose(blocked[key], plain[key], tol, key);
+  });
+}
+
+test("blocked attention equals the plain composition over several query blocks (causal, GQA)", () => {
+  // 8M score elements a block: B·Hq·S = 2·2·4096 → 512 query rows a block, 4 blocks.
+  same({ B: 2, Hq: 2, Hkv: 1, T: 2048, S: 4096, D: 8 }, { causal: true });
+});
+
+test("blocked attention equals the plain composition with key padding, no causal mask", () => {
+  torch.tidy(() => {
+    const S = 6;
+    const mask = bools([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], [2, 1, 1, S]);
+    same({ B: 2, Hq: 4, Hkv: 2, T: S, S, D: 8 }, { mask });
+    same({ B: 2, Hq: 4, Hkv: 2, T: S, S, D: 8 }, { mask, causal: true });
+  });
+});
+
+test("blocked attention equals the plain composition for a chunk of queries after cached keys", () => {
+  same({ B: 1, Hq: 4, Hkv: 2, T: 3, S: 7, D: 8 }, { causal: true });
+});
+
+test("blocked attention in bf16 equals the plain composition to bf16 rounding", () => {
+  same({ B: 2, Hq: 4, Hkv: 2, T: 33, S: 33, D: 16 }, { causal: true }, { atol: 3e-2, rtol: 3e-2 }, "bfloat16");
+});
