@@ -28,6 +28,9 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   if (values.mix !== undefined) o.midtrain = { ...(o.midtrain ?? preset.midtrain), mixture: parseMixture(values.mix as string) };
   const sft = integerFlag(values, "sft-steps", 1);
   if (sft !== undefined) o.sft = { ...preset.sft, steps: sft };
+  if (values["sft-from"] !== undefined) o.sftFrom = choiceFlag(values, "sft-from", ["mid", "read"] as const, preset.sftFrom);
+  const readSteps = integerFlag(values, "read-steps", 1);
+  if (readSteps !== undefined && preset.read) o.read = { ...preset.read, steps: readSteps };
   const rl = integerFlag(values, "rl-steps", 1);
   if (rl !== undefined) o.dapo = { ...preset.dapo, steps: rl };
   if (values["rl-rollouts"] !== undefined) o.rlRollouts = choiceFlag(values, "rl-rollouts", ["constrained", "free"] as const, preset.rlRollouts);
@@ -56,7 +59,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
                     [--format json|compact|labels] [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
-                    [--sft-steps N] [--rl-steps N] [--rl-rollouts constrained|free]
+                    [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error]
                     [--evidence none|meta|cobuy|all] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T]
@@ -80,6 +83,8 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "midtrain-steps": { type: "string" },
         mix: { type: "string" },
         "sft-steps": { type: "string" },
+        "sft-from": { type: "string" },
+        "read-steps": { type: "string" },
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
         "rl-format-credit": { type: "string" },

@@ -278,7 +278,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
     return join(o.runDir, "sft", "model");
   });
 

@@ -62,6 +62,11 @@ export interface PipelinePreset {
   read: PipelinePreset["sft"] | null;
   /** Copies of each reading list whose head the scorer moves (evidenceReadingExamples' movedRepeat). */
   readMovedRepeat: number;
+  /**
+   * Where the reasoning SFT starts: the mid-trained model, or the reading model (which already
+   * follows the evidence in the SIDs-only prompt; falls back to `mid` when there is no reading stage).
+   */
+  sftFrom: "mid" | "read";
   /** The language-model stages evaluated on the test lists (default all). */
   evaluate?: ("sft" | "rl" | "direct")[];
   dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
@@ -130,6 +135,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     sft: { steps: 20, batch: 4, lr: 2e-3, precision: "fp32" },
     read: { steps: 10, batch: 8, lr: 2e-3, precision: "fp32" },
     readMovedRepeat: 3,
+    sftFrom: "mid",
     dapo: { steps: 3, promptsPerStep: 2, groupSize: 4, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 3 },
     rlRollouts: "constrained",
     direct: {
@@ -166,6 +172,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     // valid; 300 steps kept the incoming head (+0.000 to +0.013; docs/benchmarks.md).
     read: { steps: 900, batch: 16, lr: 1e-3, precision: "bf16" },
     readMovedRepeat: 3,
+    sftFrom: "mid",
     // The reasoning SFT model is not evaluated in the demo, and RL on a subset of the test
     // lists: a reasoning decode costs ~0.4–0.6 s a list on 2 cores (docs/benchmarks.md).
     evaluate: ["rl", "direct"],
@@ -204,6 +211,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },
     read: { steps: 3000, batch: 16, lr: 3e-4, precision: "bf16" },
     readMovedRepeat: 3,
+    sftFrom: "mid",
     dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
     rlRollouts: "constrained",
     direct: {

@@ -124,7 +124,7 @@ test("gr2 traces: runSubcommands dispatch and args.ts flag errors", async () => 
 
 test("gr2 bench, lm and ablate dispatch their subcommands like the others", () => {
   for (const [args, expected] of [
-    [["bench", "frobnicate"], /^gr2 bench: unknown subcommand "frobnicate" \(expected engine or serve\) \(gr2 bench help\)\n$/],
+    [["bench", "frobnicate"], /^gr2 bench: unknown subcommand "frobnicate" \(expected engine, attention or serve\) \(gr2 bench help\)\n$/],
     [["lm"], /^gr2 lm: missing subcommand \(logits\) \(gr2 lm help\)\n$/],
     [["ablate", "rewards", "--run", "r", "--users", "many"], /^gr2 ablate: --users expects an integer ≥ 1, got "many" \(gr2 ablate help\)\n$/],
     [["bench", "serve", "--model", "m", "--dataset", "synthetic", "--seed", "x"], /^gr2 bench serve: --seed expects an integer, got "x"\n/],
@@ -144,7 +144,7 @@ test("datasetFlags: --product-lines is a probability for the synthetic catalogue
 });
 
 test("--help prints the usage text and exits 0 for every command and subcommand", () => {
-  for (const args of [["pretrain"], ["midtrain"], ["pipeline"], ["demo"], ["eval", "baselines"], ["eval", "generative"], ["bench", "engine"], ["bench", "serve"], ["serve"], ["data"], ["traces"]]) {
+  for (const args of [["pretrain"], ["midtrain"], ["pipeline"], ["demo"], ["eval", "baselines"], ["eval", "generative"], ["bench", "engine"], ["bench", "attention"], ["bench", "serve"], ["serve"], ["data"], ["traces"]]) {
     for (const flag of ["--help", "-h"]) {
       const r = spawnSync(process.execPath, ["dist/src/cli/main.js", ...args, flag], { encoding: "utf8" });
       assert.equal(r.status, 0, `${args.join(" ")} ${flag}: ${r.stderr}`);
