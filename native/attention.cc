@@ -11,6 +11,7 @@
 // so memory is O(T·D + block·S) per head instead of O(T·S); under the causal mask a block
 // skips the keys after its last row (half the work of a causal square). Same arithmetic as the plain
 // composition (matmuls in the inputs' dtype, softmax in float), so results agree to rounding.
+// (A float backward was ~1.5× slower on the demo's bf16 SFT: this CPU has bf16 matmul units.)
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <limits>
@@ -23,8 +24,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Score elements per block (B · Hq · rows · S): 8M floats, 32 MB.
-constexpr int64_t kBlockElements = int64_t(1) << 23;
+// Score elements per block (B · Hq · rows · S): 32M floats, 128 MB (8M ran 1.7× the plain
+// composition's time on 2 cores: too many small matmuls).
+constexpr int64_t kBlockElements = int64_t(1) << 25;
 
 int64_t blockRows(int64_t B, int64_t Hq, int64_t T, int64_t S) {
   return std::max<int64_t>(1, std::min<int64_t>(T, kBlockElements / std::max<int64_t>(1, B * Hq * S)));
@@ -98,11 +100,13 @@ struct BlockAttention : public torch::autograd::Function<BlockAttention> {
     const double scale = ctx->saved_data["scale"].toDouble();
     const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1), S = k.size(2);
     const int64_t G = Hq / Hkv;
+    // Matmuls in the inputs' dtype (bf16 under autocast: the CPU's bf16 units, as the plain
+    // composition's autograd would use them), the softmax's backward and the sums in float.
+    const auto mm = v.scalar_type();
     auto q5 = q.reshape({B, Hkv, G, T, D});
-    auto dO5 = grads[0].reshape({B, Hkv, G, T, D}).to(at::kFloat);
-    auto delta = (dO5 * out.reshape({B, Hkv, G, T, D}).to(at::kFloat)).sum(-1);  // rowsum(dO ∘ O): [B, Hkv, G, T]
-    auto kf = k.to(at::kFloat), vf = v.to(at::kFloat);
-    auto dq = at::empty({B, Hkv, G, T, D}, q.options().dtype(at::kFloat));
+    auto dO5 = grads[0].reshape({B, Hkv, G, T, D});
+    auto delta = (dO5.to(at::kFloat) * out.reshape({B, Hkv, G, T, D}).to(at::kFloat)).sum(-1);  // rowsum(dO ∘ O): [B, Hkv, G, T]
+    auto dq = at::empty({B, Hkv, G, T, D}, q.options());
     auto dk = at::zeros({B, Hkv, S, D}, k.options().dtype(at::kFloat));
     auto dv = at::zeros({B, Hkv, S, D}, v.options().dtype(at::kFloat));
     const int64_t rows = blockRows(B, Hq, T, S);
@@ -113,15 +117,15 @@ struct BlockAttention : public torch::autograd::Function<BlockAttention> {
         continue;
       }
       auto p = blockProbs(blockScores(q5, k, keyMask, causal, scale, t0, n, Sb), mayBeEmpty(keyMask, causal, T, S));  // [B, Hkv, G·n, Sb]
-      auto dOb = dO5.narrow(3, t0, n).reshape({B, Hkv, G * n, D});
-      dv.narrow(2, 0, Sb).add_(at::matmul(p.transpose(-2, -1), dOb));
-      auto dp = at::matmul(dOb, vf.narrow(2, 0, Sb).transpose(-2, -1));
-      auto ds = p * (dp - delta.narrow(3, t0, n).reshape({B, Hkv, G * n, 1}));
-      auto qb = q5.narrow(3, t0, n).reshape({B, Hkv, G * n, D}).to(at::kFloat);
-      dq.narrow(3, t0, n).copy_((at::matmul(ds, kf.narrow(2, 0, Sb)) * scale).view({B, Hkv, G, n, D}));
-      dk.narrow(2, 0, Sb).add_(at::matmul(ds.transpose(-2, -1), qb) * scale);
+      auto dOb = dO5.narrow(3, t0, n).reshape({B, Hkv, G * n, D}).to(mm);
+      dv.narrow(2, 0, Sb).add_(at::matmul(p.to(mm).transpose(-2, -1), dOb));
+      auto dp = at::matmul(dOb, v.narrow(2, 0, Sb).transpose(-2, -1)).to(at::kFloat);
+      auto ds = (p * (dp - delta.narrow(3, t0, n).reshape({B, Hkv, G * n, 1})) * scale).to(mm);
+      auto qb = q5.narrow(3, t0, n).reshape({B, Hkv, G * n, D});
+      dq.narrow(3, t0, n).copy_(at::matmul(ds, k.narrow(2, 0, Sb)).view({B, Hkv, G, n, D}));
+      dk.narrow(2, 0, Sb).add_(at::matmul(ds.transpose(-2, -1), qb));
     }
-    return {dq.view({B, Hq, T, D}).to(q.scalar_type()), dk.to(k.scalar_type()), dv.to(v.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dq.view({B, Hq, T, D}), dk.to(k.scalar_type()), dv.to(v.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

@@ -54,10 +54,10 @@ export interface PipelinePreset {
   sft: { steps: number; batch: number; lr: number; precision: "fp32" | "bf16" };
   /**
    * The evidence-reading stage (`read`, after mid-training): SFT on every learning list in the
-   * direct policy's SIDs-only prompt, answered with the evidence scorer's order. The direct
-   * policy starts from it. (The reasoning SFT starts from the mid-trained model: started from
-   * this one, 50 steps left it writing 0.6% valid reasoning answers, where 50–75 from the
-   * mid-trained model write ~100%.) `null` (or `--evidence none`) skips it.
+   * direct policy's SIDs-only prompt, answered with the evidence scorer's first picks. The
+   * direct policy starts from it, and the reasoning SFT when `sftFrom` is "read" (session 9's
+   * reading of whole scorer orders left a reasoning student at 0.6% valid; today's first-five
+   * answers at 97%). `null` (or `--evidence none`) skips it.
    */
   read: PipelinePreset["sft"] | null;
   /** Copies of each reading list whose head the scorer moves (evidenceReadingExamples' movedRepeat). */
@@ -172,7 +172,9 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     // valid; 300 steps kept the incoming head (+0.000 to +0.013; docs/benchmarks.md).
     read: { steps: 900, batch: 16, lr: 1e-3, precision: "bf16" },
     readMovedRepeat: 3,
-    sftFrom: "mid",
+    // From the reading model: 97% valid reasoning answers and NDCG@5 +0.015 [+0.002, +0.031] on
+    // 200 test lists after RL, against 3.5% and −0.014 from the mid-trained model (docs/benchmarks.md).
+    sftFrom: "read",
     // The reasoning SFT model is not evaluated in the demo, and RL on a subset of the test
     // lists: a reasoning decode costs ~0.4–0.6 s a list on 2 cores (docs/benchmarks.md).
     evaluate: ["rl", "direct"],
@@ -211,7 +213,9 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },
     read: { steps: 3000, batch: 16, lr: 3e-4, precision: "bf16" },
     readMovedRepeat: 3,
-    sftFrom: "mid",
+    // From the reading model: 97% valid reasoning answers and NDCG@5 +0.015 [+0.002, +0.031] on
+    // 200 test lists after RL, against 3.5% and −0.014 from the mid-trained model (docs/benchmarks.md).
+    sftFrom: "read",
     dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
     rlRollouts: "constrained",
     direct: {

@@ -36,8 +36,8 @@ function same(shape: { B: number; Hq: number; Hkv: number; T: number; S: number;
 }
 
 test("blocked attention equals the plain composition over several query blocks (causal, GQA)", () => {
-  // 8M score elements a block: B·Hq·S = 2·2·4096 → 512 query rows a block, 4 blocks.
-  same({ B: 2, Hq: 2, Hkv: 1, T: 2048, S: 4096, D: 8 }, { causal: true });
+  // 32M score elements a block: B·Hq·S = 2·2·4096 → 2,048 query rows a block, 2 blocks.
+  same({ B: 2, Hq: 2, Hkv: 1, T: 4096, S: 4096, D: 8 }, { causal: true });
 });
 
 test("blocked attention equals the plain composition with key padding, no causal mask", () => {
