@@ -12,6 +12,7 @@
 // skips the keys after its last row (half the work of a causal square). Same arithmetic as the plain
 // composition (matmuls in the inputs' dtype, softmax in float), so results agree to rounding.
 // (A float backward was ~1.5× slower on the demo's bf16 SFT: this CPU has bf16 matmul units.)
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <limits>
@@ -143,7 +144,14 @@ at::Tensor blockAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
   const int64_t B = q.size(0), S = k.size(2);
   auto keyMask = at::empty({0}, q.options().dtype(at::kBool));
   if (mask) keyMask = mask->expand({B, 1, 1, S}).reshape({B, S}).contiguous();
-  return BlockAttention::apply(q.contiguous(), k.contiguous(), v.contiguous(), keyMask, causal, scale);
+  // One dtype for q, k and v (under autocast q and k leave their norms in float while v is
+  // bf16): the one autocast would run the matmuls in, so the backward, which runs outside
+  // autocast, recomputes exactly the forward's scores.
+  auto dtype = at::promote_types(at::promote_types(q.scalar_type(), k.scalar_type()), v.scalar_type());
+  if (q.device().is_cpu() && at::autocast::is_cpu_enabled() && at::isFloatingType(dtype)) dtype = at::autocast::get_autocast_cpu_dtype();
+  if (q.device().is_cuda() && at::autocast::is_enabled() && at::isFloatingType(dtype)) dtype = at::autocast::get_autocast_gpu_dtype();
+  auto as = [&](const at::Tensor& t) { return t.to(dtype).contiguous(); };
+  return BlockAttention::apply(as(q), as(k), as(v), keyMask, causal, scale);
 }
 
 }  // namespace gr2
