@@ -55,9 +55,9 @@ export interface PipelinePreset {
   /**
    * The evidence-reading stage (`read`, after mid-training): SFT on every learning list in the
    * direct policy's SIDs-only prompt, answered with the evidence scorer's first picks. The
-   * direct policy starts from it, and the reasoning SFT when `sftFrom` is "read" (session 9's
-   * reading of whole scorer orders left a reasoning student at 0.6% valid; today's first-five
-   * answers at 97%). `null` (or `--evidence none`) skips it.
+   * direct policy starts from it, and the reasoning SFT when `sftFrom` is "read" (a reading of
+   * whole scorer orders left a reasoning student at 0.6% valid; first-five answers at 97%).
+   * `null` (or `--evidence none`) skips it.
    */
   read: PipelinePreset["sft"] | null;
   /** Copies of each reading list whose head the scorer moves (evidenceReadingExamples' movedRepeat). */
@@ -213,9 +213,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     sft: { steps: 2000, batch: 8, lr: 3e-4, precision: "bf16" },
     read: { steps: 3000, batch: 16, lr: 3e-4, precision: "bf16" },
     readMovedRepeat: 3,
-    // From the reading model: 97% valid reasoning answers and NDCG@5 +0.015 [+0.002, +0.031] on
-    // 200 test lists after RL, against 3.5% and −0.014 from the mid-trained model (docs/benchmarks.md).
-    sftFrom: "read",
+    sftFrom: "read", // as in the demo preset
     dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
     rlRollouts: "constrained",
     direct: {

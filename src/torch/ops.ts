@@ -37,8 +37,8 @@ export interface AttentionOptions {
   /**
    * Force the plain composition, which holds the whole [T, S] score matrix (tests compare it
    * with the default: more than one query with no mask or a bool key-padding mask [B, 1, 1, S]
-   * runs a query-blocked kernel that keeps only the output and each row's log-sum-exp for
-   * backward, native/attention.cc).
+   * runs a query-blocked kernel that keeps only the output for backward and recomputes each
+   * block's probabilities there, native/attention.cc).
    */
   plain?: boolean;
 }
