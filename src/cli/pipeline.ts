@@ -12,6 +12,7 @@ import { PIPELINE_PRESETS, type PipelinePreset } from "../pipeline/presets.js";
 import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { parseMixture } from "../train/tasks/mixture.js";
 import { EVIDENCE_SETS } from "../rank/evidence/features.js";
+import { REWARD_NAMES } from "../reward/registry.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
 /** The preset overrides given on the command line. */
@@ -34,6 +35,11 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   const rl = integerFlag(values, "rl-steps", 1);
   if (rl !== undefined) o.dapo = { ...preset.dapo, steps: rl };
   if (values["rl-rollouts"] !== undefined) o.rlRollouts = choiceFlag(values, "rl-rollouts", ["constrained", "free"] as const, preset.rlRollouts);
+  if (values["rl-reward"] !== undefined) {
+    const reward = choiceFlag(values, "rl-reward", REWARD_NAMES, "conditional");
+    o.dapo = { ...(o.dapo ?? preset.dapo), reward };
+    if (preset.direct) o.direct = { ...preset.direct, dapo: { ...preset.direct.dapo, reward } };
+  }
   if (values["rl-format-credit"] !== undefined) {
     const formatCredit = choiceFlag(values, "rl-format-credit", ["sequence", "first_error"] as const, "sequence");
     o.dapo = { ...(o.dapo ?? preset.dapo), formatCredit };
@@ -60,7 +66,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--format json|compact|labels] [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--rl-steps N] [--rl-rollouts constrained|free]
-                    [--rl-format-credit sequence|first_error]
+                    [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
                     [--evidence none|meta|cobuy|all] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T]
 
@@ -87,6 +93,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "read-steps": { type: "string" },
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
+        "rl-reward": { type: "string" },
         "rl-format-credit": { type: "string" },
         evidence: { type: "string" },
         "train-lists": { type: "string" },

@@ -28,10 +28,11 @@ import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { generate, type LogitConstraint } from "../lm/generate.js";
 import { tidy } from "../torch/index.js";
-import { renderChat, stopTokenIds } from "../lm/chat.js";
-import { buildRerankPrompt, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
-import { parseRerankOutput } from "../prompt/parse-output.js";
-import { permutationConstraint, type AnswerPart, type PermutationConstraint } from "../prompt/constraint.js";
+import { stopTokenIds } from "../lm/chat.js";
+import type { PromptContext, PromptLayout } from "../prompt/rerank-prompt.js";
+import { answerConstraint, padTokenId, prepareEpisode, readAnswer } from "../prompt/episode.js";
+import type { AnswerPart, PermutationConstraint } from "../prompt/constraint.js";
+import { rankRe } from "../reward/registry.js";
 import type { OutputFormat } from "../prompt/output-format.js";
 import { Progress } from "../util/progress.js";
 import { monitor, type RolloutOutcome } from "../reward/monitors.js";
@@ -87,11 +88,8 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
   const progress = new Progress(o.label ?? "rerank", lists.length);
   for (let start = 0; start < lists.length; start += o.batch) {
     const chunk = lists.slice(start, start + o.batch);
-    const prompts = await Promise.all(chunk.map((l) => buildRerankPrompt(ctx, l, { format: o.format, layout: o.layout, maxHistory: o.maxHistory, budget: { maxTokens: o.maxPromptTokens, tokenizer } })));
-    const ids = await Promise.all(prompts.map(async (p) => (await renderChat(p.messages, tokenizer, { addGenerationPrompt: true })).ids));
-    const perm = o.constrained
-      ? await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateNames), maxRationaleTokens: o.maxRationaleTokens })
-      : null;
+    const episodes = await Promise.all(chunk.map((l) => prepareEpisode(ctx, l, { tokenizer, format: o.format, layout: o.layout, maxHistory: o.maxHistory, maxPromptTokens: o.maxPromptTokens })));
+    const perm = o.constrained ? await answerConstraint(tokenizer, o.format, episodes, o.maxRationaleTokens) : null;
     // firstOverride[b]: the first step at which the constraint changed row b's argmax.
     const firstOverride = new Array<number>(chunk.length).fill(Infinity);
     const constraint: LogitConstraint | undefined = perm
@@ -105,27 +103,24 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
           return allowed;
         }
       : undefined;
-    const out = generate(model, ids, {
+    const out = generate(model, episodes.map((e) => e.ids), {
       maxNewTokens: perm ? Math.max(o.maxNewTokens, perm.maxNewTokens) : o.maxNewTokens,
       temperature: 0,
       stopTokens: stop,
+      padToken: padTokenId(tokenizer),
       constraint,
     });
-    const texts = out.tokens.map((t) => tokenizer.decodeSync(t, { skipSpecial: true }));
-    const parses = texts.map((text, i) => parseRerankOutput(text, { format: o.format, candidateSids: prompts[i]!.candidateSids, candidateNames: prompts[i]!.candidateNames }));
+    const answers = out.tokens.map((t, i) => readAnswer(tokenizer, episodes[i]!, t, stop));
     // An unconstrained decode's invalid answers are located with the answer grammar: with a
     // rationale of any length (a long one may still parse), or none for a direct policy.
     let grammar: PermutationConstraint | null = perm;
-    if (!grammar && parses.some((p) => !p.ok)) {
-      const maxRationaleTokens = o.maxRationaleTokens === 0 ? 0 : o.maxNewTokens;
-      grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: prompts.map((p) => p.candidateNames), maxRationaleTokens });
+    if (!grammar && answers.some((a) => !a.order)) {
+      grammar = await answerConstraint(tokenizer, o.format, episodes, o.maxRationaleTokens === 0 ? 0 : o.maxNewTokens);
     }
     chunk.forEach((list, i) => {
-      const text = texts[i]!;
-      const parsed = parses[i]!;
-      const ranking = parsed.ok ? parsed.ranking : null;
+      const { text, order: ranking } = answers[i]!;
       outcomes.push({ order: ranking, rankPre: list.rankPre });
-      ranks[start + i] = ranking ? ranking.indexOf(list.rankPre - 1) + 1 : list.rankPre;
+      ranks[start + i] = rankRe(ranking, list.rankPre) ?? list.rankPre;
       // Steps past the row's end (padding while others finish) do not count.
       const free = Boolean(ranking) && firstOverride[i]! >= out.tokens[i]!.length;
       if (free) freeCount++;

@@ -23,6 +23,7 @@ import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { requireStage } from "../train/run.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { Rng } from "../util/rng.js";
+import type { RewardName } from "../reward/registry.js";
 import type { PresetName } from "../lm/presets.js";
 import { PIPELINE_PRESETS, rerankSettings, runAnswerFormat } from "./presets.js";
 
@@ -36,11 +37,13 @@ export interface AblateRewardsOptions {
   evalUsers: number;
   device: string;
   seed: number;
+  /** Rewards to compare, by registered name (default: the paper's naive vs conditional). */
+  rewards?: readonly RewardName[];
   log?: (line: string) => void;
 }
 
 export interface AblationPoint {
-  reward: "naive" | "conditional";
+  reward: RewardName;
   step: number;
   "recall@1": number;
   "ndcg@5": number;
@@ -71,7 +74,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
     points.push(point);
     o.log?.(`${reward} step ${step}: R@1 ${point["recall@1"].toFixed(4)} NDCG@5 ${point["ndcg@5"].toFixed(4)} copy ${(point.identity_rate * 100).toFixed(1)}% (target not first: ${(point.identity_rate_nonoptimal * 100).toFixed(1)}%)`);
   };
-  for (const reward of ["naive", "conditional"] as const) {
+  for (const reward of o.rewards ?? (["naive", "conditional"] as const)) {
     await evaluate(reward, 0, sft);
     for (let step = o.evalEvery; step <= o.steps; step += o.evalEvery) {
       // Each call extends the same run by evalEvery steps (DAPO resumes from its checkpoint).
@@ -98,7 +101,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
 function markdown(points: readonly AblationPoint[], lists: number): string {
   const rows = points.map((p) => `| ${p.reward} | ${p.step} | ${p["recall@1"].toFixed(4)} | ${p["ndcg@5"].toFixed(4)} | ${(p.identity_rate * 100).toFixed(1)}% | ${(p.identity_rate_nonoptimal * 100).toFixed(1)}% |`);
   return [
-    "# Reward ablation: naive vs conditional",
+    `# Reward ablation: ${[...new Set(points.map((p) => p.reward))].join(" vs ")}`,
     "",
     `Same SFT start, same DAPO budget; ${lists} held-out valid lists re-ranked with constrained greedy decoding at each point.`,
     "The paper's finding: the naive reward drifts toward copying the incoming order; the conditional one does not.",

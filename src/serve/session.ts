@@ -30,10 +30,9 @@ import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../prompt/complements.js";
 import { evidenceSource, localSource, type EvidenceSet, type EvidenceSource } from "../rank/evidence/features.js";
-import { permutationConstraint } from "../prompt/constraint.js";
+import { answerConstraint, padTokenId, prepareEpisode, readAnswer, type RerankEpisode } from "../prompt/episode.js";
 import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-format.js";
-import { parseRerankOutput } from "../prompt/parse-output.js";
-import { buildRerankPrompt, domainOf, PromptBudgetError, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
+import { domainOf, PromptBudgetError, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
 import { autocast, manualSeed, tensor, type Tensor } from "../torch/index.js";
 import { decodeJumpForwardAsync, PrefixKV, type DecodeStats } from "./decode.js";
@@ -399,19 +398,19 @@ export class ModelSession {
       throw e;
     }
 
-    const pc = await permutationConstraint({ tokenizer: this.tokenizer, format: this.format, candidates: [candidateNames], maxRationaleTokens, stopToken: this.stopTokens[0] });
+    const pc = await answerConstraint(this.tokenizer, this.format, [{ candidateNames }], maxRationaleTokens, this.stopTokens[0]);
     const room = this.maxPositions - pc.maxNewTokens;
-    const build = async (budget?: number): Promise<{ prompt: RerankPrompt; ids: number[] }> => {
-      const prompt = await buildRerankPrompt(ctx, list, {
+    const queryText = req.query.text ? this.clean(req.query.text) : null;
+    const build = (budget?: number): Promise<RerankEpisode> =>
+      prepareEpisode(ctx, list, {
+        tokenizer: this.tokenizer,
         format: this.format,
         layout: this.layout,
         maxHistory: this.maxHistory,
-        ...(budget !== undefined ? { budget: { maxTokens: budget, tokenizer: this.tokenizer, template: this.template!, minHistory: 0 } } : {}),
+        template: this.template!,
+        ...(budget !== undefined ? { maxPromptTokens: budget, budget: { minHistory: 0 } } : {}),
+        ...(queryText ? { edit: (prompt: RerankPrompt) => insertQueryText(prompt, queryText) } : {}),
       });
-      if (req.query.text) insertQueryText(prompt, this.clean(req.query.text));
-      const r = await renderChat(prompt.messages, this.tokenizer, { template: this.template!, addGenerationPrompt: true });
-      return { prompt, ids: r.ids };
-    };
     let built = await build();
     if (built.ids.length > room) {
       if (room <= 0) throw badRequest("documents", `${req.documents.length} candidates need up to ${pc.maxNewTokens} answer tokens, more than the model's ${this.maxPositions} positions; send fewer documents${mode === "reasoning" ? " or a smaller max_reasoning_tokens" : ""}`, "context_length_exceeded");
@@ -509,13 +508,7 @@ export class ModelSession {
 
   private async rerankBatch(jobs: RerankJob[]): Promise<RerankOutcome[]> {
     const first = jobs[0]!;
-    const pc = await permutationConstraint({
-      tokenizer: this.tokenizer,
-      format: this.format,
-      candidates: jobs.map((j) => j.candidateNames),
-      maxRationaleTokens: first.maxRationaleTokens,
-      stopToken: this.stopTokens[0],
-    });
+    const pc = await answerConstraint(this.tokenizer, this.format, jobs, first.maxRationaleTokens, this.stopTokens[0]);
     const opts = {
       maxNewTokens: pc.maxNewTokens,
       temperature: first.temperature,
@@ -541,10 +534,8 @@ export class ModelSession {
     const outcomes = pc.outcome(result.tokens);
     return jobs.map((job, b) => {
       const tokens = result.tokens[b]!;
-      const body = this.stopTokens.includes(tokens[tokens.length - 1]!) ? tokens.slice(0, -1) : tokens;
-      const text = this.tokenizer.decodeSync(body, { skipSpecial: true });
+      const { text, parsed } = readAnswer(this.tokenizer, { format: this.format, candidateSids: job.candidateSids, candidateNames: job.candidateNames }, tokens, this.stopTokens);
       const K = job.candidateSids.length;
-      const parsed = parseRerankOutput(text, { format: this.format, candidateSids: job.candidateSids, candidateNames: job.candidateNames });
       let ranking: number[];
       let reasoning: string;
       let repaired: string | null = null;
@@ -581,8 +572,7 @@ export class ModelSession {
   }
 
   get padToken(): number {
-    const pad = this.tokenizer.special.pad ?? "<|pad|>";
-    return this.tokenizer.tokenToId(pad) ?? 0;
+    return padTokenId(this.tokenizer);
   }
 
   runChatBatch(jobs: ChatJob[]): ChatOutcome[] {

@@ -22,6 +22,7 @@ import { hash32 } from "./corpus.js";
 import { train, type Batch, type TrainConfig } from "./loop.js";
 import { recordStage } from "./run.js";
 import { writePromptSettings } from "../prompt/prompt-file.js";
+import { padTokenId } from "../prompt/episode.js";
 
 // What SFT reads from a trace file (src/teacher/trace-file.ts defines it, with the files).
 export type { SftTrace };
@@ -129,8 +130,7 @@ export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
   }
   if (tooLong) process.stderr.write(`sft: skipped ${tooLong} of ${traces.length} traces longer than the model's ${model.config.maxPositions} positions\n`);
   if (examples.length === 0) throw new Error(`SFT: every trace is longer than the model's ${model.config.maxPositions} positions`);
-  const padName = tokenizer.special.pad ?? tokenizer.special.eos;
-  const pad = padName ? tokenizer.requireId(padName) : 0;
+  const pad = padTokenId(tokenizer);
   const cfg: TrainConfig = {
     steps: o.steps,
     lr: o.lr,

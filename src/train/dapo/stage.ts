@@ -7,10 +7,9 @@
 import { join } from "node:path";
 import type { CandidateList } from "../../rank/candidates.js";
 import { loadHFModel, loadHFTokenizer, saveHFModel } from "../../lm/hf.js";
-import { renderChat, stopTokenIds } from "../../lm/chat.js";
-import { buildRerankPrompt, listSeed, type PromptContext, type PromptLayout } from "../../prompt/rerank-prompt.js";
-import { parseRerankOutput } from "../../prompt/parse-output.js";
-import { permutationConstraint } from "../../prompt/constraint.js";
+import { stopTokenIds } from "../../lm/chat.js";
+import { listSeed, type PromptContext, type PromptLayout } from "../../prompt/rerank-prompt.js";
+import { answerConstraint, padTokenId, prepareEpisode, readAnswer } from "../../prompt/episode.js";
 import type { OutputFormat } from "../../prompt/output-format.js";
 import { recordStage } from "../run.js";
 import { writePromptSettings } from "../../prompt/prompt-file.js";
@@ -56,6 +55,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config });
   const tokenizer = loadHFTokenizer(o.from);
   const policy = loadHFModel(o.from, o.device);
+  const stop = stopTokenIds(tokenizer);
   const tasks: RerankTaskWithNames[] = [];
   // A run draws at most steps × maxGenBatches × promptsPerStep prompts: building (and measuring
   // against the token budget) a prompt for each of tens of thousands of lists would take longer
@@ -63,44 +63,34 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   const draws = o.dapo.steps * o.dapo.maxGenBatches * o.dapo.promptsPerStep;
   const lists = o.lists.length <= draws ? o.lists : Array.from(new Rng(o.dapo.seed ^ 0x5eed).sample(o.lists.length, draws)).sort((a, b) => a - b).map((i) => o.lists[i]!);
   for (const list of lists) {
-    const prompt = await buildRerankPrompt(o.context, list, {
+    const episode = await prepareEpisode(o.context, list, {
+      tokenizer,
       format: o.format,
       layout: o.layout,
       maxHistory: o.maxHistory,
-      budget: { maxTokens: o.maxPromptTokens, tokenizer },
+      maxPromptTokens: o.maxPromptTokens,
       ...(o.shuffle ? { shuffleSeed: listSeed(o.dapo.seed, list.user, "rl") } : {}),
     });
-    const ids = (await renderChat(prompt.messages, tokenizer, { addGenerationPrompt: true })).ids;
-    // shownOrder[j] = upstream index shown at j → shownPosition[upstream] = j.
-    const shownPosition = new Array<number>(prompt.shownOrder.length);
-    prompt.shownOrder.forEach((up, j) => (shownPosition[up] = j));
     tasks.push({
-      promptIds: ids,
+      promptIds: episode.ids,
       rankPre: list.rankPre,
       listSize: list.candidates.length,
-      shownPosition,
-      candidateNames: prompt.candidateNames,
-      score: (resp) => {
-        const parsed = parseRerankOutput(tokenizer.decodeSync(resp, { skipSpecial: true }), { format: o.format, candidateSids: prompt.candidateSids, candidateNames: prompt.candidateNames });
-        return { order: parsed.ok ? parsed.ranking : null };
-      },
+      shownPosition: episode.shownPosition,
+      candidateNames: episode.candidateNames,
+      score: (resp) => ({ order: readAnswer(tokenizer, episode, resp, stop).order }),
     });
   }
   if (o.dapo.formatCredit === "first_error") {
     // The answer grammar over each task's candidates, with room for any rationale the free
     // rollout may write, locates where an invalid answer went wrong.
-    const grammar = await permutationConstraint({ tokenizer, format: o.format, candidates: tasks.map((t) => t.candidateNames), maxRationaleTokens: o.dapo.maxNewTokens });
+    const grammar = await answerConstraint(tokenizer, o.format, tasks, o.dapo.maxNewTokens);
     tasks.forEach((t, row) => (t.firstInvalidToken = (resp) => grammar.firstViolation(resp, row)));
   }
-  const stop = stopTokenIds(tokenizer);
-  const padName = tokenizer.special.pad ?? tokenizer.special.eos;
   const log = await trainDapo(policy, tasks, stageDir, o.dapo, {
     label: stage,
-    pad: padName ? tokenizer.requireId(padName) : 0,
+    pad: padTokenId(tokenizer),
     stopTokens: stop,
-    constraint: o.constrained
-      ? async (rows) => (await permutationConstraint({ tokenizer, format: o.format, candidates: rows.map((r) => (r as RerankTaskWithNames).candidateNames), maxRationaleTokens: o.maxRationaleTokens })).constraint
-      : undefined,
+    constraint: o.constrained ? async (rows) => (await answerConstraint(tokenizer, o.format, rows as RerankTaskWithNames[], o.maxRationaleTokens)).constraint : undefined,
   });
   const modelDir = join(stageDir, "model");
   saveHFModel(modelDir, policy, tokenizer);

@@ -21,7 +21,8 @@ import { Progress } from "../../util/progress.js";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
 import { parameterGroups, truncateLog } from "../loop.js";
 import { hash32 } from "../corpus.js";
-import { conditionalReward, naiveReward, DEFAULT_REWARD, type RewardConfig } from "../../reward/rank.js";
+import { DEFAULT_REWARD, type RewardConfig } from "../../reward/rank.js";
+import { rankRe, rewardByName, type RewardName } from "../../reward/registry.js";
 import { monitor, type RolloutOutcome } from "../../reward/monitors.js";
 import { dapoPolicyLoss, DAPO_CLIP, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, type ClipConfig } from "./loss.js";
 
@@ -31,6 +32,8 @@ export interface RerankTask {
   /** 1-based position of the target in the incoming order. */
   rankPre: number;
   listSize: number;
+  /** Relevance grade per incoming candidate, for lists with several positives (absent = the one target). */
+  relevance?: number[];
   /** Incoming index → position shown in the prompt (when candidates were shuffled). */
   shownPosition?: number[];
   /** Parses a response into the model's order (incoming indices, best first) or null. */
@@ -56,7 +59,8 @@ export interface DapoConfig {
   /** Optimisation passes over each rollout batch, and mini-batches per pass. */
   epochs: number;
   miniBatches: number;
-  reward: "conditional" | "naive";
+  /** A reward registered in src/reward/registry.ts. */
+  reward: RewardName;
   rewardConfig: RewardConfig;
   /** Dynamic sampling: what must vary within a group to keep it. */
   filterMetric: "rank_re" | "reward" | "none";
@@ -233,13 +237,13 @@ async function rollout(policy: DecoderLM, chosen: readonly RerankTask[], cfg: Da
 }
 
 function score(group: Sample[], cfg: DapoConfig): void {
-  const rewardOf = cfg.reward === "naive" ? naiveReward : conditionalReward;
+  const rewardOf = rewardByName(cfg.reward);
   for (const s of group) {
     const { order } = s.task.score(s.response);
-    s.rankRe = order ? order.indexOf(s.task.rankPre - 1) + 1 : null;
+    s.rankRe = rankRe(order, s.task.rankPre);
     s.errorAt = !order && cfg.formatCredit === "first_error" ? (s.task.firstInvalidToken?.(s.response) ?? null) : null;
     s.outcome = { order, shownPosition: s.task.shownPosition, rankPre: s.task.rankPre };
-    s.reward = rewardOf({ rankPre: s.task.rankPre, rankRe: s.rankRe, listSize: s.task.listSize }, cfg.rewardConfig);
+    s.reward = rewardOf({ order, rankPre: s.task.rankPre, listSize: s.task.listSize, relevance: s.task.relevance }, cfg.rewardConfig);
     if (cfg.overlongBuffer > 0) s.reward += overlongPenalty(s.response.length, cfg.maxNewTokens, cfg.overlongBuffer, cfg.overlongFactor);
   }
 }
