@@ -7,6 +7,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { generativeCheck } from "../eval/generative.js";
 import { loadDataset } from "../data/load.js";
 import { isPreset } from "../lm/presets.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
@@ -73,8 +74,7 @@ export async function midtrainCommand(args: string[]): Promise<number> {
       device: (values.device as string | undefined) ?? "cpu",
       mixture: values.mix ? parseMixture(values.mix as string) : d.mixture,
       maxHistory: numberFlag(values, "max-history", d.maxHistory),
-      evalUsers: numberFlag(values, "eval-users", d.evalUsers),
-      evalBeams: numberFlag(values, "eval-beams", d.evalBeams),
+      check: generativeCheck(ds, sidMap, { users: numberFlag(values, "eval-users", d.evalUsers), beams: numberFlag(values, "eval-beams", d.evalBeams), seed: d.seed, maxHistory: numberFlag(values, "max-history", d.maxHistory) }),
     });
     const summary = {
       params: r.params,

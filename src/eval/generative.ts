@@ -69,6 +69,21 @@ export interface GenerativeMetrics {
   seconds: number;
 }
 
+/**
+ * Mid-training's periodic check (`MidtrainOptions.check`): next-item retrieval on `users`
+ * valid-split users with a constrained beam, R@5/NDCG@5/R@10/NDCG@10. Null when users is 0.
+ */
+export function generativeCheck(ds: Dataset, sidMap: SidMap, o: { users: number; beams: number; seed: number; maxHistory: number }) {
+  return async (tokenizer: TextTokenizer, precision: "fp32" | "bf16") => {
+    if (o.users <= 0) return null;
+    const set = await prepareGenerativeEval(ds, sidMap, tokenizer, { split: "valid", users: o.users, seed: o.seed, maxHistory: o.maxHistory });
+    return (model: DecoderLM): Record<string, number> => {
+      const m = runGenerativeEval(model, set, { beams: o.beams, precision });
+      return { "recall@5": m["recall@5"], "ndcg@5": m["ndcg@5"], "recall@10": m["recall@10"], "ndcg@10": m["ndcg@10"] };
+    };
+  };
+}
+
 export async function prepareGenerativeEval(ds: Dataset, sidMap: SidMap, tokenizer: TextTokenizer, o: GenerativeEvalOptions = {}): Promise<GenerativeEvalSet> {
   const split = o.split ?? "test";
   const maxHistory = o.maxHistory ?? 20;

@@ -31,6 +31,7 @@ import { evaluateRanks, vsIncomingOf, type MethodRanks, type MethodResult, type 
 import type { Interval } from "../eval/bootstrap.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
 import { rerankWithModel, type InvalidPart } from "../eval/llm-rerank.js";
+import { generativeCheck } from "../eval/generative.js";
 import { orderByScore, rerankedRanks } from "../rank/baselines/reranker.js";
 import { monitor } from "../reward/monitors.js";
 import { pretrain, PRETRAIN_DEFAULTS } from "../train/pretrain.js";
@@ -220,7 +221,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // ---- language model stages ----
   await timed("pretrain", () => (isDone("pretrain") ? null : pretrain(ds, { ...PRETRAIN_DEFAULTS[o.preset], ...P.pretrain, preset: o.preset, runDir: o.runDir, device: o.device })));
   const mid = await timed("midtrain", async () => {
-    if (!isDone("midtrain")) await midtrain(ds, sidMap, { ...MIDTRAIN_DEFAULTS[o.preset], ...P.midtrain, runDir: o.runDir, preset: o.preset, device: o.device });
+    if (!isDone("midtrain")) {
+      const { evalUsers, evalBeams, ...m } = { ...MIDTRAIN_DEFAULTS[o.preset], ...P.midtrain };
+      await midtrain(ds, sidMap, { ...m, runDir: o.runDir, preset: o.preset, device: o.device, check: generativeCheck(ds, sidMap, { users: evalUsers, beams: evalBeams, seed: m.seed, maxHistory: m.maxHistory }) });
+    }
     return join(o.runDir, "midtrain", "model");
   });
 

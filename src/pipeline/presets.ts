@@ -10,7 +10,7 @@ import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
 import { readManifest } from "../train/run.js";
 import type { PresetName } from "../lm/presets.js";
 import type { PretrainOptions } from "../train/pretrain.js";
-import type { MidtrainOptions } from "../train/midtrain.js";
+import type { MidtrainDefaults } from "../train/midtrain.js";
 import type { DapoConfig } from "../train/dapo/trainer.js";
 import type { TraceMode } from "../teacher/teacher.js";
 import { RERANK_MIXTURE } from "../train/tasks/mixture.js";
@@ -22,7 +22,7 @@ export interface PipelinePreset {
   sasrec: Partial<Omit<SasrecConfig, "numItems">>;
   sasrecTrain: SasrecTrainOptions;
   pretrain: Partial<Pick<PretrainOptions, "steps" | "batch" | "seqLen" | "lr" | "precision">>;
-  midtrain: Partial<Pick<MidtrainOptions, "steps" | "batch" | "seqLen" | "lr" | "embedWarmupSteps" | "evalUsers" | "mixture">>;
+  midtrain: Partial<Pick<MidtrainDefaults, "steps" | "batch" | "seqLen" | "lr" | "embedWarmupSteps" | "evalUsers" | "mixture">>;
   traceMode: TraceMode;
   /**
    * Plackett–Luce temperature of the evidence teacher over its scorer's logits. Rejection

@@ -21,9 +21,9 @@
  */
 import { join } from "node:path";
 import type { Dataset } from "../data/types.js";
-import { prepareGenerativeEval, runGenerativeEval, type GenerativeEvalSet } from "../eval/generative.js";
 import { loadHFModel, loadHFTokenizer, saveHFModel } from "../lm/hf.js";
 import type { DecoderLM } from "../lm/model.js";
+import type { TextTokenizer } from "../lm/tokenizer.js";
 import type { PresetName } from "../lm/presets.js";
 import { writeSidMap, type SidMap } from "../sid/sidmap.js";
 import { manualSeed } from "../torch/index.js";
@@ -51,15 +51,25 @@ export interface MidtrainOptions {
   mixture: TaskMixture;
   /** History items in sequential prompts (and in the evaluation's). */
   maxHistory: number;
-  /** Valid-split users for the periodic generative check (0: off). */
-  evalUsers: number;
-  /** Beam width of that check. */
-  evalBeams: number;
+  /**
+   * A periodic check of the model on held-out data, logged with the training steps (off when
+   * absent). The CLI and the pipeline pass `generativeCheck` from eval/generative.ts; it is
+   * handed in rather than imported because evaluation sits above training in the import order.
+   */
+  check?: MidtrainCheck;
   /** Checkpoint every this many steps of a phase (default: 8 per phase, at least 10 steps apart). */
   checkpointEvery?: number;
 }
 
-export type MidtrainDefaults = Omit<MidtrainOptions, "runDir" | "from" | "preset" | "device">;
+/** Built once the tokenizer has its SID tokens; returns the metrics of one model, or null to skip checks. */
+export type MidtrainCheck = (tokenizer: TextTokenizer, precision: "fp32" | "bf16") => Promise<((model: DecoderLM) => Record<string, number>) | null>;
+
+export type MidtrainDefaults = Omit<MidtrainOptions, "runDir" | "from" | "preset" | "device" | "check"> & {
+  /** Valid-split users for the periodic generative check (0: off). */
+  evalUsers: number;
+  /** Beam width of that check. */
+  evalBeams: number;
+};
 
 export const MIDTRAIN_DEFAULTS: Record<PresetName, MidtrainDefaults> = {
   tiny: { steps: 40, embedWarmupSteps: 5, batch: 8, seqLen: 128, lr: 3e-3, precision: "fp32", seed: 0, mixture: DEFAULT_MIXTURE, maxHistory: 10, evalUsers: 0, evalBeams: 10 },
@@ -99,7 +109,7 @@ export async function midtrain(ds: Dataset, sidMap: SidMap, o: MidtrainOptions):
   const before = tokenizer.vocabSize;
   tokenizer.addSidTokens({ levels: sidMap.levels, codebookSize: sidMap.codebookSize });
   const corpus = await MidtrainCorpus.create(ds, sidMap, tokenizer, { mixture: o.mixture, maxHistory: o.maxHistory });
-  const check = o.evalUsers > 0 ? await prepareGenerativeEval(ds, sidMap, tokenizer, { split: "valid", users: o.evalUsers, seed: o.seed, maxHistory: o.maxHistory }) : null;
+  const check = o.check ? await o.check(tokenizer, o.precision) : null;
 
   manualSeed(o.seed);
   let model: DecoderLM = loadHFModel(from, o.device);
@@ -124,7 +134,7 @@ export async function midtrain(ds: Dataset, sidMap: SidMap, o: MidtrainOptions):
     label,
     // Global step numbering: the data of step s does not depend on the phase it falls in.
     batch: (step, micro) => corpus.batch(shape, offset + step, micro),
-    evaluate: check ? (m) => validMetrics(m, check, o.evalBeams, o.precision) : undefined,
+    evaluate: check ?? undefined,
   });
 
   const t0 = performance.now();
@@ -190,11 +200,6 @@ function freezeAllBut(model: DecoderLM, keep: (name: string) => boolean) {
   const frozen = model.namedParameters().filter(([name, p]) => p.requiresGrad && !keep(name)).map(([, p]) => p);
   for (const p of frozen) p.requiresGrad_(false);
   return frozen;
-}
-
-function validMetrics(model: DecoderLM, set: GenerativeEvalSet, beams: number, precision: "fp32" | "bf16"): Record<string, number> {
-  const m = runGenerativeEval(model, set, { beams, precision });
-  return { "recall@5": m["recall@5"], "ndcg@5": m["ndcg@5"], "recall@10": m["recall@10"], "ndcg@10": m["ndcg@10"] };
 }
 
 /** The last log entry's generative-check numbers (named without the prefix), or null. */

@@ -1,3 +1,4 @@
+import { generativeCheck } from "../../src/eval/generative.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -51,7 +52,7 @@ test("midtrain: SID tokens added, vocabulary grown, HF folder loadable, stage re
     const base = join(root, "base");
     const { ds, sidMap, tokenizer: baseTok } = baseModel(base);
     const run = join(root, "run");
-    const r = await midtrain(ds, sidMap, options(run, base, { evalUsers: 6, evalBeams: 10 }));
+    const r = await midtrain(ds, sidMap, options(run, base, { check: generativeCheck(ds, sidMap, { users: 6, beams: 10, seed: 0, maxHistory: 5 }) }));
     assert.equal(r.addedTokens, 2 + LEVELS * CODEBOOK);
     assert.ok(Number.isFinite(r.finalLoss) && r.finalLoss < r.firstLoss, `loss falls: ${r.firstLoss} → ${r.finalLoss}`);
     assert.equal(r.log.length, 8);
