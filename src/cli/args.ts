@@ -168,7 +168,7 @@ export const round = (x: number, digits = 4): number => Math.round(x * 10 ** dig
 
 /**
  * The flags every dataset-reading command takes: the catalogue (--dataset, --data-dir) and, for
- * the synthetic one, its size, seed and product lines (--users, --items, --seed, --product-lines). `--seed` is the catalogue's
+ * the synthetic one, its size, seed, product lines and description length (--users, --items, --seed, --product-lines, --description-words). `--seed` is the catalogue's
  * seed in every command, so that one value names the same catalogue in every stage.
  */
 export const DATASET_OPTIONS = {
@@ -178,6 +178,7 @@ export const DATASET_OPTIONS = {
   items: { type: "string" },
   seed: { type: "string" },
   "product-lines": { type: "string" },
+  "description-words": { type: "string" },
 } as const;
 
 export interface DatasetFlags {
@@ -187,6 +188,8 @@ export interface DatasetFlags {
   items?: number;
   /** synthetic: the chance a complement step follows the item's product line (`gr2 demo`'s catalogue: 0.8). */
   productLines?: number;
+  /** synthetic: words of description per item (long-text catalogues). */
+  descriptionWords?: number;
   seed?: number;
 }
 
@@ -216,6 +219,7 @@ export function datasetFlags(values: Record<string, unknown>, o: DatasetFlagOpti
     seed: integerFlag(values, aliased ?? "seed"),
   };
   const productLines = numberFlag(values, "product-lines", undefined, { min: 0, max: 1 });
+  const descriptionWords = integerFlag(values, "description-words", 0);
   if (aliased) o.warn?.(`warning: --${aliased} is deprecated; use --seed`);
-  return productLines === undefined ? flags : { ...flags, productLines };
+  return { ...flags, ...(productLines !== undefined ? { productLines } : {}), ...(descriptionWords !== undefined ? { descriptionWords } : {}) };
 }

@@ -41,6 +41,8 @@ export interface LoadOptions {
   maxLen?: number;
   /** synthetic: the chance a complement step follows the item's product line (see SyntheticOptions). */
   productLines?: number;
+  /** synthetic: words of description per item (see SyntheticOptions). */
+  descriptionWords?: number;
   /** movielens-100k and recbole: keep only ratings ≥ this (users left with < 3 items are dropped). */
   minRating?: number;
 }
@@ -50,7 +52,7 @@ const KNOWN = "amazon-<name> (e.g. amazon-beauty), movielens-100k, recbole:<path
 export async function loadDataset(options: LoadOptions): Promise<Dataset> {
   const { name } = options;
   if (name === "synthetic") {
-    return generateSynthetic({ users: options.users, items: options.items, seed: options.seed, minLen: options.minLen, maxLen: options.maxLen, productLines: options.productLines });
+    return generateSynthetic({ users: options.users, items: options.items, seed: options.seed, minLen: options.minLen, maxLen: options.maxLen, productLines: options.productLines, descriptionWords: options.descriptionWords });
   }
   if (name.startsWith("recbole:")) {
     return readRecbole(resolve(name.slice("recbole:".length)), { minRating: options.minRating });

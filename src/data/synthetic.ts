@@ -35,9 +35,16 @@ export interface SyntheticOptions {
    * structure, which the upstream ranker already captures.
    */
   productLines?: number;
+  /**
+   * Words of description per item (default 0: none). Real catalogues carry long, repetitive
+   * descriptions with odd characters; this gives the synthetic one such text, so tests and
+   * benchmarks can check that nothing downstream slows or grows with it (`itemText` keeps a
+   * bounded part). Drawn from a generator of its own: the catalogue and sequences are unchanged.
+   */
+  descriptionWords?: number;
 }
 
-export const SYNTHETIC_DEFAULTS = { users: 200, items: 300, seed: 42, minLen: 5, maxLen: 20, productLines: 0 } as const;
+export const SYNTHETIC_DEFAULTS = { users: 200, items: 300, seed: 42, minLen: 5, maxLen: 20, productLines: 0, descriptionWords: 0 } as const;
 
 /**
  * Step probabilities: complement of the current leaf, a preferred leaf, popularity noise. When
@@ -140,12 +147,14 @@ export function generateSynthetic(options: SyntheticOptions = {}): Dataset {
     minLen: options.minLen ?? d.minLen,
     maxLen: options.maxLen ?? d.maxLen,
     productLines: options.productLines ?? d.productLines,
+    descriptionWords: options.descriptionWords ?? d.descriptionWords,
   };
   checkOptions(o);
   const rng = new Rng(o.seed);
 
   const brands = makeBrands(rng, Math.min(60, Math.max(TOP_CATEGORIES.length, Math.round(o.items / 25))));
   const { items, leafOf } = makeItems(rng, o.items, brands);
+  if (o.descriptionWords > 0) describeItems(new Rng(o.seed ^ 0xd35c), items, o.descriptionWords);
   const sampler = new ItemSampler(rng, items, leafOf);
   // Drawn only when asked for, so catalogues without product lines stay as they were.
   const partner = o.productLines > 0 ? linePartners(rng, items, leafOf) : null;
@@ -190,6 +199,7 @@ function checkOptions(o: Required<SyntheticOptions>): void {
   positiveInt("minLen", o.minLen);
   positiveInt("maxLen", o.maxLen);
   if (!Number.isInteger(o.seed)) throw new RangeError(`synthetic: seed must be an integer, got ${o.seed}`);
+  if (!(Number.isInteger(o.descriptionWords) && o.descriptionWords >= 0)) throw new RangeError(`synthetic: descriptionWords must be an integer ≥ 0, got ${o.descriptionWords}`);
   if (!(o.productLines >= 0 && o.productLines <= 1)) throw new RangeError(`synthetic: productLines must be a probability in [0, 1], got ${o.productLines}`);
   if (o.minLen > o.maxLen) throw new RangeError(`synthetic: minLen ${o.minLen} is above maxLen ${o.maxLen}`);
   if (o.minLen > o.items) throw new RangeError(`synthetic: minLen ${o.minLen} is above the number of items ${o.items} (no repeats per user)`);
@@ -233,6 +243,24 @@ function makeItems(rng: Rng, count: number, brands: Brand[]): { items: Item[]; l
     leafOf.push(leaf);
   }
   return { items, leafOf };
+}
+
+/**
+ * Marketing copy of `words` words per item: its own title and category words among filler,
+ * repeated phrases, HTML entities and non-ASCII characters, as scraped descriptions have.
+ */
+function describeItems(rng: Rng, items: Item[], words: number): void {
+  const FILLER = ["with", "for", "and", "your", "skin", "hair", "formula", "enriched", "vitamin", "E", "&amp;", "100%", "dermatologist-tested", "crème", "naturel", "™", "free", "from", "parabens", "—", "ideal", "daily", "use", "<b>new</b>", "size:", "ml", "🌿"];
+  for (const item of items) {
+    const own = [...item.title.split(" "), ...item.categories.flatMap((c) => c.split(" "))];
+    const out: string[] = [];
+    while (out.length < words) {
+      const r = rng.next();
+      if (r < 0.05 && out.length >= 8) out.push(...out.slice(0, 8)); // repeated sentences
+      else out.push(r < 0.35 ? rng.pick(own) : r < 0.9 ? rng.pick(FILLER) : rng.pick(SYLLABLES) + rng.pick(SYLLABLES));
+    }
+    item.description = out.slice(0, words).join(" ");
+  }
 }
 
 /** Draws items by popularity: globally, within a leaf, or within a leaf and brand. */

@@ -94,7 +94,22 @@ export function itemText(item: Item): string {
   if (item.brand) parts.push(`brand: ${item.brand}`);
   if (item.categories.length > 0) parts.push(`category: ${item.categories.join(" > ")}`);
   if (item.price !== undefined) parts.push(`price: ${formatPrice(item.price)}`);
+  if (item.description) parts.push(`description: ${firstWords(item.description, ITEM_TEXT_DESCRIPTION_WORDS)}`);
   return parts.join(" | ");
+}
+
+/**
+ * Description words an item text keeps. Scraped descriptions run to thousands of words; a
+ * bounded opening keeps what distinguishes the item (it usually restates the title and the
+ * product type) while every consumer of item texts (SID embeddings, the tokenizer, mid-training
+ * captions) costs the same on a catalogue with long descriptions as on one without.
+ */
+export const ITEM_TEXT_DESCRIPTION_WORDS = 24;
+
+/** The first `n` whitespace-separated words of `text`. */
+export function firstWords(text: string, n: number): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  return words.length <= n ? words.join(" ") : words.slice(0, n).join(" ");
 }
 
 /** Two decimals for prices with cents, none for whole numbers (12 rather than 12.00). */

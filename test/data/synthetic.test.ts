@@ -89,3 +89,16 @@ test("bad options are rejected with the option's name", () => {
   assert.throws(() => generateSynthetic({ minLen: 8, maxLen: 5 }), /minLen 8 is above maxLen 5/);
   assert.throws(() => generateSynthetic({ items: 3, minLen: 5 }), /above the number of items/);
 });
+
+test("descriptionWords gives every item a long description and leaves the catalogue and sequences as they were", () => {
+  const plain = generateSynthetic({ users: 60, items: 120, seed: 5 });
+  const long = generateSynthetic({ users: 60, items: 120, seed: 5, descriptionWords: 500 });
+  assert.deepEqual(long.interactions, plain.interactions);
+  long.catalogue.items.forEach((it, i) => {
+    const { description, ...rest } = it;
+    assert.deepEqual(rest, plain.catalogue.items[i]);
+    assert.equal(description!.split(" ").length, 500);
+  });
+  assert.ok(long.catalogue.items.some((it) => /&amp;|™|🌿/.test(it.description!)), "odd characters, as scraped text has");
+  assert.throws(() => generateSynthetic({ descriptionWords: -1 }), /descriptionWords must be an integer ≥ 0/);
+});

@@ -41,3 +41,13 @@ test("itemText renders title, brand, categories and price on one line, leaving o
   assert.equal(itemText({ index: 1, id: "A2", title: "Plain", categories: [], price: 12 }), "Plain | price: 12");
   assert.equal(itemText({ index: 2, id: "B000GZES7A", title: "", categories: ["Beauty"] }), "item B000GZES7A | category: Beauty");
 });
+
+test("itemText keeps a bounded opening of the description, whatever its length", async () => {
+  const { ITEM_TEXT_DESCRIPTION_WORDS } = await import("../../src/data/text.js");
+  const base = { index: 0, id: "x", title: "Rose Water Toner", categories: ["Skin Care"], brand: "Aqua" };
+  const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
+  assert.equal(itemText(base), "Rose Water Toner | brand: Aqua | category: Skin Care");
+  assert.equal(itemText({ ...base, description: "Soothing   toner\nfor dry skin" }), "Rose Water Toner | brand: Aqua | category: Skin Care | description: Soothing toner for dry skin");
+  const short = itemText({ ...base, description: words(ITEM_TEXT_DESCRIPTION_WORDS) });
+  assert.equal(itemText({ ...base, description: words(5000) }), short);
+});

@@ -204,3 +204,17 @@ test("mixture: ratios are honoured, parsed from flags, and tasks without example
   const only = new TaskSampler(Object.values(corpus.tasks), parseMixture("caption=2,general=2"));
   assert.deepEqual(only.ratios, { caption: 0.5, general: 0.5 });
 });
+
+test("caption texts are bounded: a catalogue with 2,000-word descriptions and very long titles costs what a plain one does", async () => {
+  const { ds, tokenizer, sidMap } = fixture();
+  const long = { ...ds, catalogue: { ...ds.catalogue, items: ds.catalogue.items.map((it) => ({ ...it, title: `${it.title} ${"extra long title words ".repeat(40)}`, description: "long description text ".repeat(700) })) } };
+  const ctx = await TaskContext.create(long, sidMap, tokenizer);
+  assert.ok(ctx.texts.every((t) => t.length <= 64), `longest caption ${Math.max(...ctx.texts.map((t) => t.length))} tokens`);
+  assert.ok(ctx.titles.every((t) => t.length <= 16));
+  // A text under the bound is kept whole.
+  const plain = await TaskContext.create(ds, sidMap, tokenizer);
+  for (const [i, t] of plain.texts.entries()) {
+    const whole = await tokenizer.encode(itemText(ds.catalogue.items[i]!));
+    assert.deepEqual(t, whole.length <= 64 ? whole : whole.slice(0, 64));
+  }
+});

@@ -73,13 +73,19 @@ export function candidatesPrompt(fragments: Fragments, sids: readonly (readonly 
 export interface TaskContextOptions {
   /** Titles in the persona task are cut to this many tokens (default 16). */
   maxTitleTokens?: number;
+  /**
+   * Item texts (captions) are cut to this many tokens (default 64): a catalogue's longest
+   * texts would otherwise set the cost of every caption example. `itemText` already bounds
+   * descriptions; this bounds pathological titles and category paths too.
+   */
+  maxTextTokens?: number;
 }
 
 export class TaskContext {
   private constructor(
     /** Per item, its SID token ids. */
     readonly sids: readonly number[][],
-    /** Per item, `itemText` tokens (title | brand | category | price). */
+    /** Per item, `itemText` tokens (title | brand | category | price | description opening), at most `maxTextTokens`. */
     readonly texts: readonly number[][],
     /** Per item, its title's first tokens. */
     readonly titles: readonly number[][],
@@ -96,7 +102,7 @@ export class TaskContext {
   static async create(ds: Dataset, sidMap: SidMap, tokenizer: TextTokenizer, o: TaskContextOptions = {}): Promise<TaskContext> {
     const items = ds.catalogue.items;
     const sids = itemSidTokens(ds, sidMap, tokenizer);
-    const texts = await tokenizer.encodeBatch(items.map(itemText));
+    const texts = (await tokenizer.encodeBatch(items.map(itemText))).map((t) => t.slice(0, o.maxTextTokens ?? 64));
     const maxTitle = o.maxTitleTokens ?? 16;
     const titles = (await tokenizer.encodeBatch(items.map((it) => it.title || `item ${it.id}`))).map((t) => t.slice(0, maxTitle));
     const labelIndex = new Map<string, number>();
