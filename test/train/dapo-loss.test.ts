@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as torch from "../../src/torch/index.js";
-import { dapoPolicyLoss, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty } from "../../src/train/dapo/loss.js";
+import { dapoPolicyLoss, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, reverseKL } from "../../src/train/dapo/loss.js";
 
 const t = (xs: number[], shape: number[]) => torch.tensor(xs, shape);
 
@@ -70,4 +70,20 @@ test("firstErrorAdvantages: an invalid answer's Â sits on its first error token
   const A = t(firstErrorAdvantages([-1], [4], [2])!, [1, 4]);
   dapoPolicyLoss(logp, logp.detach(), A, t([1, 1, 1, 1], [1, 4])).loss.backward();
   assert.deepEqual([...logp.grad!.toFloat32Array()].map((g) => Math.round(g * 100) / 100 + 0), [0, 0, 0.25, 0]);
+});
+
+test("reverseKL: zero against itself, the closed form for two distributions, gradient only through the student", () => {
+  torch.tidy(() => {
+    const p = torch.tensor([0.7, 0.2, 0.1], [1, 1, 3]).log();
+    const q = torch.tensor([0.2, 0.5, 0.3], [1, 1, 3]).log();
+    assert.ok(Math.abs(reverseKL(p, p).item()) < 1e-7);
+    const expected = 0.7 * Math.log(0.7 / 0.2) + 0.2 * Math.log(0.2 / 0.5) + 0.1 * Math.log(0.1 / 0.3);
+    assert.ok(Math.abs(reverseKL(p, q).item() - expected) < 1e-6);
+    assert.deepEqual(reverseKL(p, q).shape, [1, 1]);
+    // Minimising it moves the student's logits toward the teacher's distribution.
+    const logits = torch.tensor([2, 0, -1], [1, 1, 3]).requiresGrad_(true);
+    reverseKL(logits.logSoftmax(-1), q).sum().backward();
+    const g = logits.grad!.toArray() as number[];
+    assert.ok(g[0]! > 0 && g[1]! < 0, `gradient ${g.map((x) => x.toFixed(3))}`);
+  });
 });

@@ -75,3 +75,38 @@ test("a resumed DAPO run continues from its checkpoint to the same parameters", 
     rmSync(dirB, { recursive: true, force: true });
   }
 });
+
+test("on-policy distillation: with no reward signal at all, the student moves to the teacher's distribution", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gr2-opd-"));
+  const dirT = mkdtempSync(join(tmpdir(), "gr2-opd-t-"));
+  const small = (seed: number) => {
+    torch.manualSeed(seed);
+    return new DecoderLM(makeConfig({ vocabSize: 24, hiddenSize: 32, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 16 }));
+  };
+  try {
+    // The teacher learns the game by DAPO (answer 2); the student never sees a reward that varies.
+    const teacher = small(3);
+    await trainDapo(teacher, tasks(), dirT, { ...DAPO_DEFAULTS, steps: 12, promptsPerStep: 3, groupSize: 8, maxNewTokens: 1, lr: 1e-2, checkpointEvery: 12 });
+    const flat = tasks().map((t) => ({ ...t, score: () => ({ order: null }) })); // every answer "invalid": one reward for all
+    const student = small(4);
+    const before = p2(student);
+    const cfg = { ...DAPO_DEFAULTS, steps: 15, promptsPerStep: 3, groupSize: 8, maxNewTokens: 1, lr: 1e-2, checkpointEvery: 15, distillCoef: 1 };
+    const logs = await trainDapo(student, flat, dir, cfg, { teacher });
+    const after = p2(student);
+    assert.ok(p2(teacher) > 0.5, `teacher p(answer) ${p2(teacher).toFixed(3)}`);
+    assert.ok(after > before + 0.2, `student p(answer) ${before.toFixed(3)} → ${after.toFixed(3)} (teacher ${p2(teacher).toFixed(3)})`);
+    assert.ok(logs.every((l) => l.kept_group_fraction === 1), "every group is optimised, none filtered");
+    assert.ok(logs.at(-1)!.distill_kl < logs[0]!.distill_kl, `KL ${logs[0]!.distill_kl.toFixed(3)} → ${logs.at(-1)!.distill_kl.toFixed(3)}`);
+    // Without distillation the same flat rewards leave the student where it was (no group has signal).
+    const control = small(4);
+    await trainDapo(control, flat, mkdtempSync(join(tmpdir(), "gr2-opd-c-")), { ...cfg, distillCoef: 0 });
+    assert.ok(Math.abs(p2(control) - before) < 1e-6);
+    // A teacher with another vocabulary, or distillation without a teacher, is refused.
+    const other = new DecoderLM(makeConfig({ vocabSize: 30, hiddenSize: 32, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 16 }));
+    await assert.rejects(trainDapo(small(5), flat, mkdtempSync(join(tmpdir(), "gr2-opd-x-")), cfg, { teacher: other }), /teacher's vocabulary has 30 tokens, the student's 24; they must share one tokenizer/);
+    await assert.rejects(trainDapo(small(5), flat, mkdtempSync(join(tmpdir(), "gr2-opd-y-")), cfg), /needs a teacher model/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(dirT, { recursive: true, force: true });
+  }
+});

@@ -63,6 +63,22 @@ export function k3KL(logp: Tensor, refLogp: Tensor): Tensor {
   });
 }
 
+/**
+ * On-policy distillation's anchor (GR2 technical report §OPD, Eq. 4): at every position of the
+ * student's own sample, the reverse KL from the student to a frozen teacher, exact over the
+ * vocabulary:
+ *
+ *   KL_t = Σ_v π_θ(v | q, o_<t) · ( log π_θ(v | q, o_<t) − log π_T(v | q, o_<t) )
+ *
+ * logProbs, teacherLogProbs: [N, L, V] log-softmaxed; returns [N, L]. Reverse KL is mode-seeking:
+ * the student is pushed off tokens the teacher finds unlikely rather than made to cover all
+ * of the teacher's mass, which suits a smaller student. The teacher gives log-probabilities,
+ * never labels. (`k3KL(logp, teacherLogp)` on the sampled token is the one-sample estimate.)
+ */
+export function reverseKL(logProbs: Tensor, teacherLogProbs: Tensor): Tensor {
+  return tidy(() => logProbs.exp().mul(logProbs.sub(teacherLogProbs)).sum(-1));
+}
+
 /** Group-normalised advantages Â_i = (R_i − mean_g) / (std_g + eps), groups of `groupSize` consecutive rewards. */
 export function groupAdvantages(rewards: readonly number[], groupSize: number, eps = 1e-6): number[] {
   if (rewards.length % groupSize !== 0) throw new Error(`groupAdvantages: ${rewards.length} rewards do not split into groups of ${groupSize}`);

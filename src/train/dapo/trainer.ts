@@ -24,7 +24,7 @@ import { hash32 } from "../corpus.js";
 import { DEFAULT_REWARD, type RewardConfig } from "../../reward/rank.js";
 import { rankRe, rewardByName, type RewardName } from "../../reward/registry.js";
 import { monitor, type RolloutOutcome } from "../../reward/monitors.js";
-import { dapoPolicyLoss, DAPO_CLIP, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, type ClipConfig } from "./loss.js";
+import { dapoPolicyLoss, DAPO_CLIP, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, reverseKL, type ClipConfig } from "./loss.js";
 
 /** One re-ranking prompt the policy answers. */
 export interface RerankTask {
@@ -72,6 +72,15 @@ export interface DapoConfig {
   /** Coefficient of the k3 KL to the frozen reference (0 = off, DAPO's default). */
   klCoef: number;
   /**
+   * On-policy distillation (technical report §OPD, Eq. 4): weight of the per-token reverse KL
+   * from the policy to `DapoRunOptions.teacher` on the policy's own samples (0 = off). With it
+   * on, every group is optimised, also those whose rewards do not vary (dynamic sampling would
+   * drop them): the teacher's distribution gives them gradient.
+   */
+  distillCoef: number;
+  /** `exact`: the KL over the whole vocabulary at each position (`reverseKL`); `k3`: exp(Δ) − Δ − 1 on the sampled token. */
+  distillEstimator: "exact" | "k3";
+  /**
    * Where an invalid answer's advantage applies. `sequence` (the paper's): every token of the
    * answer, like any other sample. `first_error`: only the token where the answer left the
    * grammar (`RerankTask.firstInvalidToken`: the first wrong code of an unknown SID, the code
@@ -101,6 +110,8 @@ export const DAPO_DEFAULTS: Omit<DapoConfig, "steps" | "maxNewTokens"> = {
   overlongBuffer: 0,
   overlongFactor: 1,
   klCoef: 0,
+  distillCoef: 0,
+  distillEstimator: "exact",
   formatCredit: "sequence",
   checkpointEvery: 10,
   seed: 0,
@@ -120,6 +131,8 @@ export interface DapoStepLog {
   clip_frac_high: number;
   response_length: number;
   kept_group_fraction: number;
+  /** On-policy distillation: mean per-token reverse KL to the teacher (0 when off). */
+  distill_kl: number;
   loss: number;
   tokens_per_s: number;
   seconds_generation: number;
@@ -140,6 +153,8 @@ interface Sample {
 export interface DapoRunOptions {
   /** Frozen reference policy for the optional k3 KL term. */
   reference?: DecoderLM;
+  /** Frozen teacher for on-policy distillation (`distillCoef`); it must share the policy's tokenizer. */
+  teacher?: DecoderLM;
   resume?: boolean;
   label?: string;
   pad?: number;
@@ -149,6 +164,11 @@ export interface DapoRunOptions {
 
 export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[], runDir: string, cfg: DapoConfig, o: DapoRunOptions = {}): Promise<DapoStepLog[]> {
   if (tasks.length === 0) throw new Error("DAPO needs at least one prompt");
+  const distill = cfg.distillCoef > 0;
+  if (distill && !o.teacher) throw new Error("DAPO: distillCoef > 0 needs a teacher model (on-policy distillation)");
+  if (o.teacher && o.teacher.config.vocabSize !== policy.config.vocabSize) {
+    throw new Error(`on-policy distillation: the teacher's vocabulary has ${o.teacher.config.vocabSize} tokens, the student's ${policy.config.vocabSize}; they must share one tokenizer`);
+  }
   mkdirSync(runDir, { recursive: true });
   const opt = new AdamW(parameterGroups(policy, { weightDecay: cfg.weightDecay }), { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const logPath = join(runDir, "metrics.jsonl");
@@ -179,13 +199,13 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
         for (const group of groups) {
           all.push(...group);
           const metric = group.map((s) => (cfg.filterMetric === "rank_re" ? (s.rankRe ?? -1) : s.reward));
-          if (cfg.filterMetric === "none" || groupsWithSignal(metric, cfg.groupSize).length > 0) kept.push(group);
+          if (distill || cfg.filterMetric === "none" || groupsWithSignal(metric, cfg.groupSize).length > 0) kept.push(group);
         }
       }
       const batchGroups = kept.slice(0, cfg.promptsPerStep);
       // ---- 4. optimise ----
       const o0 = performance.now();
-      const stats = batchGroups.length > 0 ? optimise(policy, opt, batchGroups, cfg, o.reference) : { loss: 0, entropy: 0, clipLow: 0, clipHigh: 0, tokens: 0 };
+      const stats = batchGroups.length > 0 ? optimise(policy, opt, batchGroups, cfg, o.reference, o.teacher) : { loss: 0, entropy: 0, clipLow: 0, clipHigh: 0, tokens: 0, distillKL: 0 };
       const tOpt = performance.now() - o0;
       const rewards = all.map((s) => s.reward);
       const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
@@ -206,6 +226,7 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
         response_length: mean0(all.map((s) => s.response.length)),
         kept_group_fraction: groupsSeen ? kept.length / groupsSeen : 0,
         loss: stats.loss,
+        distill_kl: stats.distillKL,
         tokens_per_s: (all.reduce((a, s) => a + s.response.length, 0) + stats.tokens) / seconds,
         seconds_generation: tGen / 1000,
         seconds_scoring: tScore / 1000,
@@ -249,6 +270,8 @@ function score(group: Sample[], cfg: DapoConfig): void {
 }
 
 interface OptStats {
+  /** Per-token reverse KL to the teacher over the rollout batch (0 without distillation). */
+  distillKL: number;
   loss: number;
   entropy: number;
   clipLow: number;
@@ -257,7 +280,7 @@ interface OptStats {
 }
 
 /** Token log-probs of each response under `model`, with the [N, L] response mask and entropy. */
-function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperature: number): { logp: Tensor; mask: Tensor; entropy: Tensor } {
+function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperature: number): { logp: Tensor; logProbs: Tensor; mask: Tensor; entropy: Tensor } {
   const P = Math.max(...samples.map((s) => s.task.promptIds.length));
   const L = Math.max(1, ...samples.map((s) => s.response.length));
   const N = samples.length;
@@ -281,10 +304,10 @@ function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperat
   const logp = logProbs.gather(2, int64(targets, [N, L, 1], model.device)).squeeze(2);
   const maskT = tensor(mask, [N, L], { device: model.device });
   const entropy = noGrad(() => logProbs.exp().mul(logProbs).sum(-1).neg().mul(maskT).sum().div(Math.max(1, maskT.sum().item())));
-  return { logp, mask: maskT, entropy };
+  return { logp, logProbs, mask: maskT, entropy };
 }
 
-function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoConfig, reference?: DecoderLM): OptStats {
+function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoConfig, reference?: DecoderLM, teacher?: DecoderLM): OptStats {
   const samples = groups.flat();
   const advantages = groupAdvantages(samples.map((s) => s.reward), cfg.groupSize);
   const totalTokens = Math.max(1, samples.reduce((a, s) => a + s.response.length, 0));
@@ -296,18 +319,27 @@ function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoCo
   let entropy = 0;
   let clipLow = 0;
   let clipHigh = 0;
+  let distillKL = 0;
   policy.train();
   try {
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       chunks.forEach((idx, c) => {
         tidy(() => {
           const batch = idx.map((i) => samples[i]!);
-          const { logp, mask, entropy: ent } = responseLogProbs(policy, batch, cfg.temperature);
+          const { logp, logProbs, mask, entropy: ent } = responseLogProbs(policy, batch, cfg.temperature);
           const A = advantageTensor(batch, idx.map((i) => advantages[i]!), policy.device);
           // Token-level normalisation over the whole rollout batch (every mini-batch shares it).
           const r = dapoPolicyLoss(logp, oldLogp[c]!, A, mask, cfg.clip, totalTokens);
           let total = r.loss;
           if (refLogp && cfg.klCoef > 0) total = total.add(k3KL(logp, refLogp[c]!).mul(mask).sum().div(totalTokens).mul(cfg.klCoef));
+          if (teacher && cfg.distillCoef > 0) {
+            // The teacher reads the same prompt and sample; it is never updated.
+            const t = noGrad(() => responseLogProbs(teacher, batch, cfg.temperature));
+            const kl = cfg.distillEstimator === "exact" ? reverseKL(logProbs, t.logProbs) : k3KL(logp, t.logp);
+            const klSum = kl.mul(mask).sum().div(totalTokens);
+            distillKL += klSum.item() / cfg.epochs;
+            total = total.add(klSum.mul(cfg.distillCoef));
+          }
           total.backward();
           clipGradNorm(opt.params, cfg.gradClip);
           opt.step();
@@ -323,7 +355,7 @@ function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoCo
     for (const t of [...oldLogp, ...(refLogp ?? [])]) t.dispose();
     policy.eval();
   }
-  return { loss: loss / cfg.epochs, entropy, clipLow: clipLow / cfg.epochs, clipHigh: clipHigh / cfg.epochs, tokens: totalTokens * cfg.epochs };
+  return { loss: loss / cfg.epochs, entropy, clipLow: clipLow / cfg.epochs, clipHigh: clipHigh / cfg.epochs, tokens: totalTokens * cfg.epochs, distillKL };
 }
 
 /** Â for a mini-batch: [n], or [n, L] when some invalid answer's credit goes to its first error token. */
