@@ -483,3 +483,16 @@ export class TextTokenizer {
     return codes;
   }
 }
+
+/**
+ * Where two tokenizers disagree (vocabulary size, or the first id that names another token), or
+ * null when they are the same. Distillation compares token distributions id by id, so a
+ * student and teacher must agree on every id.
+ */
+export function tokenizerMismatch(a: TextTokenizer, b: TextTokenizer): string | null {
+  if (a.vocabSize !== b.vocabSize) return `${a.vocabSize} tokens against ${b.vocabSize}`;
+  for (let id = 0; id < a.vocabSize; id++) {
+    if (a.idToToken(id) !== b.idToToken(id)) return `id ${id} is ${JSON.stringify(a.idToToken(id))} against ${JSON.stringify(b.idToToken(id))}`;
+  }
+  return null;
+}

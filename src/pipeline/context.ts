@@ -8,6 +8,9 @@ import { evidenceSource, EVIDENCE_SETS, type EvidenceSet } from "../rank/evidenc
 import { datasetPromptContext } from "../prompt/rerank-prompt.js";
 import { readManifest } from "../train/run.js";
 import type { SidMap } from "../sid/sidmap.js";
+import type { CandidateList } from "../rank/candidates.js";
+import { holdOutUsers } from "../rank/baselines/listwise-train.js";
+import { Rng } from "../util/rng.js";
 
 export function runPromptContext(ds: Dataset, sidMap: SidMap, split: Split, set: EvidenceSet) {
   const source = evidenceSource(ds.catalogue.items, split.train, ds.interactions.userIds);
@@ -18,4 +21,23 @@ export function runPromptContext(ds: Dataset, sidMap: SidMap, split: Split, set:
 export function runEvidenceSet(runDir: string): EvidenceSet {
   const set = readManifest(runDir).stages.evidence?.config?.set;
   return EVIDENCE_SETS.includes(set as EvidenceSet) ? (set as EvidenceSet) : "none";
+}
+
+/**
+ * The lists a run's re-ranker learns from and the slice held out for model selection: the valid
+ * lists of 90% of users and the train-prefix lists of those same users (never the held-out
+ * users'), sampled to `learnUsers` (0 = all). The pipeline, `gr2 distill` and the ablations
+ * agree on them, so no stage learns from another's held-out or test lists.
+ */
+export function reRankerLists(valid: readonly CandidateList[], train: readonly CandidateList[], learnUsers: number, seed: number) {
+  const { train: learnValid, heldOut: heldOutValid } = holdOutUsers(valid, 0.1, seed);
+  const heldOutUsers = new Set(heldOutValid.map((l) => l.user));
+  const learnLists = sample([...learnValid, ...train.filter((l) => !heldOutUsers.has(l.user))], learnUsers, seed);
+  return { learnLists, heldOutValid };
+}
+
+/** A seeded sample of n lists in their original order (all when n ≤ 0 or n ≥ the count). */
+export function sample<T>(xs: readonly T[], n: number, seed: number): T[] {
+  if (n <= 0 || n >= xs.length) return [...xs];
+  return Array.from(new Rng(seed).sample(xs.length, n)).sort((a, b) => a - b).map((i) => xs[i]!);
 }

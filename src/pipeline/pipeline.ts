@@ -41,7 +41,7 @@ import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
-import { runPromptContext } from "./context.js";
+import { reRankerLists, runPromptContext, sample } from "./context.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
 import { generateTraces, type TraceRecord } from "../teacher/traces.js";
 import { readJsonLines } from "../teacher/trace-file.js";
@@ -187,10 +187,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return { valid: v, test: t, train: tr };
   });
   // The re-ranker learns from the valid lists of most users; a held-out slice is for model selection.
-  const { train: learnValid, heldOut: heldOutValid } = holdOutUsers(valid, 0.1, o.seed);
-  const heldOutUsers = new Set(heldOutValid.map((l) => l.user));
   // ...and from the train-prefix lists of the same users (never the held-out users').
-  const learnLists = sample([...learnValid, ...train.filter((l) => !heldOutUsers.has(l.user))], P.learnUsers, o.seed);
+  const { learnLists, heldOutValid } = reRankerLists(valid, train, P.learnUsers, o.seed);
   const evalLists = sample(test, P.evalUsers, o.seed);
 
   // ---- collaborative evidence and the scorer over it (the teacher's ranker, and a baseline) ----
@@ -399,8 +397,3 @@ function scoresOf(scores: ReadonlyMap<string, Float32Array[]>, name: string): Fl
   return s;
 }
 
-/** A seeded sample of n lists in their original order (all when n ≤ 0 or n ≥ the count). */
-function sample<T>(xs: readonly T[], n: number, seed: number): T[] {
-  if (n <= 0 || n >= xs.length) return [...xs];
-  return Array.from(new Rng(seed).sample(xs.length, n)).sort((a, b) => a - b).map((i) => xs[i]!);
-}

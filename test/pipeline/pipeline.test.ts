@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { generateSynthetic } from "../../src/data/synthetic.js";
 import { runPipeline } from "../../src/pipeline/pipeline.js";
+import { distill } from "../../src/pipeline/distill.js";
 
 test("the tiny pipeline runs every stage end to end, reports each, and a re-run skips finished stages", async () => {
   const dir = mkdtempSync(join(tmpdir(), "gr2-pipeline-"));
@@ -92,6 +93,20 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     assert.ok(lines.filter((l) => l.includes("skipped")).length >= 6, lines.join("\n"));
     // Another answer format would train on traces written in this one: refused, naming both.
     await assert.rejects(runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides: { ...overrides, format: "json" } }), /traces were written in the \w+ answer format, not json/);
+
+    // On-policy distillation from the direct policy into the mid-trained model, compared on test lists.
+    const teacher = join(dir, "direct", "model");
+    const d = await distill({ dataset: ds, runDir: dir, preset: "tiny", teacher, steps: 2, promptsPerStep: 2, groupSize: 2, coef: 1, estimator: "exact", reward: "conditional", evalUsers: 12, device: "cpu", seed: 0 });
+    assert.deepEqual(d.points.map((p) => p.name), ["teacher", "student_before", "student"]);
+    assert.equal(d.lists, 12);
+    assert.ok(existsSync(join(d.modelDir, "model.safetensors")) && existsSync(d.reportPath));
+    const opd = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).stages.opd;
+    assert.equal(opd.status, "done");
+    assert.equal(opd.config.teacher, teacher);
+    const kl = readFileSync(join(dir, "opd", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).distill_kl as number);
+    assert.ok(kl.length === 2 && kl.every((x) => x > 0), `distill_kl ${kl}`);
+    // A student with another tokenizer (the pre-trained model has no SID tokens) is refused.
+    await assert.rejects(distill({ dataset: ds, runDir: dir, preset: "tiny", teacher, from: join(dir, "pretrain", "model"), steps: 1, coef: 1, estimator: "exact", reward: "conditional", evalUsers: 4, device: "cpu", seed: 0 }), /must share one tokenizer; theirs differ: \d+ tokens against \d+/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { CandidateList } from "../../rank/candidates.js";
 import { loadHFModel, loadHFTokenizer, saveHFModel } from "../../lm/hf.js";
+import { tokenizerMismatch } from "../../lm/tokenizer.js";
 import { stopTokenIds } from "../../lm/chat.js";
 import { listSeed, type PromptContext, type PromptLayout } from "../../prompt/rerank-prompt.js";
 import { answerConstraint, padTokenId, prepareEpisode, readAnswer } from "../../prompt/episode.js";
@@ -35,6 +36,11 @@ export interface RlStageOptions {
   dapo: DapoConfig;
   device: string;
   stage?: string;
+  /**
+   * On-policy distillation: the teacher's HF folder (its tokenizer must equal the student's);
+   * `dapo.distillCoef` weighs the reverse KL to it.
+   */
+  teacher?: string;
 }
 
 export interface RlStageResult {
@@ -51,10 +57,15 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   const stage = o.stage ?? "rl";
   const stageDir = join(o.runDir, stage);
   // The prompt settings are recorded so `gr2 serve` prompts the model as it was trained.
-  const config = { format: o.format, layout: o.layout ?? "full", maxRationaleTokens: o.maxRationaleTokens, maxHistory: o.maxHistory, maxPromptTokens: o.maxPromptTokens, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo };
+  const config = { ...(o.teacher ? { teacher: o.teacher } : {}), format: o.format, layout: o.layout ?? "full", maxRationaleTokens: o.maxRationaleTokens, maxHistory: o.maxHistory, maxPromptTokens: o.maxPromptTokens, constrained: o.constrained, shuffle: o.shuffle, dapo: o.dapo };
   recordStage(o.runDir, stage, { status: "running", outputs: {}, metrics: {}, config });
   const tokenizer = loadHFTokenizer(o.from);
+  if (o.teacher) {
+    const mismatch = tokenizerMismatch(tokenizer, loadHFTokenizer(o.teacher));
+    if (mismatch) throw new Error(`on-policy distillation: the student (${o.from}) and the teacher (${o.teacher}) must share one tokenizer; theirs differ: ${mismatch}`);
+  }
   const policy = loadHFModel(o.from, o.device);
+  const teacher = o.teacher ? loadHFModel(o.teacher, o.device) : undefined;
   const stop = stopTokenIds(tokenizer);
   const tasks: RerankTaskWithNames[] = [];
   // A run draws at most steps × maxGenBatches × promptsPerStep prompts: building (and measuring
@@ -88,6 +99,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   }
   const log = await trainDapo(policy, tasks, stageDir, o.dapo, {
     label: stage,
+    teacher,
     pad: padTokenId(tokenizer),
     stopTokens: stop,
     constraint: o.constrained ? async (rows) => (await answerConstraint(tokenizer, o.format, rows as RerankTaskWithNames[], o.maxRationaleTokens)).constraint : undefined,
@@ -96,6 +108,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   saveHFModel(modelDir, policy, tokenizer);
   writePromptSettings(modelDir, { format: o.format, layout: o.layout ?? "full", ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory } : {}), evidence: o.context.evidence?.set });
   policy.dispose();
+  teacher?.dispose();
   const last = log.at(-1);
   recordStage(o.runDir, stage, {
     status: "done",
