@@ -46,6 +46,9 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   }
   if (values.evidence !== undefined) o.evidence = choiceFlag(values, "evidence", EVIDENCE_SETS, preset.evidence);
   if (values["train-lists"] !== undefined) o.trainLists = parseTrainLists(values["train-lists"] as string);
+  // Catalogues with long titles need a larger budget than the preset's for the reasoning prompt.
+  const maxPrompt = integerFlag(values, "max-prompt-tokens", 64);
+  if (maxPrompt !== undefined) o.maxPromptTokens = maxPrompt;
   const temperature = numberFlag(values, "teacher-temperature", undefined, { min: 0 });
   if (temperature !== undefined) o.teacherTemperature = temperature;
   return o;
@@ -68,7 +71,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
                     [--evidence none|meta|cobuy|all] [--train-lists cut:N|folds:F:N|none]
-                    [--teacher-temperature T]
+                    [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
@@ -94,6 +97,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
         "rl-reward": { type: "string" },
+        "max-prompt-tokens": { type: "string" },
         "rl-format-credit": { type: "string" },
         evidence: { type: "string" },
         "train-lists": { type: "string" },

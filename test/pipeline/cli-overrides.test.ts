@@ -42,3 +42,13 @@ test("--format picks the answer format of every language-model stage", () => {
   assert.equal(overridesFrom({}, demo).format, undefined, "the preset's format unless given");
   assert.throws(() => overridesFrom({ format: "yaml" }, demo), /format/);
 });
+
+test("--rl-reward picks a registered reward for both DAPO stages; --max-prompt-tokens sets the reasoning prompt's budget", () => {
+  const o = overridesFrom({ "rl-reward": "ndcg", "max-prompt-tokens": "1280" }, demo);
+  assert.equal(o.dapo!.reward, "ndcg");
+  assert.equal(o.direct!.dapo.reward, "ndcg");
+  assert.equal(o.dapo!.steps, demo.dapo.steps);
+  assert.equal(o.maxPromptTokens, 1280);
+  assert.throws(() => overridesFrom({ "rl-reward": "ndgc" }, demo), /--rl-reward must be one of conditional, naive, auc, ndcg/);
+  assert.throws(() => overridesFrom({ "max-prompt-tokens": "10" }, demo), /max-prompt-tokens/);
+});
