@@ -46,6 +46,8 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   }
   if (values.evidence !== undefined) o.evidence = choiceFlag(values, "evidence", EVIDENCE_SETS, preset.evidence);
   if (values["train-lists"] !== undefined) o.trainLists = parseTrainLists(values["train-lists"] as string);
+  const window = integerFlag(values, "graded-window", 0);
+  if (window !== undefined) o.gradedWindow = window;
   // Catalogues with long titles need a larger budget than the preset's for the reasoning prompt.
   const maxPrompt = integerFlag(values, "max-prompt-tokens", 64);
   if (maxPrompt !== undefined) o.maxPromptTokens = maxPrompt;
@@ -72,6 +74,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
                     [--evidence none|meta|cobuy|all] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
+                    [--graded-window W (later purchases within W are positives; for --rl-reward auc|ndcg)]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
@@ -98,6 +101,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "rl-rollouts": { type: "string" },
         "rl-reward": { type: "string" },
         "max-prompt-tokens": { type: "string" },
+        "graded-window": { type: "string" },
         "rl-format-credit": { type: "string" },
         evidence: { type: "string" },
         "train-lists": { type: "string" },

@@ -23,6 +23,7 @@ import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
 import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
 import { learningLists } from "../rank/learning-lists.js";
+import { gradedRelevance } from "../rank/graded.js";
 import { EvidenceScorer, type ScorerWeights } from "../rank/evidence/scorer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { trimAllocator } from "../torch/memory.js";
@@ -285,8 +286,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   });
 
   // DAPO on the learning lists, from `from`, prompting and decoding as `settings` say.
+  const sequenceOf = new Map(ds.interactions.userIds.map((u, i) => [u, ds.interactions.sequences[i]!]));
+  const graded = P.gradedWindow ? (l: CandidateList) => gradedRelevance(l, sequenceOf.get(l.user) ?? [], P.gradedWindow!) : undefined;
   const rlPass = (stage: string, from: string, settings: ReturnType<typeof rerankSettings> | ReturnType<typeof directSettings>, dapo: PipelinePreset["dapo"]) =>
-    runRl({ runDir: o.runDir, stage, from, lists: learnLists, context, ...settings, constrained: P.rlRollouts === "constrained", shuffle: false, dapo: { ...DAPO_DEFAULTS, ...dapo, seed: o.seed }, device: o.device });
+    runRl({ runDir: o.runDir, stage, from, lists: learnLists, context, ...settings, constrained: P.rlRollouts === "constrained", shuffle: false, dapo: { ...DAPO_DEFAULTS, ...dapo, seed: o.seed }, device: o.device, ...(graded ? { relevance: graded } : {}) });
 
   const rl = await timed("rl", async () => {
     if (!isDone("rl")) await rlPass("rl", sft, rerankSettings(P), P.dapo);

@@ -112,6 +112,12 @@ export interface PipelinePreset {
    */
   reasoningEvalUsers?: number;
   evalBatch: number;
+  /**
+   * Several graded positives per learning list for DAPO (`src/rank/graded.ts`): candidates bought
+   * within this many interactions after the target are positives of grade 1. Absent or 0: the
+   * target alone. Only the list rewards (`--rl-reward auc|ndcg`) read the grades.
+   */
+  gradedWindow?: number;
 }
 
 export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {

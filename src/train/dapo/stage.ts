@@ -41,6 +41,8 @@ export interface RlStageOptions {
    * `dapo.distillCoef` weighs the reverse KL to it.
    */
   teacher?: string;
+  /** Relevance grades per incoming candidate of a list (several positives), for the list rewards. */
+  relevance?: (list: CandidateList) => number[];
 }
 
 export interface RlStageResult {
@@ -87,6 +89,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
       rankPre: list.rankPre,
       listSize: list.candidates.length,
       shownPosition: episode.shownPosition,
+      ...(o.relevance ? { relevance: o.relevance(list) } : {}),
       candidateNames: episode.candidateNames,
       score: (resp) => ({ order: readAnswer(tokenizer, episode, resp, stop).order }),
     });
