@@ -9,14 +9,6 @@
 //
 // Small blocks go straight to malloc, which already recycles them well. The cache is bounded
 // (GR2_ALLOCATOR_CACHE_MB, default 4096); past the bound freed blocks are returned to the OS.
-//
-// A miss evicts before it allocates: when no cached block has the size asked for, the cached
-// blocks released longest ago are returned to the OS until as many bytes as the new block are
-// gone. So live + cached bytes never grow on a miss while the cache holds anything, and the
-// process stays near its peak working set. Without it, shapes that vary from step to step (DAPO's
-// response lengths, evaluation batches, SFT's padded lengths) filled the cache with blocks no later
-// step asked for: the demo's RL stage peaked at 4.5 GB resident with 4 GiB of cache, 2.6 GB
-// with 256 MiB (docs/benchmarks.md). Steady shapes still hit the cache every step.
 // The bound must hold a training step's working set: at 1 GiB the demo's SFT step (8 × ~1,100
 // tokens) spent 85% of its time in the kernel, unmapping and faulting its blocks again, and ran
 // 2.4× slower. What a stage parks here is returned between stages instead (the pipeline calls
@@ -67,7 +59,7 @@ class CachingCPUAllocator final : public c10::Allocator {
   void emptyCache() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [size, blocks] : free_)
-      for (const Cached& b : blocks) std::free(b.ptr);
+      for (void* p : blocks) std::free(p);
     free_.clear();
     cached_ = 0;
   }
@@ -89,34 +81,14 @@ class CachingCPUAllocator final : public c10::Allocator {
     void* p = nullptr;
     auto it = free_.find(size);
     if (it != free_.end() && !it->second.empty()) {
-      p = it->second.back().ptr;
+      p = it->second.back();
       it->second.pop_back();
-      if (it->second.empty()) free_.erase(it);
       cached_ -= size;
     } else {
-      evictOldest(size);
       p = raw(size);
     }
     live_[p] = size;
     return p;
-  }
-  // Frees the cached blocks released longest ago until `bytes` are gone (or the cache is empty).
-  // A scan: the cache holds at most a few hundred large blocks, and a miss costs a page-faulting
-  // allocation of at least 256 KiB anyway.
-  void evictOldest(size_t bytes) {
-    size_t freed = 0;
-    while (freed < bytes && cached_ > 0) {
-      auto oldest = free_.end();
-      size_t at = 0;
-      for (auto f = free_.begin(); f != free_.end(); ++f)
-        for (size_t i = 0; i < f->second.size(); i++)
-          if (oldest == free_.end() || f->second[i].tick < oldest->second[at].tick) oldest = f, at = i;
-      std::free(oldest->second[at].ptr);
-      oldest->second.erase(oldest->second.begin() + static_cast<long>(at));
-      freed += oldest->first;
-      cached_ -= oldest->first;
-      if (oldest->second.empty()) free_.erase(oldest);
-    }
   }
   void give(void* p) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -131,17 +103,12 @@ class CachingCPUAllocator final : public c10::Allocator {
       std::free(p);
       return;
     }
-    free_[size].push_back({p, ++tick_});
+    free_[size].push_back(p);
     cached_ += size;
   }
 
-  struct Cached {
-    void* ptr;
-    uint64_t tick;  // when it was released: eviction takes the oldest first
-  };
   std::mutex mu_;
-  std::map<size_t, std::vector<Cached>> free_;
-  uint64_t tick_ = 0;
+  std::map<size_t, std::vector<void*>> free_;
   std::unordered_map<void*, size_t> live_;
   size_t cached_ = 0;
   size_t limit_;
