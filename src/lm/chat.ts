@@ -208,3 +208,16 @@ export function toJinja(template: ChatTemplate = CHATML): string {
     `{%- if add_generation_prompt %}{{- ${lit(template.generationPrompt)} }}{%- endif %}`
   );
 }
+
+/**
+ * The token that fills finished rows and right-padded batches: the tokenizer's pad token, else
+ * its end-of-sequence token, else id 0. Padding is masked, so only its being a real id matters;
+ * training, evaluation and serving use this one choice.
+ */
+export function padTokenId(tokenizer: TextTokenizer): number {
+  for (const name of [tokenizer.special.pad, tokenizer.special.eos]) {
+    const id = name === undefined ? undefined : tokenizer.tokenToId(name);
+    if (id !== undefined) return id;
+  }
+  return 0;
+}

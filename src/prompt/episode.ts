@@ -14,6 +14,8 @@
  */
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { renderChat, type ChatTemplate } from "../lm/chat.js";
+// The pad token is the tokenizer's business; re-exported so the episode's callers find it here.
+export { padTokenId } from "../lm/chat.js";
 import { buildRerankPrompt, type PromptBudget, type PromptContext, type PromptLayout, type RerankListInput, type RerankPrompt } from "./rerank-prompt.js";
 import { parseRerankOutput, type ParseResult } from "./parse-output.js";
 import { permutationConstraint, type PermutationConstraint } from "./constraint.js";
@@ -102,17 +104,4 @@ export function readAnswer(
   const text = tokenizer.decodeSync([...body], { skipSpecial: true });
   const parsed = parseRerankOutput(text, { format: episode.format, candidateSids: episode.candidateSids, candidateNames: episode.candidateNames });
   return { text, parsed, order: parsed.ok ? parsed.ranking : null };
-}
-
-/**
- * The token that fills finished rows and right-padded batches: the tokenizer's pad token, else
- * its end-of-sequence token, else id 0. Padding is masked, so only its being a real id matters;
- * training, evaluation and serving use this one choice.
- */
-export function padTokenId(tokenizer: TextTokenizer): number {
-  for (const name of [tokenizer.special.pad, tokenizer.special.eos]) {
-    const id = name === undefined ? undefined : tokenizer.tokenToId(name);
-    if (id !== undefined) return id;
-  }
-  return 0;
 }

@@ -9,7 +9,7 @@
  * The two parts are tokenised separately so the split is exact.
  */
 import type { TextTokenizer } from "../lm/tokenizer.js";
-import { renderChat, stopTokenIds } from "../lm/chat.js";
+import { padTokenId, renderChat, stopTokenIds } from "../lm/chat.js";
 import { GRAMMARS, type OutputFormat } from "../prompt/output-format.js";
 import type { PromptLayout } from "../prompt/rerank-prompt.js";
 import type { EvidenceSet } from "../rank/evidence/features.js";
@@ -22,7 +22,6 @@ import { hash32 } from "./corpus.js";
 import { train, type Batch, type TrainConfig } from "./loop.js";
 import { recordStage } from "./run.js";
 import { writePromptSettings } from "../prompt/prompt-file.js";
-import { padTokenId } from "../prompt/episode.js";
 
 // What SFT reads from a trace file (src/teacher/trace-file.ts defines it, with the files).
 export type { SftTrace };

@@ -280,7 +280,8 @@ interface OptStats {
 }
 
 /** Token log-probs of each response under `model`, with the [N, L] response mask and entropy. */
-function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperature: number): { logp: Tensor; logProbs: Tensor; mask: Tensor; entropy: Tensor } {
+/** `withEntropy` false skips the entropy (the teacher's and old policy's passes do not report it). */
+function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperature: number, withEntropy = true): { logp: Tensor; logProbs: Tensor; mask: Tensor; entropy: Tensor | null } {
   const P = Math.max(...samples.map((s) => s.task.promptIds.length));
   const L = Math.max(1, ...samples.map((s) => s.response.length));
   const N = samples.length;
@@ -303,7 +304,7 @@ function responseLogProbs(model: DecoderLM, samples: readonly Sample[], temperat
   const logProbs = model.logitsAt(int64(ids, [N, T], model.device), int64(gatherIdx, [N, L], model.device)).div(temperature).logSoftmax(-1); // [N, L, V]
   const logp = logProbs.gather(2, int64(targets, [N, L, 1], model.device)).squeeze(2);
   const maskT = tensor(mask, [N, L], { device: model.device });
-  const entropy = noGrad(() => logProbs.exp().mul(logProbs).sum(-1).neg().mul(maskT).sum().div(Math.max(1, maskT.sum().item())));
+  const entropy = withEntropy ? noGrad(() => logProbs.exp().mul(logProbs).sum(-1).neg().mul(maskT).sum().div(Math.max(1, maskT.sum().item()))) : null;
   return { logp, logProbs, mask: maskT, entropy };
 }
 
@@ -313,8 +314,8 @@ function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoCo
   const totalTokens = Math.max(1, samples.reduce((a, s) => a + s.response.length, 0));
   // Old policy log-probs: the policy before this step's updates.
   const chunks = splitEvenly(samples.map((_, i) => i), cfg.miniBatches);
-  const oldLogp = chunks.map((idx) => noGrad(() => tidy(() => responseLogProbs(policy, idx.map((i) => samples[i]!), cfg.temperature).logp.keep())));
-  const refLogp = reference ? chunks.map((idx) => noGrad(() => tidy(() => responseLogProbs(reference, idx.map((i) => samples[i]!), cfg.temperature).logp.keep()))) : null;
+  const oldLogp = chunks.map((idx) => noGrad(() => tidy(() => responseLogProbs(policy, idx.map((i) => samples[i]!), cfg.temperature, false).logp.keep())));
+  const refLogp = reference ? chunks.map((idx) => noGrad(() => tidy(() => responseLogProbs(reference, idx.map((i) => samples[i]!), cfg.temperature, false).logp.keep()))) : null;
   let loss = 0;
   let entropy = 0;
   let clipLow = 0;
@@ -334,7 +335,7 @@ function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoCo
           if (refLogp && cfg.klCoef > 0) total = total.add(k3KL(logp, refLogp[c]!).mul(mask).sum().div(totalTokens).mul(cfg.klCoef));
           if (teacher && cfg.distillCoef > 0) {
             // The teacher reads the same prompt and sample; it is never updated.
-            const t = noGrad(() => responseLogProbs(teacher, batch, cfg.temperature));
+            const t = noGrad(() => responseLogProbs(teacher, batch, cfg.temperature, false));
             const kl = cfg.distillEstimator === "exact" ? reverseKL(logProbs, t.logProbs) : k3KL(logp, t.logp);
             const klSum = kl.mul(mask).sum().div(totalTokens);
             distillKL += klSum.item() / cfg.epochs;
@@ -345,7 +346,7 @@ function optimise(policy: DecoderLM, opt: AdamW, groups: Sample[][], cfg: DapoCo
           opt.step();
           opt.zeroGrad();
           loss += r.loss.item();
-          entropy += ent.item() / chunks.length / cfg.epochs;
+          entropy += ent!.item() / chunks.length / cfg.epochs;
           clipLow += r.clipFracLow;
           clipHigh += r.clipFracHigh;
         });
