@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
 import { isPreset } from "../lm/presets.js";
 import { runPipeline, type PipelineResult } from "../pipeline/pipeline.js";
+import { NAMED_SOURCES } from "../sid/build.js";
 import { PIPELINE_PRESETS, type PipelinePreset } from "../pipeline/presets.js";
 import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { parseMixture } from "../train/tasks/mixture.js";
@@ -29,6 +30,9 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   if (values.mix !== undefined) o.midtrain = { ...(o.midtrain ?? preset.midtrain), mixture: parseMixture(values.mix as string) };
   const sft = integerFlag(values, "sft-steps", 1);
   if (sft !== undefined) o.sft = { ...preset.sft, steps: sft };
+  if (values["reasoning-layout"] !== undefined) o.reasoningLayout = choiceFlag(values, "reasoning-layout", ["full", "brief"] as const, preset.reasoningLayout ?? "full");
+  const movedRepeat = integerFlag(values, "sft-moved-repeat", 1);
+  if (movedRepeat !== undefined) o.sftMovedRepeat = movedRepeat;
   if (values["sft-from"] !== undefined) o.sftFrom = choiceFlag(values, "sft-from", ["mid", "read"] as const, preset.sftFrom);
   const readSteps = integerFlag(values, "read-steps", 1);
   if (readSteps !== undefined && preset.read) o.read = { ...preset.read, steps: readSteps };
@@ -70,11 +74,13 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
                     [--format json|compact|labels] [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
-                    [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--rl-steps N] [--rl-rollouts constrained|free]
+                    [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
+                    [--reasoning-layout full|brief] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
                     [--evidence none|meta|cobuy|all] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
                     [--graded-window W (later purchases within W are positives; for --rl-reward auc|ndcg)]
+                    [--embed tfidf,cooc|use-lite[,cooc] (the SIDs' item embeddings; use-lite: a pretrained sentence encoder)]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
@@ -96,6 +102,8 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         mix: { type: "string" },
         "sft-steps": { type: "string" },
         "sft-from": { type: "string" },
+        "reasoning-layout": { type: "string" },
+        "sft-moved-repeat": { type: "string" },
         "read-steps": { type: "string" },
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
@@ -106,18 +114,29 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         evidence: { type: "string" },
         "train-lists": { type: "string" },
         "teacher-temperature": { type: "string" },
+        embed: { type: "string" },
       },
     });
     const preset = (values.preset as string | undefined) ?? "tiny";
     if (!isPreset(preset)) throw new UsageError(`--preset must be tiny, demo or beauty, got "${preset}"`);
     const flags = datasetFlags(values);
+    const sidEmbed = values.embed === undefined ? undefined : parseEmbed(values.embed as string);
     const ds = await loadDataset(flags);
     const runDir = (values.out as string | undefined) ?? join("runs", `${flags.name}-${preset}`);
-    const r = await runPipeline({ dataset: ds, preset, runDir, device: (values.device as string | undefined) ?? "cpu", seed: numberFlag(values, "seed", 0), overrides: overridesFrom(values, PIPELINE_PRESETS[preset]), log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
+    const r = await runPipeline({ dataset: ds, preset, runDir, device: (values.device as string | undefined) ?? "cpu", seed: numberFlag(values, "seed", 0), overrides: overridesFrom(values, PIPELINE_PRESETS[preset]), sidEmbed, log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
     if (values.json) process.stdout.write(JSON.stringify({ stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds, peak_rss_mb: r.peakRssMb }) + "\n");
     else process.stdout.write(comparisonTable(r));
     return 0;
   });
+}
+
+/** `--embed use-lite,cooc` → the source names, each one of NAMED_SOURCES and none twice. */
+export function parseEmbed(text: string): string[] {
+  const kinds = text.split(",").map((k) => k.trim()).filter(Boolean);
+  const known: readonly string[] = NAMED_SOURCES;
+  for (const k of kinds) if (!known.includes(k)) throw new UsageError(`--embed names "${k}"; expected some of ${NAMED_SOURCES.join(", ")}`);
+  if (kinds.length === 0 || new Set(kinds).size !== kinds.length) throw new UsageError(`--embed expects distinct names among ${NAMED_SOURCES.join(", ")}, got "${text}"`);
+  return kinds;
 }
 
 /** The final table: every stage and baseline side by side, with its paired difference against the incoming order. */

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import type { Dataset, Split } from "../data/types.js";
 import { itemText } from "../data/text.js";
 import { leaveOneOut } from "../data/split.js";
-import { buildSids, writeSidArtefacts } from "../sid/build.js";
+import { buildSids, namedSources, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
 import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
@@ -60,6 +60,8 @@ export interface PipelineOptions {
   seed: number;
   /** Overrides of the preset's budgets. */
   overrides?: Partial<PipelinePreset>;
+  /** The SIDs' embedding sources by name (src/sid/build.ts NAMED_SOURCES). Default tfidf + cooc. */
+  sidEmbed?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -142,14 +144,18 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   // ---- semantic IDs ----
   const sidPath = join(o.runDir, "sids", "sid_map.json");
+  const embed = o.sidEmbed ?? ["tfidf", "cooc"];
   const sidMap: SidMap = await timed("sids", async () => {
+    // Runs from before --embed recorded none: they were built from tfidf + cooc.
+    const recordedEmbed = (readManifest(o.runDir).stages.sids?.config?.embed as string | undefined) ?? "tfidf,cooc";
+    if (isDone("sids") && recordedEmbed !== embed.join(",")) throw new Error(`${o.runDir}: its SIDs were built from ${recordedEmbed} embeddings, not ${embed.join(",")}; run with --embed ${recordedEmbed}, or start a new run folder (--out)`);
     if (isDone("sids") && existsSync(sidPath)) return readSidMap(sidPath);
     const result = await buildSids(
       { ids: items.map((i) => i.id), texts: items.map(itemText), trainSequences: split.train, categories: items.map((i) => i.categories) },
-      { sources: [{ kind: "tfidf", options: { dim: 64, seed: o.seed } }, { kind: "cooc", options: { dim: 32, seed: o.seed } }], method: "rqkmeans", quantiser: { levels: 4, codebookSize: P.codebookSize, randomLastLevels: 1, seed: o.seed } },
+      { sources: namedSources(embed, { seed: o.seed, cacheDir: join(".cache", "embeddings") }), method: "rqkmeans", quantiser: { levels: 4, codebookSize: P.codebookSize, randomLastLevels: 1, seed: o.seed } },
     );
     writeSidArtefacts(join(o.runDir, "sids"), result);
-    recordStage(o.runDir, "sids", { status: "done", outputs: { sid_map: "sids/sid_map.json" }, metrics: { natural_uniqueness: result.report.natural_uniqueness, final_uniqueness: result.report.final_uniqueness }, config: { codebookSize: P.codebookSize } });
+    recordStage(o.runDir, "sids", { status: "done", outputs: { sid_map: "sids/sid_map.json" }, metrics: { natural_uniqueness: result.report.natural_uniqueness, final_uniqueness: result.report.final_uniqueness }, config: { codebookSize: P.codebookSize, embed: embed.join(",") } });
     return result.map;
   });
 
@@ -239,6 +245,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       if (written !== undefined && written !== P.format) {
         throw new Error(`${o.runDir}: its traces were written in the ${written} answer format, not ${P.format}; run with --format ${written}, or start a new run folder (--out)`);
       }
+      const layout = (readManifest(o.runDir).stages.traces?.config?.layout as string | undefined) ?? "full";
+      if (layout !== rerankSettings(P).layout) {
+        throw new Error(`${o.runDir}: its traces were written in the ${layout} prompt layout, not ${rerankSettings(P).layout}; run with --reasoning-layout ${layout}, or start a new run folder (--out)`);
+      }
       return;
     }
     const teacher = new EvidenceTeacher({ items, sidOf: context.sidOf, train: evidenceSrc.train, complements: context.complements, scorer }, { seed: o.seed, explain: P.explain, head: P.teacherHead, maxFacts: P.maxFacts, temperature: P.teacherTemperature });
@@ -246,7 +256,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       lists: learnLists,
       teacher,
       mode: P.traceMode,
-      prompt: { context, options: { maxHistory: P.maxHistory, budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
+      prompt: { context, options: { layout: rerankSettings(P).layout, maxHistory: P.maxHistory, budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
       format: P.format,
       out: tracePath,
     });
@@ -258,7 +268,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const over = lengths.filter((n) => n >= P.maxNewTokens).length;
     log(`  ${r.stats.accepted}/${r.stats.lists} accepted; answers ${lengths[lengths.length >> 1] ?? 0} tokens (median), ${p99} (p99), budget ${P.maxNewTokens}`);
     if (over > 0) log(`  warning: ${over} of ${lengths.length} answers reach maxNewTokens (${P.maxNewTokens}); the student cannot finish those`);
-    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format } });
+    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format, layout: rerankSettings(P).layout } });
   });
 
   // ---- evidence reading: the scorer's orders on every learning list, SIDs-only prompt ----
@@ -281,7 +291,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: rerankSettings(P).layout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
     return join(o.runDir, "sft", "model");
   });
 
@@ -334,7 +344,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   await timed("evaluate", async () => {
     for (const { name, dir, settings, maxNewTokens } of policies) {
       const model = loadHFModel(dir, o.device);
-      const lists = settings.layout === "full" ? reasoningLists : evalLists;
+      const lists = settings.maxRationaleTokens > 0 ? reasoningLists : evalLists;
       if (lists !== evalLists) onSubset.add(name);
 
       // What a user is served is the constrained decode; valid_rate is the share of lists where

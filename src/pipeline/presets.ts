@@ -1,6 +1,6 @@
 /**
  * Stage budgets per preset (docs/architecture.md, Presets). `tiny` is for tests and CI (seconds per stage),
- * `demo` for `npm run demo` on a laptop CPU (target ≤ 10 minutes for the whole pipeline; measured 14.6 on 2 cores, docs/benchmarks.md), `beauty`
+ * `demo` for `npm run demo` on a laptop CPU (target ≤ 10 minutes for the whole pipeline; see docs/benchmarks.md for the measured time), `beauty`
  * for Amazon Beauty benchmarks on 2 cores (hours).
  */
 import type { RankerKind } from "../rank/checkpoint.js";
@@ -67,6 +67,15 @@ export interface PipelinePreset {
    * follows the evidence in the SIDs-only prompt; falls back to `mid` when there is no reading stage).
    */
   sftFrom: "mid" | "read";
+  /** Copies of each reasoning trace that moves the incoming head in the reasoning SFT (default 1; SftStageOptions.movedRepeat). */
+  sftMovedRepeat?: number;
+  /**
+   * The reasoning stages' prompt (traces, SFT, RL, evaluation): `full` (item text, evidence
+   * clauses, the paper's steps; ~1,000 tokens) or `brief` (the reading stage's SIDs-only prompt
+   * with a one-line rationale before the ranking; ~250 tokens), which a reasoning SFT from the
+   * reading model already knows how to read. Default `full`.
+   */
+  reasoningLayout?: "full" | "brief";
   /** The language-model stages evaluated on the test lists (default all). */
   evaluate?: ("sft" | "rl" | "direct")[];
   dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
@@ -181,6 +190,10 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     // From the reading model: 97% valid reasoning answers and NDCG@5 +0.015 [+0.002, +0.031] on
     // 200 test lists after RL, against 3.5% and −0.014 from the mid-trained model (docs/benchmarks.md).
     sftFrom: "read",
+    // The reading stage's prompt with a one-line rationale: SFT 188 → ~45 s, RL 161 → ~35 s and
+    // the same reasoning result as the full prompt (R@1 +0.000 on 200 lists, 95–100% valid;
+    // docs/benchmarks.md, session 13).
+    reasoningLayout: "brief",
     // The reasoning SFT model is not evaluated in the demo, and RL on a subset of the test
     // lists: a reasoning decode costs ~0.4–0.6 s a list on 2 cores (docs/benchmarks.md).
     evaluate: ["rl", "direct"],
@@ -241,7 +254,7 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
  * must share, so a model is evaluated on the prompts it was trained with.
  */
 export function rerankSettings(P: PipelinePreset) {
-  return { format: P.format, layout: "full", maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true } as const;
+  return { format: P.format, layout: P.reasoningLayout ?? "full", maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true } as const;
 }
 
 /** The same for the direct policy: the `sids` prompt and no rationale. */

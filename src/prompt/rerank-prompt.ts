@@ -65,9 +65,14 @@ export interface PromptBudget {
   minTitleWords?: number;
 }
 
-/** `full`: items with titles and the paper's five principles; `sids`: bare SIDs, for the direct policy. */
-export type PromptLayout = "full" | "sids";
-export const PROMPT_LAYOUTS: readonly PromptLayout[] = ["full", "sids"];
+/**
+ * `full`: items with titles, evidence clauses and the paper's reasoning steps; `sids`: bare SIDs
+ * and compact evidence, answered by the ranking alone (the direct policy); `brief`: the `sids`
+ * prompt answered with a short rationale before the ranking, a reasoning policy that reads
+ * what the evidence-reading stage taught (a fifth of the `full` prompt's tokens).
+ */
+export type PromptLayout = "full" | "sids" | "brief";
+export const PROMPT_LAYOUTS: readonly PromptLayout[] = ["full", "sids", "brief"];
 
 export interface RerankPromptOptions {
   format: OutputFormat;
@@ -116,6 +121,8 @@ export interface RerankPrompt {
   evidence: CandidateEvidence[] | null;
   /** Prompt tokens as rendered for generation, when a budget was given. */
   tokens: number | null;
+  /** The layout rendered (the teacher cites candidates in the order its lines show them). */
+  layout: PromptLayout;
 }
 
 export class PromptBudgetError extends Error {
@@ -194,8 +201,11 @@ const SYSTEM_TEMPLATE = (domain: string) =>
 const DIRECT_SYSTEM_TEMPLATE = (domain: string) =>
   `You re-rank candidate products for a customer of an online ${domain} store. Products are named by semantic IDs (SIDs); similar SIDs mean similar products.`;
 
-/** The direct policy's prompt: SIDs only, the answer is the ranking line without reasoning. */
-function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, format: OutputFormat): ChatMessage[] {
+/**
+ * The SIDs-only prompt: the direct policy's (the answer is the ranking line alone) or, with
+ * `reasoning`, the `brief` layout's (the format's reasoning line, then the ranking).
+ */
+function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, format: OutputFormat, reasoning: boolean): ChatMessage[] {
   const K = list.candidates.length;
   const sid = (u: number) => ctx.sidOf(list.candidates[u]!);
   const byLabel = GRAMMARS[format].names === "label";
@@ -207,9 +217,11 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
     // next to its letter is one attention hop from it (at the end of the suffix, eight tokens
     // away, a 4M student followed it in 6% of the lists it was trained on).
     byLabel ? `Candidates:${shown.map((u, j) => ` ${candidateLabel(j)}${mark(u)}${sid(u)}${ev(u)}`).join("")}` : `Candidates: ${shown.map((u) => mark(u) + sid(u) + ev(u)).join("")}`,
-    byLabel
-      ? `Answer "Ranking:" and the letters of all ${K} candidates, most likely next purchase first, each once.`
-      : `Answer "Ranking: " and all ${K} candidate SIDs, most likely next purchase first, each once.`,
+    reasoning
+      ? formatInstructions(format, K)
+      : byLabel
+        ? `Answer "Ranking:" and the letters of all ${K} candidates, most likely next purchase first, each once.`
+        : `Answer "Ranking: " and all ${K} candidate SIDs, most likely next purchase first, each once.`,
   ];
   return [
     { role: "system", content: DIRECT_SYSTEM_TEMPLATE(ctx.domain ?? "retail") },
@@ -218,7 +230,7 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
 }
 
 function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, hints: readonly ComplementHint[], o: RerankPromptOptions): ChatMessage[] {
-  if (o.layout === "sids") return renderDirectMessages(ctx, list, shown, view, o.format);
+  if (o.layout === "sids" || o.layout === "brief") return renderDirectMessages(ctx, list, shown, view, o.format, o.layout === "brief");
   const K = list.candidates.length;
   const domain = ctx.domain ?? "retail";
   const line = (i: number, label?: string) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords, label);
@@ -296,7 +308,7 @@ export function promptScaffoldTexts(domain: string, k = 10): string[] {
   const sample: CandidateEvidence = { position: 0, coBuy: 5, coBuyAfter: 6, coBuyBest: 5, coBuyTop: true, coBuyLine: 3, popularity: 9, band: "high", sameCategory: 2, sameBrand: 1, repeat: true };
   for (const band of ["high", "mid", "low"] as const) texts.push(evidenceClause({ ...sample, band }, "all"), evidenceSuffix({ ...sample, band }, "all"));
   for (const format of ["compact", "labels"] as const) {
-    for (const m of renderMessages(ctx, list, [], view, [], { format, layout: "sids" })) texts.push(m.content);
+    for (const layout of ["sids", "brief"] as const) for (const m of renderMessages(ctx, list, [], view, [], { format, layout })) texts.push(m.content);
   }
   // The letters as the labels format writes them: each " A" … becomes one token.
   const letters = Array.from({ length: k }, (_, j) => candidateLabel(j));
@@ -332,7 +344,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
   const omittedByCap = list.history.length - full.length;
   const E = ctx.evidence && ctx.evidence.set !== "none" ? ctx.evidence : undefined;
   // With evidence on the lines, the budget goes to history and evidence, not generic hint lines.
-  const hints = o.layout === "sids" ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? (E ? 0 : 4));
+  const hints = o.layout === "sids" || o.layout === "brief" ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? (E ? 0 : 4));
   const withheld = E && list.user !== undefined ? withheldFor(E.source, { user: list.user, history: [...list.history] }) : undefined;
   const viewOf = (keep: number, titleWords: number | null): View => {
     const history = full.slice(full.length - keep);
@@ -358,6 +370,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
     hints: [...hints],
     evidence: view.evidence,
     tokens,
+    layout: o.layout ?? "full",
   });
 
   const b = o.budget;

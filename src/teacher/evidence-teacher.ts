@@ -312,6 +312,8 @@ export function rationaleScaffold(): string {
     `Step 1, pattern: ${pattern.map((f) => renderFact(f, name)).join("; ")}.`,
     "Step 1, pattern: there are no earlier purchases to compare with.",
     candidateSentence("Step 2, matching: ", "c", facts, name).text,
+    candidateSentence("Step 1, matching: ", "c", facts, name).text,
+    `Step 2, pattern: ${pattern.map((f) => renderFact(f, name)).join("; ")}.`,
     `Step 3, selection: c first, then ${list(h)}; the other candidates follow in the order shown.`,
     "; the other candidates follow by the same evidence.",
   ].join(" ");
@@ -334,21 +336,27 @@ export interface Rationale {
  * facts stated for the pattern and per candidate (the first ones: links before popularity), so
  * a small model's answer fits its token budget; a subset of true facts is still true.
  * `labels` (the prompt's letters, upstream order) makes it cite a candidate as `<sid> F`, as
- * the labels prompt lists it, so the letters the ranking copies follow the SIDs chosen.
+ * the full labels prompt lists it, so the letters the ranking copies follow the SIDs chosen;
+ * `letterFirst` as `F <sid>`, as the SIDs-only prompts list it (`F*<sid>(…)`): the choice is
+ * then the letter, the token the evidence-reading stage taught the student to pick.
  */
-export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[], ordered = explain): Rationale {
+export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: readonly number[], explain = 3, maxFacts = Infinity, labels?: readonly string[], ordered = explain, letterFirst = false): Rationale {
   const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
   const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
-  const cite = (u: number) => ctx.sidOf(ev.candidates[u]!.item) + (labels ? ` ${labels[u]!}` : "");
-  const sentences: Sentence[] = [];
-  if (ev.recent.length === 0) sentences.push({ text: "Step 1, pattern: there are no earlier purchases to compare with.", facts: [] });
-  else if (ev.pattern.length === 0) sentences.push({ text: `Step 1, pattern: the recent purchases are ${list(ev.recent.map((i) => ctx.sidOf(i)))}.`, facts: [] });
-  else {
-    const pattern = ev.pattern.slice(0, maxFacts);
-    sentences.push({ text: `Step 1, pattern: ${pattern.map((f) => renderFact(f, sidOfId)).join("; ")}.`, facts: pattern });
-  }
+  const sidOf = (u: number) => ctx.sidOf(ev.candidates[u]!.item);
+  const cite = (u: number) => (!labels ? sidOf(u) : letterFirst ? `${labels[u]!} ${sidOf(u)}` : `${sidOf(u)} ${labels[u]!}`);
+  // Letter-first citations also put the matching step first: the first pick is then the answer's
+  // first choice, made right after a fixed lead as the reading stage makes it after "Ranking:".
+  const [patternStep, matchingStep] = letterFirst ? ["Step 2, pattern: ", "Step 1, matching: "] : ["Step 1, pattern: ", "Step 2, matching: "];
+  const patternSentence: Sentence =
+    ev.recent.length === 0
+      ? { text: `${patternStep}there are no earlier purchases to compare with.`, facts: [] }
+      : ev.pattern.length === 0
+        ? { text: `${patternStep}the recent purchases are ${list(ev.recent.map((i) => ctx.sidOf(i)))}.`, facts: [] }
+        : { text: `${patternStep}${ev.pattern.slice(0, maxFacts).map((f) => renderFact(f, sidOfId)).join("; ")}.`, facts: ev.pattern.slice(0, maxFacts) };
   const top = ranking.slice(0, Math.max(1, explain));
-  top.forEach((u, j) => sentences.push(candidateSentence(j === 0 ? "Step 2, matching: " : "", cite(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId)));
+  const matching = top.map((u, j) => candidateSentence(j === 0 ? matchingStep : "", cite(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId));
+  const sentences: Sentence[] = letterFirst ? [...matching, patternSentence] : [patternSentence, ...matching];
   const [first, ...rest] = top.map(cite);
   // `ordered`: how many picks the teacher ordered by evidence (answerOrder); the rest are as shown.
   const more = Math.min(ordered, ranking.length) - top.length;
@@ -437,7 +445,7 @@ export class EvidenceTeacher implements Teacher {
     for (let a = req.attempt; a < req.attempt + Math.max(1, req.count); a++) {
       const ranking = this.sampleRanking(ev, req, a);
       const { format, candidateSids, candidateNames } = req.prompt;
-      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts, GRAMMARS[format].names === "label" ? candidateNames : undefined, scorer ? this.head : this.explain);
+      const r = writeRationale(this.ctx, ev, ranking, this.explain, this.o.maxFacts, GRAMMARS[format].names === "label" ? candidateNames : undefined, scorer ? this.head : this.explain, req.prompt.layout !== "full");
       const raw = formatOutput(format, r.text, ranking.map((u) => candidateNames[u]!));
       out.push({
         raw,

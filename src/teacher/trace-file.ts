@@ -19,6 +19,8 @@ export interface SftTrace {
   response: string | null;
   format: OutputFormat;
   accepted: boolean;
+  /** The answer's order (upstream indices, best first), when the file records it: `ranking[0] !== 0` moved the incoming head. */
+  ranking?: number[] | null;
 }
 
 export interface ReadLines<T> {

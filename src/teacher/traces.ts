@@ -169,9 +169,12 @@ async function buildPrompts(list: TeacherList, o: GenerateTracesOptions): Promis
   const base = { ...o.prompt.options, shuffleSeed };
   const prompt = await buildRerankPrompt(o.prompt.context, list, { ...base, format: o.format });
   const teacherFormat = o.teacherFormat ?? "json";
+  // An LLM teacher reads item text: it is prompted in the full layout even when the student
+  // learns a SIDs-only one (whose SIDs only a mid-trained model can read).
+  const studentLayout = base.layout ?? "full";
   const teacherPrompt =
-    o.teacher.usesPrompt && (o.mode === "targeted" || teacherFormat !== o.format)
-      ? await buildRerankPrompt(o.prompt.context, list, { ...base, format: teacherFormat, revealTarget: o.mode === "targeted" ? list.target : undefined })
+    o.teacher.usesPrompt && (o.mode === "targeted" || teacherFormat !== o.format || studentLayout !== "full")
+      ? await buildRerankPrompt(o.prompt.context, list, { ...base, layout: "full", format: teacherFormat, revealTarget: o.mode === "targeted" ? list.target : undefined })
       : prompt;
   return { prompt, teacherPrompt };
 }

@@ -61,6 +61,22 @@ export async function sftExample(trace: SftTrace, tokenizer: TextTokenizer, w: S
   return { ids, targets, weights };
 }
 
+/**
+ * The examples of a stage's traces: each trace once, or `movedRepeat` times when its answer
+ * moves the incoming head (SftStageOptions.movedRepeat). Traces longer than `maxPositions`
+ * are skipped (the model cannot attend past them) and counted.
+ */
+export async function sftExamples(traces: readonly SftTrace[], tokenizer: TextTokenizer, o: { weights: SftWeights; maxPositions: number; movedRepeat?: number }): Promise<{ examples: SftExample[]; tooLong: number }> {
+  const examples: SftExample[] = [];
+  let tooLong = 0;
+  for (const t of traces) {
+    const e = await sftExample(t, tokenizer, o.weights);
+    if (e.ids.length > o.maxPositions) tooLong++;
+    else for (let c = t.ranking && t.ranking[0] !== 0 ? Math.max(1, o.movedRepeat ?? 1) : 1; c > 0; c--) examples.push(e);
+  }
+  return { examples, tooLong };
+}
+
 /** A right-padded batch of examples chosen by (seed, step, micro): a pure function, for exact resume. */
 export function sftBatch(examples: readonly SftExample[], o: { batch: number; seed: number; pad: number; device?: string }, step: number, micro: number): Batch {
   const chosen = Array.from({ length: o.batch }, (_, b) => examples[hash32(o.seed, step, micro, b) % examples.length]!);
@@ -98,6 +114,12 @@ export interface SftStageOptions {
   layout?: PromptLayout;
   /** The evidence the traces' prompts show, recorded for the same reason. */
   evidence?: EvidenceSet;
+  /**
+   * Copies of each trace whose answer moves the incoming head (default 1). A minority of the
+   * traces move it, and a student that sees them once learns to keep the head (the reading
+   * stage's finding; a reasoning SFT on the demo's traces too: docs/benchmarks.md).
+   */
+  movedRepeat?: number;
 }
 
 export interface SftStageResult {
@@ -119,14 +141,7 @@ export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
   if (traces.length === 0) throw new Error(`SFT: no accepted traces in ${o.traces.join(", ")}`);
   const tokenizer = loadHFTokenizer(o.from);
   const model = loadHFModel(o.from, o.device);
-  const examples: SftExample[] = [];
-  let tooLong = 0;
-  for (const t of traces) {
-    const e = await sftExample(t, tokenizer, o.weights);
-    // The model cannot attend past maxPositions: such traces are skipped, and counted.
-    if (e.ids.length > model.config.maxPositions) tooLong++;
-    else examples.push(e);
-  }
+  const { examples, tooLong } = await sftExamples(traces, tokenizer, { weights: o.weights, maxPositions: model.config.maxPositions, ...(o.movedRepeat ? { movedRepeat: o.movedRepeat } : {}) });
   if (tooLong) process.stderr.write(`sft: skipped ${tooLong} of ${traces.length} traces longer than the model's ${model.config.maxPositions} positions\n`);
   if (examples.length === 0) throw new Error(`SFT: every trace is longer than the model's ${model.config.maxPositions} positions`);
   const pad = padTokenId(tokenizer);

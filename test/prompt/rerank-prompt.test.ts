@@ -154,6 +154,22 @@ test("labels: candidate lines are lettered in the order shown, the direct layout
   assert.match(d.messages[1]!.content, /Answer "Ranking:" and the letters of all 10 candidates/);
 });
 
+test("brief layout: the SIDs-only prompt with the format's reasoning instruction, no hints, layout recorded", async () => {
+  const list = lists[2]!;
+  const d = await buildRerankPrompt(context, list, { format: "labels", layout: "sids" });
+  const b = await buildRerankPrompt(context, list, { format: "labels", layout: "brief" });
+  assert.equal(b.layout, "brief");
+  assert.equal(d.layout, "sids");
+  assert.equal(b.messages[0]!.content, d.messages[0]!.content);
+  const [dHistory, dCandidates] = d.messages[1]!.content.split("\n");
+  const lines = b.messages[1]!.content.split("\n");
+  // The same history and candidate lines as the direct policy's prompt; only the instruction asks for reasoning.
+  assert.deepEqual(lines.slice(0, 2), [dHistory, dCandidates]);
+  assert.match(lines[2]!, /first your reasoning in one line.*"Ranking:" followed by the letters of all 10 candidates/);
+  assert.equal(b.hints.length, 0);
+  assert.equal(lines.length, 3);
+});
+
 test("listSeed separates its parts", () => {
   assert.notEqual(listSeed(0, "ab", "c"), listSeed(0, "a", "bc"));
   assert.notEqual(listSeed(0, "u1"), listSeed(1, "u1"));

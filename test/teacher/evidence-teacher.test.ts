@@ -179,6 +179,27 @@ test("every stated fact is true of the train data, and every sentence is only it
   }
 });
 
+test("SIDs-only prompts: the rationale cites candidates letter first and opens with the matching step", async () => {
+  const world = makeWorld(120, 150, 7);
+  const { teacher } = teacherFor(world, { temperature: 1, seed: 3, explain: 2 });
+  const lists = makeLists(world.split.valid, world.dataset.catalogue.items.length, world.dataset.interactions.userIds, "valid").slice(0, 12);
+  for (const list of lists) {
+    const prompt = await buildRerankPrompt(world.context, list, { format: "labels", layout: "brief", maxHistory: 4 });
+    const [a] = await teacher.attempts({ list, prompt, teacherPrompt: prompt, mode: "rejection", attempt: 0, count: 1 });
+    assert.ok(a!.parsed.ok, a!.raw);
+    const [first, second] = a!.parsed.ranking;
+    const cite = (u: number) => `${prompt.candidateNames[u]} ${world.context.sidOf(list.candidates[u]!)}`;
+    const sentences = a!.evidence!.sentences.map((s) => s.text);
+    // The first pick is the answer's first choice, right after a fixed lead, as in the prompt's `F*<sid>` order.
+    assert.ok(sentences[0]!.startsWith(`Step 1, matching: ${cite(first!)} `), sentences[0]);
+    assert.ok(sentences[1]!.startsWith(`${cite(second!)} `), sentences[1]);
+    assert.match(sentences[2]!, /^Step 2, pattern: /);
+    assert.ok(sentences[3]!.startsWith(`Step 3, selection: ${cite(first!)} first, then ${cite(second!)}`), sentences[3]);
+    assert.ok(a!.raw.startsWith(`Step 1, matching: ${prompt.candidateNames[first!]} `));
+    assert.match(a!.raw, new RegExp(`\\nRanking: ${prompt.candidateNames[first!]}( [A-J]){9}$`));
+  }
+});
+
 test("only the train split is cited: co-purchases, complements and popularity that exist only in valid/test positions are not", async () => {
   // Categories: h in "Hair > Shampoo", c in "Hair > Conditioner", d in "Skin > Serum", fillers in "Nails".
   const mk = (index: number, title: string, categories: string[], brand: string): Item => ({ index, id: `i${index}`, title, categories, brand });

@@ -156,3 +156,21 @@ test("LLM teacher through the client: targeted reveal, reordering, fenced JSON, 
   assert.deepEqual(again.stats.attempts, r.stats.attempts);
   assert.ok(existsSync(cacheDir));
 });
+
+test("a student in a SIDs-only layout: the LLM teacher still reads the full layout with item text", async () => {
+  const server = await startFakeTeacher();
+  const dir = tempDir("gr2-traces-");
+  const teacher = new LlmTeacher(new ChatClient({ baseUrl: server.url, model: "big-teacher", cacheDir: join(dir, "cache"), concurrency: 2, maxRetries: 0 }), { batch: 2, temperature: 1, seed: 1 });
+  await generateTraces({ lists: lists.slice(0, 4), teacher, mode: "rejection", maxAttempts: 4, prompt: { ...prompt, options: { ...prompt.options, layout: "brief" } }, format: "labels", out: join(dir, "brief.jsonl") });
+  const records = read(join(dir, "brief.jsonl"));
+  assert.equal(records.length, 4);
+  for (const rec of records) {
+    const student = rec.messages.at(-1)!.content;
+    const teacherPrompt = rec.teacher_messages!.at(-1)!.content;
+    assert.match(student, /^History, oldest first: /, "the student's prompt is the SIDs-only one");
+    assert.match(teacherPrompt, /Purchase history/, "the teacher's prompt is the full layout");
+    const firstCandidate = items.find((it) => it.id === rec.candidates[0])!;
+    assert.ok(teacherPrompt.includes(firstCandidate.title) && !student.includes(firstCandidate.title), "item titles for the teacher only");
+    if (rec.accepted) assert.match(rec.response!, /\nRanking:( [A-J]){10}$/);
+  }
+});

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { renderChat, stopTokenIds } from "../../src/lm/chat.js";
 import { formatOutput, GRAMMARS } from "../../src/prompt/output-format.js";
 import { buildRerankPrompt } from "../../src/prompt/rerank-prompt.js";
-import { sftExample, splitAnswer } from "../../src/train/sft.js";
+import { SFT_WEIGHTS, sftExample, sftExamples, splitAnswer } from "../../src/train/sft.js";
 import { makeLists, makeWorld, tokenizer } from "../prompt/helpers.js";
 
 const world = makeWorld();
@@ -39,4 +39,20 @@ for (const format of ["labels", "compact", "json"] as const) {
 test("an answer without the format's ranking header is refused with the header it expected", async () => {
   const prompt = await buildRerankPrompt(world.context, list, { format: "labels" });
   await assert.rejects(sftExample({ messages: prompt.messages, response: "C is best. A B C", format: "labels", accepted: true }, tok), /does not contain the labels ranking header/);
+});
+
+test("traces that move the incoming head are repeated movedRepeat times; too-long ones are skipped and counted", async () => {
+  const prompt = await buildRerankPrompt(world.context, list, { format: "labels", layout: "brief" });
+  const trace = (ranking: number[]) => ({ messages: prompt.messages, response: formatOutput("labels", rationale, ranking.map((i) => prompt.candidateNames[i]!)), format: "labels" as const, accepted: true, ranking });
+  const keeps = trace([0, 2, 1, 3, 4, 5, 6, 7, 8, 9]);
+  const moves = trace([2, 0, 1, 3, 4, 5, 6, 7, 8, 9]);
+  const unknown = { ...moves, ranking: undefined };
+  const o = { weights: SFT_WEIGHTS, maxPositions: 4096 };
+  const once = await sftExamples([keeps, moves, unknown], tok, o);
+  assert.equal(once.examples.length, 3);
+  const thrice = await sftExamples([keeps, moves, unknown], tok, { ...o, movedRepeat: 3 });
+  assert.equal(thrice.examples.length, 5, "the head-moving trace thrice; a trace without a recorded ranking once");
+  assert.equal(thrice.examples.filter((e) => e === thrice.examples[1]).length, 3);
+  const short = await sftExamples([keeps, moves], tok, { ...o, maxPositions: once.examples[0]!.ids.length - 1, movedRepeat: 3 });
+  assert.deepEqual([short.examples.length, short.tooLong], [0, 2]);
 });
