@@ -8,11 +8,15 @@
 // again removes that cost; resident memory stays at the step's peak instead of oscillating.
 //
 // Small blocks go straight to malloc, which already recycles them well. The cache is bounded
-// (GR2_ALLOCATOR_CACHE_MB, default 4096); past the bound freed blocks are returned to the OS.
-// The bound must hold a training step's working set: at 1 GiB the demo's SFT step (8 × ~1,100
-// tokens) spent 85% of its time in the kernel, unmapping and faulting its blocks again, and ran
-// 2.4× slower. What a stage parks here is returned between stages instead (the pipeline calls
-// emptyCache), so one stage's shapes do not stay resident through the next.
+// (GR2_ALLOCATOR_CACHE_MB, default 1024); past the bound freed blocks are returned to the OS.
+// The bound must hold a training step's working set: before the blocked attention kernel, at
+// 1 GiB the demo's SFT step (8 × ~1,100 tokens) spent 85% of its time in the kernel, unmapping
+// and faulting its blocks again, and ran 2.4× slower, so the bound was 4 GiB. With the kernel
+// and the demo's SIDs-only prompts a step's working set fits in 1 GiB, and the 4 GiB cache had
+// become a third of resident memory (evaluation 2.7 GB at 4 GiB, 2.1 GB at 1 GiB;
+// docs/benchmarks.md). Larger models that need more set the variable. What a stage parks here
+// is returned between stages (the pipeline calls emptyCache), so one stage's shapes do not stay
+// resident through the next.
 // GR2_CACHING_ALLOCATOR=0 turns the whole thing off (libtorch's default allocator is used).
 #include <c10/core/CPUAllocator.h>
 
@@ -42,7 +46,7 @@ class CachingCPUAllocator final : public c10::Allocator {
  public:
   CachingCPUAllocator() {
     const char* mb = std::getenv("GR2_ALLOCATOR_CACHE_MB");
-    limit_ = (mb ? static_cast<size_t>(std::atoll(mb)) : 4096) * 1024 * 1024;
+    limit_ = (mb ? static_cast<size_t>(std::atoll(mb)) : 1024) * 1024 * 1024;
   }
 
   // The context is the data pointer itself (libtorch's raw_allocate/raw_deallocate, used by
