@@ -143,6 +143,12 @@ export function parseEmbed(text: string): string[] {
 export function comparisonTable(r: PipelineResult): string {
   const out = [`\nTest lists: ${r.users} (95% bootstrap intervals; Δ = paired difference against the incoming order, ▲/▼ when its interval excludes zero)\n`, ...methodRows(r, r.evaluation)];
   if (r.subset) out.push(`\nReasoning stages, on a seeded subset of ${r.subset.users} of those test lists (the methods above re-scored on the same lists):\n`, ...methodRows(r, r.subset));
+  const vr = r.stages.direct?.vs_reasoning;
+  if (vr) {
+    const fmt = (v: [number, number, number]) => `${v[0] >= 0 ? "+" : ""}${v[0].toFixed(3)} [${v[1].toFixed(3)}, ${v[2].toFixed(3)}]`;
+    const line = (label: string, n: number, v: NonNullable<typeof vr.hard>) => `${label} (${n} lists): Δ R@1 ${fmt(v["recall@1"])}, Δ R@5 ${fmt(v["recall@5"])}, Δ NDCG@5 ${fmt(v["ndcg@5"])}`;
+    out.push(`\nDirect policy − reasoning RL, paired: ${line("all", vr.lists, vr.all)}${vr.hard ? `; ${line("hard, target not first", vr.hard_lists, vr.hard)}` : ""}`);
+  }
   out.push(`\nreport: ${r.reportDir}/report.md\n`);
   return out.join("\n");
 }

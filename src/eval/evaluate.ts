@@ -42,6 +42,17 @@ export function vsIncomingOf(m: MethodResult): VsIncoming {
   return { "recall@1": triple(m.vsIncoming["recall@1"]), "recall@5": triple(m.vsIncoming["recall@5"]), "ndcg@5": triple(m.vsIncoming["ndcg@5"]) };
 }
 
+/**
+ * Paired difference a − b on the same lists (per-list target ranks after each method), as
+ * [diff, lo, hi] per metric: how one re-ranker compares with another, not with the incoming order.
+ */
+export function pairedDifference(a: ArrayLike<number>, b: ArrayLike<number>, o: BootstrapOptions = {}): VsIncoming {
+  if (a.length !== b.length || a.length === 0) throw new RangeError(`paired difference: ${a.length} and ${b.length} lists`);
+  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+  const vs = rankMetricIntervals(new Resamples(a.length, o), a, ["recall@1", "recall@5", "ndcg@5"] as const, b).vsReference!;
+  return { "recall@1": [r4(vs["recall@1"].mean), r4(vs["recall@1"].lo), r4(vs["recall@1"].hi)], "recall@5": [r4(vs["recall@5"].mean), r4(vs["recall@5"].lo), r4(vs["recall@5"].hi)], "ndcg@5": [r4(vs["ndcg@5"].mean), r4(vs["ndcg@5"].lo), r4(vs["ndcg@5"].hi)] };
+}
+
 /** Ranks for one method: scored by a re-ranker, or given directly (an LLM's parsed output). */
 export interface MethodRanks {
   name: string;

@@ -28,7 +28,7 @@ import { EvidenceScorer, type ScorerWeights } from "../rank/evidence/scorer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { trimAllocator } from "../torch/memory.js";
 import { evaluateBaselines } from "../eval/baselines.js";
-import { evaluateRanks, vsIncomingOf, type MethodRanks, type MethodResult, type RerankEvaluation, type VsIncoming } from "../eval/evaluate.js";
+import { evaluateRanks, pairedDifference, vsIncomingOf, type MethodRanks, type MethodResult, type RerankEvaluation, type VsIncoming } from "../eval/evaluate.js";
 import type { Interval } from "../eval/bootstrap.js";
 import { machineInfo, writeReport, type EvalReport } from "../eval/report.js";
 import { rerankWithModel, type InvalidPart } from "../eval/llm-rerank.js";
@@ -81,6 +81,12 @@ export interface StageMetrics {
   vs_incoming: VsIncoming;
   /** Test lists this stage was evaluated on (a reasoning stage may use a subset; PipelinePreset.reasoningEvalUsers). */
   lists: number;
+  /**
+   * The direct policy only: its paired difference against the reasoning RL policy on the lists
+   * both were evaluated on, and on the hard ones among them (the incoming order does not put the
+   * target first): the technical report's direct-versus-reasoning comparison.
+   */
+  vs_reasoning?: { lists: number; all: VsIncoming; hard_lists: number; hard: VsIncoming | null };
 }
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
@@ -380,6 +386,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   if (listwise) stages.listwise = listwise;
   if (evidence) stages.evidence = evidence;
   for (const [name, l] of Object.entries(llm)) stages[name] = { ...pick(name, l.valid, l.identity, l.identityNonoptimal)!, invalid_at: l.invalidAt };
+  if (stages.direct && llm.rl && llm.direct) stages.direct.vs_reasoning = directVsReasoning(evalLists, llm.direct.ranks.ranks, llm.rl.ranks.ranks, onSubset.has("rl") ? subsetIdx : null, o.seed);
 
   const report: EvalReport = {
     title: `GR2 pipeline — ${ds.catalogue.name}, preset ${o.preset}`,
@@ -401,6 +408,22 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const reportDir = join(o.runDir, "report");
   writeReport(reportDir, report);
   return { users: evalLists.length, stages, evaluation, ...(subset ? { subset } : {}), reportDir, seconds, peakRssMb };
+}
+
+/**
+ * The direct policy against the reasoning policy, paired on the lists the reasoning policy was
+ * evaluated on (`subset`: their indices among the test lists, or all), and on the hard ones.
+ */
+function directVsReasoning(lists: readonly CandidateList[], direct: Int32Array, reasoning: Int32Array, subset: readonly number[] | null, seed: number): NonNullable<StageMetrics["vs_reasoning"]> {
+  const idx = subset ?? lists.map((_, i) => i);
+  const d = Int32Array.from(idx, (i) => direct[i]!);
+  const hard = idx.flatMap((i, j) => (lists[i]!.rankPre !== 1 ? [j] : []));
+  return {
+    lists: idx.length,
+    all: pairedDifference(d, reasoning, { seed }),
+    hard_lists: hard.length,
+    hard: hard.length > 0 ? pairedDifference(Int32Array.from(hard, (j) => d[j]!), Int32Array.from(hard, (j) => reasoning[j]!), { seed }) : null,
+  };
 }
 
 /** A baseline's per-list scores, by name. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { quantile, rankMetricIntervals, Resamples, significance } from "../../src/eval/bootstrap.js";
+import { pairedDifference } from "../../src/eval/evaluate.js";
 import { perUserMetrics } from "../../src/rank/metrics.js";
 import { Rng } from "../../src/data/rng.js";
 
@@ -81,4 +82,14 @@ test("the rank-histogram bootstrap equals the per-user bootstrap on the same res
     }
   }
   assert.equal(rankMetricIntervals(r, ranks, metrics).vsReference, null);
+});
+
+test("pairedDifference: a method that moves targets up beats its peer with an interval above zero; itself, by exactly 0", () => {
+  const rng = new Rng(4);
+  const b = Int32Array.from({ length: 400 }, () => 1 + Math.floor(rng.next() * 10));
+  const a = b.map((r, i) => (i % 3 === 0 ? 1 : r));
+  const d = pairedDifference(a, b, { seed: 1 });
+  assert.ok(d["recall@1"][1] > 0 && d["ndcg@5"][1] > 0, JSON.stringify(d));
+  assert.deepEqual(pairedDifference(b, b, { seed: 1 })["recall@5"], [0, 0, 0]);
+  assert.throws(() => pairedDifference(a, b.subarray(1)), /400 and 399 lists/);
 });
