@@ -106,7 +106,7 @@ test("a model folder's gr2_prompt.json says how to prompt it, also without its r
   assert.deepEqual(resolveModel(run).prompt, { format: "json", layout: "full", maxHistory: 7 });
 
   writeFileSync(join(dir, PROMPT_FILE), JSON.stringify({ format: "compact", layout: "bare" }));
-  assert.throws(() => readPromptSettings(dir), /gr2_prompt\.json: "layout" must be one of full, sids, got "bare"/);
+  assert.throws(() => readPromptSettings(dir), /gr2_prompt\.json: "layout" must be one of full, sids, brief, got "bare"/);
   writeFileSync(join(dir, PROMPT_FILE), JSON.stringify({ format: "yaml", layout: "sids" }));
   assert.throws(() => resolveModel(dir), /"format" must be one of json, compact/);
   writeFileSync(join(dir, PROMPT_FILE), "{");
