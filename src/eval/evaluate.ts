@@ -37,9 +37,14 @@ export interface RerankEvaluation {
 export type VsIncoming = Record<"recall@1" | "recall@5" | "ndcg@5", [number, number, number]>;
 
 export function vsIncomingOf(m: MethodResult): VsIncoming {
+  return triples(m.vsIncoming);
+}
+
+/** Paired-difference intervals as the JSON reports give them: [diff, lo, hi], 4 decimals. */
+function triples(vs: Record<"recall@1" | "recall@5" | "ndcg@5", Interval>): VsIncoming {
   const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
   const triple = (i: Interval): [number, number, number] => [r4(i.mean), r4(i.lo), r4(i.hi)];
-  return { "recall@1": triple(m.vsIncoming["recall@1"]), "recall@5": triple(m.vsIncoming["recall@5"]), "ndcg@5": triple(m.vsIncoming["ndcg@5"]) };
+  return { "recall@1": triple(vs["recall@1"]), "recall@5": triple(vs["recall@5"]), "ndcg@5": triple(vs["ndcg@5"]) };
 }
 
 /**
@@ -48,9 +53,7 @@ export function vsIncomingOf(m: MethodResult): VsIncoming {
  */
 export function pairedDifference(a: ArrayLike<number>, b: ArrayLike<number>, o: BootstrapOptions = {}): VsIncoming {
   if (a.length !== b.length || a.length === 0) throw new RangeError(`paired difference: ${a.length} and ${b.length} lists`);
-  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-  const vs = rankMetricIntervals(new Resamples(a.length, o), a, ["recall@1", "recall@5", "ndcg@5"] as const, b).vsReference!;
-  return { "recall@1": [r4(vs["recall@1"].mean), r4(vs["recall@1"].lo), r4(vs["recall@1"].hi)], "recall@5": [r4(vs["recall@5"].mean), r4(vs["recall@5"].lo), r4(vs["recall@5"].hi)], "ndcg@5": [r4(vs["ndcg@5"].mean), r4(vs["ndcg@5"].lo), r4(vs["ndcg@5"].hi)] };
+  return triples(rankMetricIntervals(new Resamples(a.length, o), a, ["recall@1", "recall@5", "ndcg@5"] as const, b).vsReference!);
 }
 
 /** Ranks for one method: scored by a re-ranker, or given directly (an LLM's parsed output). */

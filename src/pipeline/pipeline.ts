@@ -243,6 +243,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   tokenizer.addSidTokens();
 
   // ---- traces (evidence teacher, valid lists) ----
+  // The reasoning stages' prompt layout: traces, SFT, RL and evaluation all use it.
+  const reasoningLayout = rerankSettings(P).layout;
   const tracePath = join(o.runDir, "traces", `evidence-${P.traceMode}.jsonl`);
   await timed(`traces`, async () => {
     if (isDone("traces")) {
@@ -252,8 +254,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         throw new Error(`${o.runDir}: its traces were written in the ${written} answer format, not ${P.format}; run with --format ${written}, or start a new run folder (--out)`);
       }
       const layout = (readManifest(o.runDir).stages.traces?.config?.layout as string | undefined) ?? "full";
-      if (layout !== rerankSettings(P).layout) {
-        throw new Error(`${o.runDir}: its traces were written in the ${layout} prompt layout, not ${rerankSettings(P).layout}; run with --reasoning-layout ${layout}, or start a new run folder (--out)`);
+      if (layout !== reasoningLayout) {
+        throw new Error(`${o.runDir}: its traces were written in the ${layout} prompt layout, not ${reasoningLayout}; run with --reasoning-layout ${layout}, or start a new run folder (--out)`);
       }
       return;
     }
@@ -262,7 +264,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       lists: learnLists,
       teacher,
       mode: P.traceMode,
-      prompt: { context, options: { layout: rerankSettings(P).layout, maxHistory: P.maxHistory, budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
+      prompt: { context, options: { layout: reasoningLayout, maxHistory: P.maxHistory, budget: { maxTokens: P.maxPromptTokens, tokenizer } }, seed: o.seed },
       format: P.format,
       out: tracePath,
     });
@@ -274,7 +276,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const over = lengths.filter((n) => n >= P.maxNewTokens).length;
     log(`  ${r.stats.accepted}/${r.stats.lists} accepted; answers ${lengths[lengths.length >> 1] ?? 0} tokens (median), ${p99} (p99), budget ${P.maxNewTokens}`);
     if (over > 0) log(`  warning: ${over} of ${lengths.length} answers reach maxNewTokens (${P.maxNewTokens}); the student cannot finish those`);
-    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format, layout: rerankSettings(P).layout } });
+    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format, layout: reasoningLayout } });
   });
 
   // ---- evidence reading: the scorer's orders on every learning list, SIDs-only prompt ----
@@ -297,7 +299,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: rerankSettings(P).layout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
     return join(o.runDir, "sft", "model");
   });
 

@@ -73,6 +73,8 @@ export interface PromptBudget {
  */
 export type PromptLayout = "full" | "sids" | "brief";
 export const PROMPT_LAYOUTS: readonly PromptLayout[] = ["full", "sids", "brief"];
+/** Layouts that show bare SIDs with compact evidence (no item text, hints or steps). */
+const sidsOnly = (layout: PromptLayout | undefined): boolean => layout === "sids" || layout === "brief";
 
 export interface RerankPromptOptions {
   format: OutputFormat;
@@ -230,7 +232,7 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
 }
 
 function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, hints: readonly ComplementHint[], o: RerankPromptOptions): ChatMessage[] {
-  if (o.layout === "sids" || o.layout === "brief") return renderDirectMessages(ctx, list, shown, view, o.format, o.layout === "brief");
+  if (sidsOnly(o.layout)) return renderDirectMessages(ctx, list, shown, view, o.format, o.layout === "brief");
   const K = list.candidates.length;
   const domain = ctx.domain ?? "retail";
   const line = (i: number, label?: string) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords, label);
@@ -344,7 +346,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
   const omittedByCap = list.history.length - full.length;
   const E = ctx.evidence && ctx.evidence.set !== "none" ? ctx.evidence : undefined;
   // With evidence on the lines, the budget goes to history and evidence, not generic hint lines.
-  const hints = o.layout === "sids" || o.layout === "brief" ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? (E ? 0 : 4));
+  const hints = sidsOnly(o.layout) ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? (E ? 0 : 4));
   const withheld = E && list.user !== undefined ? withheldFor(E.source, { user: list.user, history: [...list.history] }) : undefined;
   const viewOf = (keep: number, titleWords: number | null): View => {
     const history = full.slice(full.length - keep);
