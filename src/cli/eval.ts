@@ -279,7 +279,8 @@ async function evidenceCommand(args: string[], io: Output): Promise<number> {
   const { values: v } = parseArgs({ args, options: { ...DATA_OPTIONS, run: { type: "string" }, sets: { type: "string" }, fit: { type: "string" }, json: { type: "boolean" } } });
   const run = v.run as string | undefined;
   if (!run) throw new UsageError("missing --run RUN_DIR (a run folder with candidates/valid.jsonl and test.jsonl, e.g. from gr2 pipeline)");
-  const sets = ((v.sets as string | undefined) ?? EVIDENCE_SETS.join(",")).split(",").map((x) => {
+  // `ranked` fits the same scorer as `all` (it only adds that scorer's ranks to prompts).
+  const sets = ((v.sets as string | undefined) ?? EVIDENCE_SETS.filter((s) => s !== "ranked").join(",")).split(",").map((x) => {
     try {
       return parseEvidenceSet(x.trim());
     } catch (e) {

@@ -77,7 +77,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
                     [--reasoning-layout full|brief] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
-                    [--evidence none|meta|cobuy|all] [--train-lists cut:N|folds:F:N|none]
+                    [--evidence none|meta|cobuy|all|ranked] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
                     [--graded-window W (later purchases within W are positives; for --rl-reward auc|ndcg)]
                     [--embed tfidf,cooc|use-lite[,cooc] (the SIDs' item embeddings; use-lite: a pretrained sentence encoder)]

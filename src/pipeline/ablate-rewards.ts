@@ -14,7 +14,7 @@ import { leaveOneOut } from "../data/split.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { readCandidateLists } from "../rank/candidates.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
-import { runEvidenceSet, runPromptContext } from "./context.js";
+import { runEvidenceSet, runPromptContext, runScorerWeights } from "./context.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import { rerankWithModel } from "../eval/llm-rerank.js";
 import { perUserMetrics, mean } from "../rank/metrics.js";
@@ -62,7 +62,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   const valid = readCandidateLists(join(o.runDir, "candidates", "valid.jsonl"), items.map((i) => i.id));
   const { train, heldOut } = holdOutUsers(valid, 0.1, o.seed);
   const evalLists = heldOut.length > o.evalUsers ? Array.from(new Rng(o.seed).sample(heldOut.length, o.evalUsers)).sort((a, b) => a - b).map((i) => heldOut[i]!) : heldOut;
-  const context = runPromptContext(o.dataset, sidMap, split, runEvidenceSet(o.runDir));
+  const context = runPromptContext(o.dataset, sidMap, split, runEvidenceSet(o.runDir), runScorerWeights(o.runDir));
   const tokenizer = loadHFTokenizer(sft);
   const points: AblationPoint[] = [];
   const evaluate = async (reward: AblationPoint["reward"], step: number, dir: string) => {

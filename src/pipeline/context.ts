@@ -7,14 +7,26 @@ import type { Dataset, Split } from "../data/types.js";
 import { evidenceSource, EVIDENCE_SETS, type EvidenceSet } from "../rank/evidence/features.js";
 import { datasetPromptContext } from "../prompt/rerank-prompt.js";
 import { readManifest } from "../train/run.js";
+import type { ScorerWeights } from "../rank/evidence/scorer.js";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { SidMap } from "../sid/sidmap.js";
 import type { CandidateList } from "../rank/candidates.js";
 import { holdOutUsers } from "../rank/baselines/listwise-train.js";
 import { Rng } from "../util/rng.js";
 
-export function runPromptContext(ds: Dataset, sidMap: SidMap, split: Split, set: EvidenceSet) {
+export function runPromptContext(ds: Dataset, sidMap: SidMap, split: Split, set: EvidenceSet, scorer?: ScorerWeights) {
   const source = evidenceSource(ds.catalogue.items, split.train, ds.interactions.userIds);
-  return { ...datasetPromptContext(ds, (i) => sidMap.sidOf(i), split.train), evidence: { source, set } };
+  return { ...datasetPromptContext(ds, (i) => sidMap.sidOf(i), split.train), evidence: { source, set, ...(scorer ? { scorer } : {}) } };
+}
+
+/** The path of a run's fitted evidence scorer (the pipeline's `evidence` stage). */
+export const scorerPathOf = (runDir: string): string => join(runDir, "evidence", "scorer.json");
+
+/** A run's evidence scorer weights, or undefined when the run has none. */
+export function runScorerWeights(runDir: string): ScorerWeights | undefined {
+  const path = scorerPathOf(runDir);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as ScorerWeights) : undefined;
 }
 
 /** The evidence set a run's prompts showed ("none" for runs from before evidence existed). */

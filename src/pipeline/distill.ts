@@ -30,7 +30,7 @@ import { trimAllocator } from "../torch/memory.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import type { PresetName } from "../lm/presets.js";
 import { directSettings, PIPELINE_PRESETS, rerankSettings } from "./presets.js";
-import { reRankerLists, runEvidenceSet, runPromptContext, sample } from "./context.js";
+import { reRankerLists, runEvidenceSet, runPromptContext, runScorerWeights, sample } from "./context.js";
 
 export interface DistillOptions {
   dataset: Dataset;
@@ -92,7 +92,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   const { learnLists } = reRankerLists(read("valid"), read("train"), P.learnUsers, o.seed);
   const evalLists = sample(read("test"), o.evalUsers, o.seed);
   const evidence = teacherPrompt.evidence ?? runEvidenceSet(o.runDir);
-  const context = runPromptContext(o.dataset, sidMap, split, evidence);
+  const context = runPromptContext(o.dataset, sidMap, split, evidence, teacherPrompt.scorer ?? runScorerWeights(o.runDir));
 
   const dapo = { ...DAPO_DEFAULTS, ...(direct ? P.direct?.dapo : P.dapo), maxNewTokens, steps: o.steps, distillCoef: o.coef, distillEstimator: o.estimator, reward: o.reward, seed: o.seed, checkpointEvery: Math.max(1, Math.round(o.steps / 4)) };
   if (o.promptsPerStep) dapo.promptsPerStep = o.promptsPerStep;

@@ -42,7 +42,7 @@ import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
-import { reRankerLists, runPromptContext, sample } from "./context.js";
+import { reRankerLists, runPromptContext, sample, scorerPathOf } from "./context.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
 import { generateTraces, type TraceRecord } from "../teacher/traces.js";
 import { readJsonLines } from "../teacher/trace-file.js";
@@ -205,9 +205,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const evalLists = sample(test, P.evalUsers, o.seed);
 
   // ---- collaborative evidence and the scorer over it (the teacher's ranker, and a baseline) ----
-  const context = runPromptContext(ds, sidMap, split, P.evidence);
-  const evidenceSrc = context.evidence.source;
-  const scorerPath = join(o.runDir, "evidence", "scorer.json");
+  const evidenceSrc = runPromptContext(ds, sidMap, split, P.evidence).evidence.source;
+  const scorerPath = scorerPathOf(o.runDir);
   const scorer = await timed("evidence", () => {
     const recorded = readManifest(o.runDir).stages.evidence?.config?.set;
     if (isDone("evidence") && recorded !== P.evidence) throw new Error(`${o.runDir}: its prompts show the ${String(recorded)} evidence set, not ${P.evidence}; run with --evidence ${String(recorded)}, or start a new run folder (--out)`);
@@ -222,6 +221,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     recordStage(o.runDir, "evidence", { status: "done", outputs: { scorer: "evidence/scorer.json" }, metrics, config: { set: P.evidence } });
     return fitted;
   });
+  // Every prompt from here on: the `ranked` set shows each candidate's rank under this scorer.
+  const context = runPromptContext(ds, sidMap, split, P.evidence, scorer.model);
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
   const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed }, extra: [scorer] }));
@@ -290,7 +291,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           writeDirectTraces(path, examples);
           // The share of lists whose head the teacher moves: what the student should learn to do.
           log(`  ${examples.length} reading examples from ${learnLists.length} lists; the scorer moves the incoming head in ${(100 * headMoved).toFixed(1)}% of them`);
-          await runSft({ runDir: o.runDir, stage: "read", layout: "sids", from: mid, traces: [path], ...P.read!, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+          await runSft({ runDir: o.runDir, stage: "read", layout: "sids", from: mid, traces: [path], ...P.read!, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model });
           const rec = readManifest(o.runDir).stages.read!;
           recordStage(o.runDir, "read", { ...rec, metrics: { ...rec.metrics, lists: learnLists.length, examples: examples.length, teacher_head_moved: Math.round(headMoved * 1e4) / 1e4 } });
         }
@@ -299,7 +300,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model });
     return join(o.runDir, "sft", "model");
   });
 
@@ -328,7 +329,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           const records = readJsonLines<TraceRecord>(tracePath).records;
           const examples = await directTraces(records, learnLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
           writeDirectTraces(directTracePath, examples);
-          await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence });
+          await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model });
         }
         if (!isDone("direct")) await rlPass("direct", join(o.runDir, "direct-sft", "model"), directSettings(P), D.dapo);
         return join(o.runDir, "direct", "model");

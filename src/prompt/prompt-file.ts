@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "./rerank-prompt.js";
-import { EVIDENCE_SETS, type EvidenceSet } from "../rank/evidence/features.js";
+import { EVIDENCE_SETS, showsRank, type EvidenceSet } from "../rank/evidence/features.js";
+import { featureNames, type ScorerWeights } from "../rank/evidence/scorer.js";
 
 export const PROMPT_FILE = "gr2_prompt.json";
 
@@ -20,10 +21,30 @@ export interface PromptSettings {
   maxHistory?: number;
   /** The evidence shown on candidate lines (absent: none); serving needs the catalogue's statistics for it. */
   evidence?: EvidenceSet;
+  /** The evidence scorer's weights, for the `ranked` set (the ranks shown are computed with them). */
+  scorer?: ScorerWeights;
 }
 
 export function writePromptSettings(modelDir: string, s: PromptSettings): void {
-  writeJsonAtomic(join(modelDir, PROMPT_FILE), { format: s.format, layout: s.layout, ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}), ...(s.evidence && s.evidence !== "none" ? { evidence: s.evidence } : {}) });
+  const ranked = s.evidence !== undefined && showsRank(s.evidence);
+  if (ranked && !s.scorer) throw new Error(`${modelDir}: a model prompted with the "ranked" evidence set needs the evidence scorer's weights beside it`);
+  writeJsonAtomic(join(modelDir, PROMPT_FILE), {
+    format: s.format,
+    layout: s.layout,
+    ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}),
+    ...(s.evidence && s.evidence !== "none" ? { evidence: s.evidence } : {}),
+    ...(ranked ? { scorer: s.scorer } : {}),
+  });
+}
+
+/** A `scorer` field: the evidence scorer's weights, one per feature of its set, in order. */
+function scorerField(path: string, v: unknown): ScorerWeights {
+  const o = v as Partial<ScorerWeights> | null;
+  if (typeof o !== "object" || o === null || !EVIDENCE_SETS.includes(o.set as EvidenceSet)) throw new Error(`${path}: "scorer" must be an object with "set", "features" and "weights" (the evidence scorer's weights)`);
+  const expected = featureNames(o.set as EvidenceSet);
+  if (!Array.isArray(o.features) || o.features.join() !== expected.join()) throw new Error(`${path}: "scorer.features" must be [${expected.join(", ")}] for the ${o.set} set`);
+  if (!Array.isArray(o.weights) || o.weights.length !== expected.length || !o.weights.every((w) => typeof w === "number" && Number.isFinite(w))) throw new Error(`${path}: "scorer.weights" must be ${expected.length} finite numbers`);
+  return { set: o.set as EvidenceSet, features: [...o.features], weights: [...o.weights] };
 }
 
 /** The folder's settings, or undefined when it has none; a malformed file is an error naming the field. */
@@ -42,10 +63,12 @@ export function readPromptSettings(modelDir: string): PromptSettings | undefined
   if (!PROMPT_LAYOUTS.includes(o.layout as PromptLayout)) throw new Error(`${path}: "layout" must be one of ${PROMPT_LAYOUTS.join(", ")}, got ${JSON.stringify(o.layout)}`);
   if (o.maxHistory !== undefined && !(Number.isInteger(o.maxHistory) && (o.maxHistory as number) >= 0)) throw new Error(`${path}: "maxHistory" must be an integer ≥ 0, got ${JSON.stringify(o.maxHistory)}`);
   if (o.evidence !== undefined && !EVIDENCE_SETS.includes(o.evidence as EvidenceSet)) throw new Error(`${path}: "evidence" must be one of ${EVIDENCE_SETS.join(", ")}, got ${JSON.stringify(o.evidence)}`);
+  if (o.evidence !== undefined && showsRank(o.evidence as EvidenceSet) && o.scorer === undefined) throw new Error(`${path}: the "ranked" evidence set needs "scorer" (the evidence scorer's weights)`);
   return {
     format: o.format as OutputFormat,
     layout: o.layout as PromptLayout,
     ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}),
     ...(o.evidence !== undefined && o.evidence !== "none" ? { evidence: o.evidence as EvidenceSet } : {}),
+    ...(o.scorer !== undefined ? { scorer: scorerField(path, o.scorer) } : {}),
   };
 }

@@ -32,7 +32,9 @@ import type { Dataset, Item } from "../data/types.js";
 import { CHATML, renderChat, type ChatMessage, type ChatTemplate } from "../lm/chat.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { categoryKey } from "../data/text.js";
-import { candidateEvidence, withheldFor, type CandidateEvidence, type EvidenceSet, type EvidenceSource } from "../rank/evidence/features.js";
+import { candidateEvidence, showsRank, withheldFor, type CandidateEvidence, type EvidenceSet, type EvidenceSource } from "../rank/evidence/features.js";
+import { withScoreRanks, type ScorerWeights } from "../rank/evidence/scorer.js";
+import type { Withheld } from "../rank/evidence/train-index.js";
 import { evidenceClause, evidenceMark, evidenceSuffix } from "../rank/evidence/render.js";
 import { ComplementTable, mineComplements, type ComplementHint } from "./complements.js";
 import { candidateLabel, candidateNames, formatInstructions, formatOutput, GRAMMARS, type OutputFormat } from "./output-format.js";
@@ -49,9 +51,10 @@ export interface PromptContext {
   domain?: string;
   /**
    * Collaborative evidence shown on each candidate line (src/rank/evidence/), computed from
-   * the train split only; absent or set `none` = no evidence.
+   * the train split only; absent or set `none` = no evidence. The `ranked` set also needs the
+   * evidence scorer's weights, to rank each list's candidates by them.
    */
-  evidence?: { source: EvidenceSource; set: EvidenceSet };
+  evidence?: { source: EvidenceSource; set: EvidenceSet; scorer?: ScorerWeights };
 }
 
 export interface PromptBudget {
@@ -309,6 +312,7 @@ export function promptScaffoldTexts(domain: string, k = 10): string[] {
   for (const m of renderMessages(ctx, list, [], { ...view, evidence: [] }, [], { format: "labels" })) texts.push(m.content);
   const sample: CandidateEvidence = { position: 0, coBuy: 5, coBuyAfter: 6, coBuyBest: 5, coBuyTop: true, coBuyLine: 3, popularity: 9, band: "high", sameCategory: 2, sameBrand: 1, repeat: true };
   for (const band of ["high", "mid", "low"] as const) texts.push(evidenceClause({ ...sample, band }, "all"), evidenceSuffix({ ...sample, band }, "all"));
+  for (let r = 1; r <= k; r++) texts.push(evidenceClause({ ...sample, scoreRank: r }, "ranked"), evidenceSuffix({ ...sample, scoreRank: r }, "ranked"));
   for (const format of ["compact", "labels"] as const) {
     for (const layout of ["sids", "brief"] as const) for (const m of renderMessages(ctx, list, [], view, [], { format, layout })) texts.push(m.content);
   }
@@ -335,6 +339,14 @@ async function largest(lo: number, hi: number, ok: (x: number) => Promise<boolea
   return best;
 }
 
+/** The evidence a prompt shows for its candidates, ranked by the scorer for the `ranked` set. */
+function evidenceOf(E: NonNullable<PromptContext["evidence"]>, history: readonly number[], candidates: readonly number[], withheld: Withheld | undefined): CandidateEvidence[] {
+  const ev = candidateEvidence(E.source, history, candidates, { withheld });
+  if (!showsRank(E.set)) return ev;
+  if (!E.scorer) throw new Error('re-ranking prompt: the "ranked" evidence set needs the evidence scorer\'s weights (a run\'s evidence/scorer.json, or "scorer" in the model\'s gr2_prompt.json)');
+  return withScoreRanks(E.scorer, ev);
+}
+
 /** Builds the prompt for one candidate list (see the file comment). */
 export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInput, o: RerankPromptOptions): Promise<RerankPrompt> {
   const K = list.candidates.length;
@@ -354,7 +366,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
       history,
       historyOmitted: omittedByCap + full.length - keep,
       titleWords,
-      evidence: E ? candidateEvidence(E.source, history, list.candidates, { withheld }) : null,
+      evidence: E ? evidenceOf(E, history, list.candidates, withheld) : null,
       evidenceSet: E?.set ?? "none",
     };
   };

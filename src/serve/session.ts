@@ -30,6 +30,7 @@ import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../prompt/complements.js";
 import { evidenceSource, localSource, type EvidenceSet, type EvidenceSource } from "../rank/evidence/features.js";
+import type { ScorerWeights } from "../rank/evidence/scorer.js";
 import { answerConstraint, padTokenId, prepareEpisode, readAnswer, type RerankEpisode } from "../prompt/episode.js";
 import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-format.js";
 import { domainOf, PromptBudgetError, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
@@ -172,7 +173,7 @@ export class ModelSession {
    * The collaborative evidence the model's prompts showed (gr2_prompt.json), computed from the
    * served catalogue's training interactions; undefined when it was trained without.
    */
-  private evidence: { source: EvidenceSource; set: EvidenceSet } | undefined;
+  private evidence: { source: EvidenceSource; set: EvidenceSet; scorer?: ScorerWeights } | undefined;
   readonly createdAt = Math.floor(Date.now() / 1000);
 
   private constructor(
@@ -220,7 +221,7 @@ export class ModelSession {
     }
     let items: Item[] | null = null;
     let complements: ComplementTable | undefined;
-    let evidence: { source: EvidenceSource; set: EvidenceSet } | undefined;
+    let evidence: { source: EvidenceSource; set: EvidenceSet; scorer?: ScorerWeights } | undefined;
     let domain = o.domain ?? "retail";
     const evidenceSet = resolved.prompt?.evidence ?? "none";
     if (evidenceSet !== "none" && !o.dataset) {
@@ -232,7 +233,7 @@ export class ModelSession {
       // Complement hints and evidence as the training prompts had them: from the train split only.
       const train = leaveOneOut(ds.interactions).train;
       complements = mineComplements(train, items);
-      if (evidenceSet !== "none") evidence = { source: evidenceSource(items, train), set: evidenceSet };
+      if (evidenceSet !== "none") evidence = { source: evidenceSource(items, train), set: evidenceSet, ...(resolved.prompt?.scorer ? { scorer: resolved.prompt.scorer } : {}) };
       domain = o.domain ?? domainOf(ds.catalogue.name);
     }
     const model = loadHFModel(resolved.modelDir, o.device ?? "cpu");
@@ -384,7 +385,7 @@ export class ModelSession {
     // Evidence needs each item's catalogue index; an item given by text alone has none (and no evidence).
     const refs = [...req.query.history.slice(allHistory.length - history.length), ...req.documents];
     const catalogueIndex = items.map((it, i) => (this.textOnly(refs[i]!) === null ? (this.catalogue.get(it.id)?.index ?? -1) : -1));
-    const evidence = this.evidence ? { source: localSource(this.evidence.source, items, catalogueIndex), set: this.evidence.set } : undefined;
+    const evidence = this.evidence ? { ...this.evidence, source: localSource(this.evidence.source, items, catalogueIndex) } : undefined;
     const ctx: PromptContext = { items, sidOf: (i) => sids[i]!, complements: this.complements, domain: this.domain, ...(evidence ? { evidence } : {}) };
     const list = { history: history.map((_, i) => i), candidates: docs.map((_, j) => history.length + j) };
     const candidateSids = sids.slice(history.length);

@@ -22,6 +22,7 @@ import { hash32 } from "./corpus.js";
 import { train, type Batch, type TrainConfig } from "./loop.js";
 import { recordStage } from "./run.js";
 import { writePromptSettings } from "../prompt/prompt-file.js";
+import type { ScorerWeights } from "../rank/evidence/scorer.js";
 
 // What SFT reads from a trace file (src/teacher/trace-file.ts defines it, with the files).
 export type { SftTrace };
@@ -114,6 +115,8 @@ export interface SftStageOptions {
   layout?: PromptLayout;
   /** The evidence the traces' prompts show, recorded for the same reason. */
   evidence?: EvidenceSet;
+  /** The evidence scorer's weights, recorded with the `ranked` set (its prompts show the scorer's ranks). */
+  scorer?: ScorerWeights;
   /**
    * Copies of each trace whose answer moves the incoming head (default 1). A minority of the
    * traces move it, and a student that sees them once learns to keep the head (the reading
@@ -160,7 +163,7 @@ export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
   saveHFModel(modelDir, model, tokenizer);
   // The traces' prompts are already rendered; their format (when they agree) and layout are what the model learned.
   const formats = new Set(traces.map((t) => t.format));
-  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full", evidence: o.evidence });
+  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full", evidence: o.evidence, ...(o.scorer ? { scorer: o.scorer } : {}) });
   model.dispose();
   const out: SftStageResult = {
     modelDir,

@@ -6,7 +6,7 @@ import type { Item } from "../../src/data/types.js";
 import type { CandidateList } from "../../src/rank/candidates.js";
 import { candidateEvidence, evidenceSource, listEvidence, localSource, parseEvidenceSet, popularityBands, withheldFor } from "../../src/rank/evidence/features.js";
 import { evidenceClause, evidenceMark, evidenceSuffix } from "../../src/rank/evidence/render.js";
-import { answerOrder, EvidenceScorer, featureNames } from "../../src/rank/evidence/scorer.js";
+import { answerOrder, EvidenceScorer, featureNames, scoreEvidence, withScoreRanks } from "../../src/rank/evidence/scorer.js";
 import { TrainIndex } from "../../src/rank/evidence/train-index.js";
 import { rerankedRanks } from "../../src/rank/baselines/reranker.js";
 import { buildRerankPrompt } from "../../src/prompt/rerank-prompt.js";
@@ -134,6 +134,35 @@ test("the prompt shows each candidate's evidence, computed against the history i
   const withheld = listEvidence(source, inside);
   const naive = candidateEvidence(source, inside.history, inside.candidates);
   assert.ok(withheld[0]!.popularity === naive[0]!.popularity - 1, "the target's own purchase is not counted");
+});
+
+test("the ranked set shows each candidate's rank under the fitted scorer, which never reads that rank", async () => {
+  const { lists, src } = plantedLists(300, 1);
+  const scorer = EvidenceScorer.fit(src, lists.slice(0, 200), "ranked");
+  assert.deepEqual(scorer.model.features, featureNames("all"), "the same features as `all`: the rank is not one");
+  const list = lists[250]!;
+  const ev = listEvidence(src, list);
+  const ranked = withScoreRanks(scorer.model, ev);
+  const s = scoreEvidence(scorer.model, ev);
+  const order = ranked.map((e, i) => i).sort((a, b) => ranked[a]!.scoreRank! - ranked[b]!.scoreRank!);
+  assert.deepEqual(ranked.map((e) => e.scoreRank).sort((a, b) => a! - b!), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  for (let r = 1; r < order.length; r++) assert.ok(s[order[r - 1]!]! >= s[order[r]!]!, "rank follows the score");
+  assert.deepEqual(Array.from(scoreEvidence(scorer.model, ranked)), Array.from(s), "the scorer ignores the rank it produced");
+  // Ties keep the incoming order.
+  const flat = { ...scorer.model, weights: scorer.model.weights.map(() => 0) };
+  assert.deepEqual(withScoreRanks(flat, ev).map((e) => e.scoreRank), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  // Rendered first, in both layouts' forms; other sets never show it.
+  const top = ranked[order[0]!]!;
+  assert.match(evidenceSuffix(top, "ranked"), /^\(r1,\d+!?,[hml]c?b?\)$/);
+  assert.match(evidenceClause(top, "ranked"), /^evidence rank: 1 \| co-bought: /);
+  assert.doesNotMatch(evidenceSuffix(top, "all"), /r1/);
+  // A prompt shows it only with the scorer's weights, and says so when they are missing.
+  const items = Array.from({ length: 60 }, (_, i) => item(i, `b${i % 5}`, `c${i % 4}`));
+  const ctx = { items, sidOf: (i: number) => `<s_${i}>`, evidence: { source: src, set: "ranked" as const } };
+  await assert.rejects(buildRerankPrompt(ctx, list, { format: "labels", layout: "sids" }), /"ranked" evidence set needs the evidence scorer's weights/);
+  const p = await buildRerankPrompt({ ...ctx, evidence: { ...ctx.evidence, scorer: scorer.model } }, list, { format: "labels", layout: "sids" });
+  assert.deepEqual(p.evidence!.map((e) => e.scoreRank), ranked.map((e) => e.scoreRank));
+  assert.ok(p.messages[1]!.content.includes(`<s_${list.candidates[order[0]!]}>(r1,`), p.messages[1]!.content);
 });
 
 test("the teacher's answer: its first picks, then the others in the order shown", () => {

@@ -11,15 +11,18 @@
  *
  * Evidence sets (`--evidence`): `none` shows nothing; `meta` the catalogue-side signals (shared
  * category and brand with the recent history, popularity band, a repeat purchase); `cobuy` the
- * co-purchase counts; `all` both. On Beauty the co-purchase counts carry most of what beats the
- * upstream ranker (docs/benchmarks.md).
+ * co-purchase counts; `all` both; `ranked` all of it plus each candidate's rank under the
+ * evidence scorer fit on the learning lists (scorer.ts), a second opinion beside the incoming
+ * order. On Beauty the co-purchase counts carry most of what beats the upstream ranker; on the
+ * demo catalogue a 4M student needs 900 steps to learn to weigh them, and reads the rank at once
+ * (docs/benchmarks.md).
  */
 import { categoryKey } from "../../data/text.js";
 import type { Item } from "../../data/types.js";
 import type { CandidateList } from "../candidates.js";
 import { TrainIndex, type Withheld } from "./train-index.js";
 
-export const EVIDENCE_SETS = ["none", "meta", "cobuy", "all"] as const;
+export const EVIDENCE_SETS = ["none", "meta", "cobuy", "all", "ranked"] as const;
 export type EvidenceSet = (typeof EVIDENCE_SETS)[number];
 
 export function parseEvidenceSet(text: string): EvidenceSet {
@@ -27,10 +30,12 @@ export function parseEvidenceSet(text: string): EvidenceSet {
   throw new RangeError(`unknown evidence set "${text}" (expected ${EVIDENCE_SETS.join(", ")})`);
 }
 
-export const showsCobuy = (set: EvidenceSet): boolean => set === "cobuy" || set === "all";
-export const showsMeta = (set: EvidenceSet): boolean => set === "meta" || set === "all";
+export const showsCobuy = (set: EvidenceSet): boolean => set === "cobuy" || set === "all" || set === "ranked";
+export const showsMeta = (set: EvidenceSet): boolean => set === "meta" || set === "all" || set === "ranked";
 /** The product-line fact needs both: co-purchases and brands. */
-export const showsLine = (set: EvidenceSet): boolean => set === "all";
+export const showsLine = (set: EvidenceSet): boolean => set === "all" || set === "ranked";
+/** The evidence scorer's rank of each candidate (`CandidateEvidence.scoreRank`). */
+export const showsRank = (set: EvidenceSet): boolean => set === "ranked";
 
 export type PopularityBand = "high" | "mid" | "low";
 
@@ -83,6 +88,11 @@ export interface CandidateEvidence {
   sameBrand: number;
   /** Already in the history (a repeat purchase). */
   repeat: boolean;
+  /**
+   * Its rank (1 = first) under the evidence scorer's order of the list, for the `ranked` set
+   * (scorer.ts `withScoreRanks`); absent otherwise. The scorer reads the fields above, never this.
+   */
+  scoreRank?: number;
 }
 
 /**

@@ -5,7 +5,7 @@
  * the ten candidates; the history item a co-purchase follows is named by its number in the
  * prompt's history list (`#7`), not by its SID, which would cost ~6 tokens a line.
  */
-import { showsCobuy, showsLine, showsMeta, type CandidateEvidence, type EvidenceSet } from "./features.js";
+import { showsCobuy, showsLine, showsMeta, showsRank, type CandidateEvidence, type EvidenceSet } from "./features.js";
 
 /**
  * The full layout's clause for one candidate, e.g. `co-bought: 5 after #7 | popularity: high |
@@ -14,6 +14,7 @@ import { showsCobuy, showsLine, showsMeta, type CandidateEvidence, type Evidence
  */
 export function evidenceClause(e: CandidateEvidence, set: EvidenceSet, shownFrom = 0): string {
   const parts: string[] = [];
+  if (showsRank(set) && e.scoreRank !== undefined) parts.push(`evidence rank: ${e.scoreRank}`);
   if (showsCobuy(set)) {
     const where = e.coBuyAfter >= shownFrom && e.coBuyBest > 0 ? ` after #${e.coBuyAfter - shownFrom + 1}` : "";
     // "same brand" here: co-bought after a purchase of its own brand (a product line).
@@ -29,10 +30,12 @@ export function evidenceClause(e: CandidateEvidence, set: EvidenceSet, shownFrom
 
 /**
  * The direct policy's compact form after a SID: `(5,h)` = co-bought 5, popularity high;
- * `(5!,hcb)` = the list's most co-bought, in a recent category and brand; "" for `none`.
+ * `(5!,hcb)` = the list's most co-bought, in a recent category and brand; `(r2,5!,hcb)` the
+ * same, second under the evidence scorer (the `ranked` set); "" for `none`.
  */
 export function evidenceSuffix(e: CandidateEvidence, set: EvidenceSet): string {
   const parts: string[] = [];
+  if (showsRank(set) && e.scoreRank !== undefined) parts.push(`r${e.scoreRank}`);
   if (showsCobuy(set)) parts.push(`${e.coBuy}${e.coBuyTop ? "!" : ""}`);
   if (showsMeta(set)) parts.push(e.band[0]! + (e.sameCategory > 0 ? "c" : "") + (e.sameBrand > 0 ? "b" : ""));
   return parts.length > 0 ? `(${parts.join(",")})` : "";

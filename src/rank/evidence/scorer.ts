@@ -72,6 +72,32 @@ export function featurize(ev: readonly CandidateEvidence[], set: EvidenceSet, ou
   return x;
 }
 
+/** s_i = w · φ(i) for each candidate of one list (incoming order). */
+export function scoreEvidence(model: ScorerWeights, ev: readonly CandidateEvidence[]): Float32Array {
+  const F = model.features.length;
+  const x = featurize(ev, model.set);
+  const w = model.weights;
+  return Float32Array.from(ev, (_, i) => {
+    let s = 0;
+    for (let f = 0; f < F; f++) s += w[f]! * x[i * F + f]!;
+    return s;
+  });
+}
+
+/**
+ * The `ranked` set's evidence: each candidate's rank under the scorer (1 = highest score; ties
+ * keep the incoming order, as every order here does). The scorer is a logistic model over the
+ * other fields, fit on the learning lists; a small student learns to read one rank in far fewer
+ * steps than to weigh five counts (docs/benchmarks.md), and stays free to overrule it.
+ */
+export function withScoreRanks(model: ScorerWeights, ev: readonly CandidateEvidence[]): CandidateEvidence[] {
+  const s = scoreEvidence(model, ev);
+  const order = ev.map((_, i) => i).sort((a, b) => s[b]! - s[a]! || a - b);
+  const rank = new Array<number>(ev.length);
+  order.forEach((i, r) => (rank[i] = r + 1));
+  return ev.map((e, i) => ({ ...e, scoreRank: rank[i]! }));
+}
+
 export interface ScorerFitOptions {
   /** Adam steps over the whole batch (default 300). */
   steps?: number;
@@ -100,14 +126,7 @@ export class EvidenceScorer implements ListReranker {
 
   /** Scores from precomputed evidence (incoming order). */
   score(ev: readonly CandidateEvidence[]): Float32Array {
-    const F = this.model.features.length;
-    const x = featurize(ev, this.model.set);
-    const w = this.model.weights;
-    return Float32Array.from(ev, (_, i) => {
-      let s = 0;
-      for (let f = 0; f < F; f++) s += w[f]! * x[i * F + f]!;
-      return s;
-    });
+    return scoreEvidence(this.model, ev);
   }
 
   scoreLists(lists: readonly CandidateList[]): Float32Array[] {
