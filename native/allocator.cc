@@ -145,7 +145,9 @@ void installAllocator() {
   // the blocks a stage returns with emptyCache then stayed in the process through every later
   // stage (the demo's direct stage peaked at 3.2 GB in the pipeline against 2.0 GB in a fresh
   // process; docs/benchmarks.md). A fixed threshold at our large-block size keeps every large
-  // block mmapped, so freeing it returns it; the cache above already spares the re-faulting.
+  // block mmapped, so freeing it returns it; the cache above already spares the re-faulting of
+  // tensors, but not of other blocks that size (decode-loop copies): the demo's decoding stages
+  // ran ~1.5× slower for a 3.5 → 2.1 GB peak (docs/benchmarks.md, session 14).
   mallopt(M_MMAP_THRESHOLD, static_cast<int>(kLargeBlock));
 #endif
 }
