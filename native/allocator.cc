@@ -148,7 +148,10 @@ void installAllocator() {
   // block mmapped, so freeing it returns it; the cache above already spares the re-faulting of
   // tensors, but not of other blocks that size (decode-loop copies): the demo's decoding stages
   // ran ~1.5× slower for a 3.5 → 2.1 GB peak (docs/benchmarks.md, session 14).
-  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kLargeBlock));
+  // GR2_MMAP_THRESHOLD_KB sets another threshold; 0 leaves glibc's dynamic one.
+  const char* kb = std::getenv("GR2_MMAP_THRESHOLD_KB");
+  const long threshold = kb ? std::atol(kb) * 1024 : static_cast<long>(kLargeBlock);
+  if (threshold > 0) mallopt(M_MMAP_THRESHOLD, static_cast<int>(threshold));
 #endif
 }
 
