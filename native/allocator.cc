@@ -146,8 +146,8 @@ void installAllocator() {
   // stage (the demo's direct stage peaked at 3.2 GB in the pipeline against 2.0 GB in a fresh
   // process; docs/benchmarks.md). A fixed threshold at our large-block size keeps every large
   // block mmapped, so freeing it returns it; the cache above already spares the re-faulting of
-  // tensors, but not of other blocks that size (decode-loop copies): the demo's decoding stages
-  // ran ~1.5× slower for a 3.5 → 2.1 GB peak (docs/benchmarks.md, session 14).
+  // tensors, but not of other blocks that size: the demo's peak fell 3.5 → 2.1 GB and its DAPO
+  // stage ran 1.65× slower (evaluation unchanged; docs/benchmarks.md, session 14).
   // GR2_MMAP_THRESHOLD_KB sets another threshold; 0 leaves glibc's dynamic one.
   const char* kb = std::getenv("GR2_MMAP_THRESHOLD_KB");
   const long threshold = kb ? std::atol(kb) * 1024 : static_cast<long>(kLargeBlock);

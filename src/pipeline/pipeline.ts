@@ -13,7 +13,7 @@
  * the train split; the re-ranker learns from the valid lists of all but a held-out slice of
  * users; every number in the final table comes from the test lists.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset, Split } from "../data/types.js";
 import { itemText } from "../data/text.js";
@@ -24,7 +24,7 @@ import { fitRanker } from "../rank/fit.js";
 import { buildCandidateLists, defaultNegatives, formatNegatives, LIST_SIZE, readCandidateLists, writeCandidateLists, type CandidateList } from "../rank/candidates.js";
 import { learningLists } from "../rank/learning-lists.js";
 import { gradedRelevance } from "../rank/graded.js";
-import { EvidenceScorer, type ScorerWeights } from "../rank/evidence/scorer.js";
+import { EvidenceScorer } from "../rank/evidence/scorer.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { trimAllocator } from "../torch/memory.js";
 import { evaluateBaselines } from "../eval/baselines.js";
@@ -42,7 +42,7 @@ import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
-import { reRankerLists, runPromptContext, sample, scorerPathOf } from "./context.js";
+import { reRankerLists, runPromptContext, runScorerWeights, sample, scorerPathOf } from "./context.js";
 import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
 import { generateTraces, type TraceRecord } from "../teacher/traces.js";
 import { readJsonLines } from "../teacher/trace-file.js";
@@ -205,12 +205,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const evalLists = sample(test, P.evalUsers, o.seed);
 
   // ---- collaborative evidence and the scorer over it (the teacher's ranker, and a baseline) ----
-  const evidenceSrc = runPromptContext(ds, sidMap, split, P.evidence).evidence.source;
+  const base = runPromptContext(ds, sidMap, split, P.evidence);
+  const evidenceSrc = base.evidence.source;
   const scorerPath = scorerPathOf(o.runDir);
   const scorer = await timed("evidence", () => {
     const recorded = readManifest(o.runDir).stages.evidence?.config?.set;
     if (isDone("evidence") && recorded !== P.evidence) throw new Error(`${o.runDir}: its prompts show the ${String(recorded)} evidence set, not ${P.evidence}; run with --evidence ${String(recorded)}, or start a new run folder (--out)`);
-    if (isDone("evidence") && existsSync(scorerPath)) return new EvidenceScorer(evidenceSrc, JSON.parse(readFileSync(scorerPath, "utf8")) as ScorerWeights);
+    const saved = isDone("evidence") ? runScorerWeights(o.runDir) : undefined;
+    if (saved) return new EvidenceScorer(evidenceSrc, saved);
     const fitted = EvidenceScorer.fit(evidenceSrc, learnLists, P.evidence);
     writeFileAtomic(scorerPath, JSON.stringify(fitted.model, null, 1) + "\n");
     // A teacher that does not beat the ranker cannot teach a student to: its own numbers on the
@@ -222,7 +224,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return fitted;
   });
   // Every prompt from here on: the `ranked` set shows each candidate's rank under this scorer.
-  const context = runPromptContext(ds, sidMap, split, P.evidence, scorer.model);
+  const context = { ...base, evidence: { ...base.evidence, scorer: scorer.model } };
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
   const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed }, extra: [scorer] }));

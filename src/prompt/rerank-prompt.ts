@@ -54,7 +54,14 @@ export interface PromptContext {
    * the train split only; absent or set `none` = no evidence. The `ranked` set also needs the
    * evidence scorer's weights, to rank each list's candidates by them.
    */
-  evidence?: { source: EvidenceSource; set: EvidenceSet; scorer?: ScorerWeights };
+  evidence?: EvidenceContext;
+}
+
+/** The evidence a prompt shows: its statistics, its set, and the scorer the `ranked` set ranks by. */
+export interface EvidenceContext {
+  source: EvidenceSource;
+  set: EvidenceSet;
+  scorer?: ScorerWeights;
 }
 
 export interface PromptBudget {
@@ -340,7 +347,7 @@ async function largest(lo: number, hi: number, ok: (x: number) => Promise<boolea
 }
 
 /** The evidence a prompt shows for its candidates, ranked by the scorer for the `ranked` set. */
-function evidenceOf(E: NonNullable<PromptContext["evidence"]>, history: readonly number[], candidates: readonly number[], withheld: Withheld | undefined): CandidateEvidence[] {
+function evidenceOf(E: EvidenceContext, history: readonly number[], candidates: readonly number[], withheld: Withheld | undefined): CandidateEvidence[] {
   const ev = candidateEvidence(E.source, history, candidates, { withheld });
   if (!showsRank(E.set)) return ev;
   if (!E.scorer) throw new Error('re-ranking prompt: the "ranked" evidence set needs the evidence scorer\'s weights (a run\'s evidence/scorer.json, or "scorer" in the model\'s gr2_prompt.json)');

@@ -29,11 +29,10 @@ import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
 import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../prompt/complements.js";
-import { evidenceSource, localSource, type EvidenceSet, type EvidenceSource } from "../rank/evidence/features.js";
-import type { ScorerWeights } from "../rank/evidence/scorer.js";
+import { evidenceSource, localSource } from "../rank/evidence/features.js";
 import { answerConstraint, padTokenId, prepareEpisode, readAnswer, type RerankEpisode } from "../prompt/episode.js";
 import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-format.js";
-import { domainOf, PromptBudgetError, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
+import { domainOf, PromptBudgetError, type EvidenceContext, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
 import { autocast, manualSeed, tensor, type Tensor } from "../torch/index.js";
 import { decodeJumpForwardAsync, PrefixKV, type DecodeStats } from "./decode.js";
@@ -173,7 +172,7 @@ export class ModelSession {
    * The collaborative evidence the model's prompts showed (gr2_prompt.json), computed from the
    * served catalogue's training interactions; undefined when it was trained without.
    */
-  private evidence: { source: EvidenceSource; set: EvidenceSet; scorer?: ScorerWeights } | undefined;
+  private evidence: EvidenceContext | undefined;
   readonly createdAt = Math.floor(Date.now() / 1000);
 
   private constructor(
@@ -221,7 +220,7 @@ export class ModelSession {
     }
     let items: Item[] | null = null;
     let complements: ComplementTable | undefined;
-    let evidence: { source: EvidenceSource; set: EvidenceSet; scorer?: ScorerWeights } | undefined;
+    let evidence: EvidenceContext | undefined;
     let domain = o.domain ?? "retail";
     const evidenceSet = resolved.prompt?.evidence ?? "none";
     if (evidenceSet !== "none" && !o.dataset) {

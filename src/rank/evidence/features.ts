@@ -14,8 +14,8 @@
  * co-purchase counts; `all` both; `ranked` all of it plus each candidate's rank under the
  * evidence scorer fit on the learning lists (scorer.ts), a second opinion beside the incoming
  * order. On Beauty the co-purchase counts carry most of what beats the upstream ranker; on the
- * demo catalogue a 4M student needs 900 steps to learn to weigh them, and reads the rank at once
- * (docs/benchmarks.md).
+ * demo catalogue a 4M student needs 900 reading steps to weigh them, and with the rank shown
+ * learns its first pick in 300, though not yet the rest of the order (docs/benchmarks.md).
  */
 import { categoryKey } from "../../data/text.js";
 import type { Item } from "../../data/types.js";

@@ -87,8 +87,8 @@ export function scoreEvidence(model: ScorerWeights, ev: readonly CandidateEviden
 /**
  * The `ranked` set's evidence: each candidate's rank under the scorer (1 = highest score; ties
  * keep the incoming order, as every order here does). The scorer is a logistic model over the
- * other fields, fit on the learning lists; a small student learns to read one rank in far fewer
- * steps than to weigh five counts (docs/benchmarks.md), and stays free to overrule it.
+ * other fields, fit on the learning lists; one rank is quicker for a small student to read than
+ * five counts to weigh (docs/benchmarks.md, session 14), and it stays free to overrule it.
  */
 export function withScoreRanks(model: ScorerWeights, ev: readonly CandidateEvidence[]): CandidateEvidence[] {
   const s = scoreEvidence(model, ev);
