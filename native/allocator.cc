@@ -89,11 +89,17 @@ class CachingCPUAllocator final : public c10::Allocator {
   void* takeLarge(size_t size) {
     std::lock_guard<std::mutex> lock(mu_);
     void* p = nullptr;
-    auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
+    // The smallest cached block that fits, up to twice the size asked for. Exact buckets alone
+    // missed whenever a shape changed (a training batch's length, a decode step's context), so
+    // new blocks were mapped and faulted while cached ones of nearby sizes sat idle until the
+    // bound returned them to the OS.
+    auto it = free_.lower_bound(size);
+    while (it != free_.end() && it->second.empty() && it->first <= 2 * size) ++it;
+    if (it != free_.end() && !it->second.empty() && it->first <= 2 * size) {
       p = it->second.back();
       it->second.pop_back();
-      cached_ -= size;
+      cached_ -= it->first;
+      size = it->first;
     } else {
       p = raw(size);
     }
