@@ -14,13 +14,14 @@ import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { parseMixture } from "../train/tasks/mixture.js";
 import { EVIDENCE_SETS } from "../rank/evidence/features.js";
 import { REWARD_NAMES } from "../reward/registry.js";
+import { TRACE_MODES } from "../teacher/teacher.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
 /** The preset overrides given on the command line. */
 export function overridesFrom(values: Record<string, unknown>, preset: PipelinePreset): Partial<PipelinePreset> {
   const o: Partial<PipelinePreset> = {};
   if (values.format !== undefined) o.format = choiceFlag(values, "format", OUTPUT_FORMATS, preset.format);
-  if (values["trace-mode"] !== undefined) o.traceMode = choiceFlag(values, "trace-mode", ["targeted", "rejection"] as const, preset.traceMode);
+  if (values["trace-mode"] !== undefined) o.traceMode = choiceFlag(values, "trace-mode", TRACE_MODES, preset.traceMode);
   const learn = integerFlag(values, "learn-users", 0);
   if (learn !== undefined) o.learnUsers = learn;
   const evalUsers = integerFlag(values, "eval-users", 0);
@@ -72,7 +73,7 @@ export function parseTrainLists(text: string): PipelinePreset["trainLists"] {
 
 const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
-                    [--format json|compact|labels] [--trace-mode targeted|rejection] [--learn-users N] [--eval-users N]
+                    [--format json|compact|labels] [--trace-mode targeted|rejection|unfiltered] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
                     [--reasoning-layout full|brief] [--rl-steps N] [--rl-rollouts constrained|free]

@@ -17,7 +17,7 @@ import { EvidenceTeacher } from "../teacher/evidence-teacher.js";
 import { LlmTeacher } from "../teacher/llm-teacher.js";
 import { ChatClient } from "../teacher/openai-client.js";
 import { TRACE_MODES, type Teacher } from "../teacher/teacher.js";
-import { generateTraces } from "../teacher/traces.js";
+import { defaultMaxAttempts, generateTraces } from "../teacher/traces.js";
 import { TrainIndex } from "../rank/evidence/train-index.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, type Output, PROCESS_OUTPUT, requiredFlag, runSubcommands, UsageError } from "./args.js";
@@ -28,7 +28,7 @@ export type TracesOutput = Output;
 const USAGE = `usage:
   gr2 traces view RUN_DIR [--file TRACES.jsonl] [--dataset NAME --data-dir DIR] [--outputs FILE] [--port N]
   gr2 traces generate --run RUN_DIR --candidates FILE --sids FILE --dataset NAME [--data-dir DIR]
-      [--users N --items N --seed S] --teacher evidence|openai --mode targeted|rejection
+      [--users N --items N --seed S] --teacher evidence|openai --mode targeted|rejection|unfiltered
       [--max-attempts N] [--split train|valid|test|all] [--format json|compact] [--limit N] [--shuffle]
       [--trace-seed 0] [--temperature T] [--max-history 20] [--budget TOKENS [--tokenizer PATH]]
       [--out FILE] [--json]
@@ -96,12 +96,12 @@ async function generateCommand(args: string[], io: TracesOutput): Promise<number
   const datasetOptions = datasetFlags(v, { required: true });
   const teacherKind = choiceFlag(v, "teacher", ["evidence", "openai"] as const, "evidence");
   if (v.teacher === undefined) throw new UsageError("missing --teacher evidence|openai");
-  if (v.mode === undefined) throw new UsageError("missing --mode targeted|rejection");
+  if (v.mode === undefined) throw new UsageError("missing --mode targeted|rejection|unfiltered");
   const mode = choiceFlag(v, "mode", TRACE_MODES, "targeted");
   const split = choiceFlag(v, "split", [...LIST_SPLITS, "all"] as const, "valid");
   const format = choiceFlag(v, "format", OUTPUT_FORMATS, "json");
   const teacherFormat = choiceFlag(v, "teacher-format", OUTPUT_FORMATS, "json");
-  const maxAttempts = integerFlag(v, "max-attempts", 1) ?? (mode === "targeted" ? 2 : 8);
+  const maxAttempts = integerFlag(v, "max-attempts", 1) ?? defaultMaxAttempts(mode);
   const seed = integerFlag(v, "trace-seed", 0) ?? 0;
   const temperature = numberFlag(v, "temperature", undefined, { min: 0 });
 

@@ -403,7 +403,8 @@ export class EvidenceTeacher implements Teacher {
 
   /**
    * A ranking (upstream indices) for one attempt. The teacher orders the candidates it explains
-   * (the first `explain`: target first in targeted mode, else sampled by Plackett–Luce); the
+   * (the first `explain`: target first in targeted mode, else sampled by Plackett–Luce, which at
+   * temperature 0 is the scorer's own order); the
    * others follow in the order the prompt shows them.
    *
    * Why not a full sampled order: the teacher has reasons only for the candidates it explains,
@@ -418,7 +419,7 @@ export class EvidenceTeacher implements Teacher {
     const scores = ev.candidates.map((c) => c.score);
     const t = this.o.temperature ?? 1;
     let ranked: number[];
-    if (req.mode === "rejection") ranked = samplePlackettLuce(scores, t, rng);
+    if (req.mode !== "targeted") ranked = samplePlackettLuce(scores, t, rng);
     else {
       const target = req.list.candidates.indexOf(req.list.target);
       const others = scores.map((_, i) => i).filter((i) => i !== target);

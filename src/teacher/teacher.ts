@@ -10,10 +10,15 @@ import type { EvidenceTrace } from "./evidence-teacher.js";
 
 /**
  * targeted: the teacher is shown the true next item and explains it (it is put first);
- * rejection: the target is hidden, and answers are resampled until the top-1 is the target.
+ * rejection: the target is hidden, and answers are resampled until the top-1 is the target;
+ * unfiltered: the target is hidden and the teacher's first valid answer is kept whatever it
+ * ranks first: its policy is distilled as it is, which is what a student should copy when the
+ * teacher beats the ranker on held-out lists (the evidence teacher's scorer does). Rejection
+ * keeps a trace only where the target is first, so where the incoming head is usually right
+ * most accepted traces keep it, and a small student learns "keep A" rather than the evidence.
  */
-export type TraceMode = "targeted" | "rejection";
-export const TRACE_MODES: readonly TraceMode[] = ["targeted", "rejection"];
+export type TraceMode = "targeted" | "rejection" | "unfiltered";
+export const TRACE_MODES: readonly TraceMode[] = ["targeted", "rejection", "unfiltered"];
 
 /** One list as the teachers see it (items as dense catalogue indices). */
 export interface TeacherList {

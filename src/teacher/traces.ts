@@ -9,6 +9,8 @@
  * - rejection: the target is hidden; answers are drawn until one ranks the target first or
  *   `maxAttempts` answers were drawn. Lists that never succeed are kept with accepted = false
  *   (SFT filters them; their count is the statistic that tells how hard the lists are).
+ * - unfiltered (not in the paper): the target is hidden and the first valid answer is accepted
+ *   whatever it ranks first (teacher.ts says when that is the better distillation).
  *
  * Each trace line (JSONL):
  *   user, split, mode, teacher, format
@@ -95,7 +97,7 @@ export interface GenerateTracesOptions {
   lists: readonly (TeacherList & { rankPre: number })[];
   teacher: Teacher;
   mode: TraceMode;
-  /** Answers drawn per list at most (default 2 targeted — one retry of an invalid answer —, 8 rejection). */
+  /** Answers drawn per list at most (default 8 rejection, else 2: one retry of an invalid answer). */
   maxAttempts?: number;
   prompt: {
     context: PromptContext;
@@ -124,13 +126,18 @@ export interface GenerateTracesResult {
   skipped: number;
 }
 
+/** Answers worth drawing per list: rejection resamples until the target is first; the other modes retry an invalid answer once. */
+export function defaultMaxAttempts(mode: TraceMode): number {
+  return mode === "rejection" ? 8 : 2;
+}
+
 export function statsPathFor(out: string): string {
   return join(dirname(out), `${basename(out).replace(/\.jsonl$/, "")}.stats.json`);
 }
 
 /** Generates traces for every list not yet in `out` (see the file comment). */
 export async function generateTraces(o: GenerateTracesOptions): Promise<GenerateTracesResult> {
-  const maxAttempts = o.maxAttempts ?? (o.mode === "targeted" ? 2 : 8);
+  const maxAttempts = o.maxAttempts ?? defaultMaxAttempts(o.mode);
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) throw new RangeError(`maxAttempts must be an integer ≥ 1, got ${maxAttempts}`);
   const existing = readJsonLines<TraceRecord>(o.out).records;
   for (const r of existing) {
@@ -202,7 +209,7 @@ async function traceOne(list: TeacherList & { rankPre: number }, o: GenerateTrac
       }
       if (accepted) continue;
       lastValid = { a, parsed: a.parsed };
-      if (o.mode === "targeted" || a.parsed.ranking[0] === target) accepted = lastValid;
+      if (o.mode !== "rejection" || a.parsed.ranking[0] === target) accepted = lastValid;
     }
   }
   const chosen = accepted ?? lastValid;

@@ -88,7 +88,7 @@ test("usage errors are one line naming the problem, exit code 2", async () => {
   const f = await fixture();
   const cases: [string[], RegExp][] = [
     [["generate", "--candidates", f.candidates], /missing --run/],
-    [["generate", "--run", f.run, "--candidates", f.candidates, "--sids", f.sids, ...f.data, "--teacher", "evidence"], /missing --mode targeted\|rejection/],
+    [["generate", "--run", f.run, "--candidates", f.candidates, "--sids", f.sids, ...f.data, "--teacher", "evidence"], /missing --mode targeted\|rejection\|unfiltered/],
     [["generate", "--run", f.run, "--candidates", f.candidates, "--sids", f.sids, ...f.data, "--teacher", "gpt", "--mode", "targeted"], /--teacher must be one of evidence, openai/],
     [["generate", "--run", f.run, "--candidates", f.candidates, "--sids", f.sids, ...f.data, "--teacher", "openai", "--mode", "targeted"], /missing --model/],
     [["generate", "--run", f.run, "--candidates", f.candidates, "--sids", f.sids, ...f.data, "--teacher", "evidence", "--mode", "targeted", "--budget", "500"], /--budget needs a tokenizer/],

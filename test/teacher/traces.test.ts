@@ -19,6 +19,29 @@ const evidence = (seed = 0) => new EvidenceTeacher({ items, sidOf: world.context
 const prompt = { context: world.context, options: { maxHistory: 10 } };
 const read = (path: string) => readJsonLines<TraceRecord>(path).records;
 
+test("unfiltered mode: every list keeps the teacher's own answer (at temperature 0 its best-scored candidate first), whether or not that is the target", async () => {
+  const dir = tempDir("gr2-traces-");
+  const teacher = new EvidenceTeacher({ items, sidOf: world.context.sidOf, train: TrainIndex.build(world.split.train, items.length), complements: world.complements }, { temperature: 0, seed: 0 });
+  const r = await generateTraces({ lists, teacher, mode: "unfiltered", prompt, format: "json", out: join(dir, "u.jsonl") });
+  const records = read(join(dir, "u.jsonl"));
+  assert.equal(records.length, lists.length);
+  assert.equal(r.stats.accepted, lists.length);
+  assert.equal(r.stats.first_attempt_rate, 1);
+  let missed = 0;
+  for (const rec of records) {
+    const list = lists.find((l) => l.user === rec.user)!;
+    assert.equal(rec.mode, "unfiltered");
+    assert.ok(rec.accepted && rec.attempts === 1);
+    const scores = rec.evidence!.scores;
+    const best = scores.indexOf(Math.max(...scores));
+    assert.equal(rec.ranking![0], best, "the first pick is the teacher's best-scored candidate");
+    assert.ok(!rec.messages.some((m) => m.content.includes("actually bought")), "the target stays hidden");
+    if (rec.ranking![0] !== list.candidates.indexOf(list.target)) missed++;
+  }
+  // What rejection sampling would have dropped is kept: lists whose target the teacher misses.
+  assert.ok(missed > 0, "some kept answers do not rank the target first");
+});
+
 test("rejection mode: accepted traces rank the target first; statistics add up; more attempts accept a superset", async () => {
   const dir = tempDir("gr2-traces-");
   const run = (maxAttempts: number) => generateTraces({ lists, teacher: evidence(), mode: "rejection", maxAttempts, prompt, format: "json", out: join(dir, `r${maxAttempts}.jsonl`) });
