@@ -151,9 +151,10 @@ void installAllocator() {
   // the blocks a stage returns with emptyCache then stayed in the process through every later
   // stage (the demo's direct stage peaked at 3.2 GB in the pipeline against 2.0 GB in a fresh
   // process; docs/benchmarks.md). A fixed threshold at our large-block size keeps every large
-  // block mmapped, so freeing it returns it; the cache above already spares the re-faulting of
-  // tensors, but not of other blocks that size: the demo's peak fell 3.5 → 2.1 GB and its DAPO
-  // stage ran 1.65× slower (evaluation unchanged; docs/benchmarks.md, session 14).
+  // block mmapped, so freeing it returns it; the cache above spares the re-faulting of tensors:
+  // the demo's peak fell 3.5 → 2.1 GB. Every cache miss is now a fresh mapping, though: with
+  // exact-size buckets the DAPO stage ran 1.65× slower (session 14); best fit up to 2× brought
+  // it back to glibc's dynamic threshold's time (docs/benchmarks.md, session 15).
   // GR2_MMAP_THRESHOLD_KB sets another threshold; 0 leaves glibc's dynamic one.
   const char* kb = std::getenv("GR2_MMAP_THRESHOLD_KB");
   const long threshold = kb ? std::atol(kb) * 1024 : static_cast<long>(kLargeBlock);

@@ -191,9 +191,11 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     // (docs/benchmarks.md, session 15).
     sft: { steps: 300, batch: 8, lr: 1e-3, precision: "bf16" },
     sftMovedRepeat: 3,
-    // 900 steps with the head-moving lists thrice: +0.043 R@1 on the demo's test lists, 99%
-    // valid; 300 steps kept the incoming head (+0.000 to +0.013; docs/benchmarks.md).
-    read: { steps: 900, batch: 16, lr: 1e-3, precision: "bf16" },
+    // The head-moving lists thrice. 900 steps at 1e-3: +0.043 R@1 on the demo's test lists, 99%
+    // valid; 300 steps kept the incoming head (+0.000 to +0.013). 600 steps at 2e-3: direct
+    // +0.033 R@1 and 99.4% valid, and the reasoning student after it +0.029 (docs/benchmarks.md,
+    // session 15), in two thirds of the time.
+    read: { steps: 600, batch: 16, lr: 2e-3, precision: "bf16" },
     readMovedRepeat: 3,
     // From the reading model: 97% valid reasoning answers and NDCG@5 +0.015 [+0.002, +0.031] on
     // 200 test lists after RL, against 3.5% and −0.014 from the mid-trained model (docs/benchmarks.md).
@@ -218,7 +220,10 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     evidence: "all",
     learnUsers: 0,
     evalUsers: 0,
-    evalBatch: 50,
+    // Smaller decode batches are faster here and hold less: on 300 test lists (direct + brief
+    // reasoning) batch 16 took 32 s at a 953 MB peak, 25: 34 s / 1,222 MB, 50: 56 s / 2,111 MB
+    // (docs/benchmarks.md, session 15).
+    evalBatch: 16,
   },
   beauty: {
     codebookSize: 256,
