@@ -174,8 +174,10 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     pretrain: { steps: 120, batch: 16, seqLen: 128 },
     midtrain: { steps: 500, batch: 8, seqLen: 256, embedWarmupSteps: 30, evalUsers: 0, mixture: RERANK_MIXTURE },
     // The scorer's own answers on every learning list (its top-1 is right more often than the
-    // incoming head's on held-out lists): rejection traces keep the head in 76% of them, and the
-    // reasoning student learned to keep it (RL +0.000 R@1; unfiltered: +0.015, docs/benchmarks.md).
+    // incoming head on held-out lists). Rejection traces move the head about as often (24% against
+    // 22%) but where the target happened to lie, which the prompt does not show; the unfiltered
+    // ones move it where the evidence says, as the reading stage does, and the reasoning student
+    // learns that (RL +0.000 R@1 against +0.015 to +0.029; docs/benchmarks.md, session 15).
     traceMode: "unfiltered",
     teacherTemperature: 0,
     explain: 1,
