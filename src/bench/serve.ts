@@ -93,7 +93,8 @@ export interface LatencyStats {
 
 export interface ServeBenchResult {
   direct: LatencyStats;
-  reasoning: LatencyStats;
+  /** Null when the model is a direct policy alone (it has no reasoning mode to measure). */
+  reasoning: LatencyStats | null;
   direct_generate?: LatencyStats;
   /** direct_generate.p50_ms / direct.p50_ms (present with the peer). */
   direct_speedup_vs_generate?: number;
@@ -246,6 +247,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
   let itemIds: string[];
   let datasetArgs: string[] = [];
   let hasDirectPolicy = false;
+  let directOnly = false;
   try {
     if (!modelDir) {
       tmp = mkdtempSync(join(tmpdir(), "gr2-bench-serve-"));
@@ -260,6 +262,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
       if (!resolved.sidMapPath) throw new Error(`bench serve: ${modelDir} has no SID map; pass --sids`);
       itemIds = [...(await readSidMap(resolved.sidMapPath)).ids];
       hasDirectPolicy = resolved.direct !== undefined;
+      // A direct policy's own folder answers direct mode only (the server refuses reasoning).
+      directOnly = !hasDirectPolicy && resolved.prompt?.layout === "sids";
     }
     const served: string = modelDir;
     if (itemIds.length < o.k + o.history) throw new Error(`bench serve: the catalogue has ${itemIds.length} items, fewer than history + K`);
@@ -285,19 +289,23 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
     log(`starting gr2 serve (${o.decoder} decoder)`);
     const server = await startServer(serverArgs(o.decoder), env);
     const agent = new Agent({ keepAlive: true, maxSockets: Math.max(o.concurrency, o.rssConcurrency) });
-    let direct: LatencyStats, reasoning: LatencyStats, rss0: number, rss1: number;
+    let direct: LatencyStats, rss0: number, rss1: number;
+    let reasoning: LatencyStats | null = null;
     let samples: number[] = [];
     let slope = 0;
     try {
       log(`warm-up: ${o.warmup} requests per mode`);
       await drive(agent, server.port, o.warmup, 1, body("direct"));
-      await drive(agent, server.port, Math.max(1, Math.ceil(o.warmup / 2)), 1, body("reasoning"));
+      if (!directOnly) await drive(agent, server.port, Math.max(1, Math.ceil(o.warmup / 2)), 1, body("reasoning"));
       log(`direct: ${o.requests} requests at concurrency ${o.concurrency}`);
       direct = await drive(agent, server.port, o.requests, o.concurrency, body("direct"));
       log(`  p50 ${direct.p50_ms} ms, p99 ${direct.p99_ms} ms, ${direct.rps} req/s`);
-      log(`reasoning: ${o.reasoningRequests} requests at concurrency ${o.concurrency}`);
-      reasoning = await drive(agent, server.port, o.reasoningRequests, o.concurrency, body("reasoning"));
-      log(`  p50 ${reasoning.p50_ms} ms, p99 ${reasoning.p99_ms} ms, ${reasoning.rps} req/s`);
+      if (directOnly) log("reasoning: skipped (the model is a direct policy; pass its run folder to measure both)");
+      else {
+        log(`reasoning: ${o.reasoningRequests} requests at concurrency ${o.concurrency}`);
+        reasoning = await drive(agent, server.port, o.reasoningRequests, o.concurrency, body("reasoning"));
+        log(`  p50 ${reasoning.p50_ms} ms, p99 ${reasoning.p99_ms} ms, ${reasoning.rps} req/s`);
+      }
       // The engine's caching allocator keeps freed blocks for reuse: fill it at the memory phase's
       // concurrency first, so that the growth measured next is what requests leave behind.
       const settle = Math.max(50, Math.ceil(o.rssRequests / 10));

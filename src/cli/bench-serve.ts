@@ -85,7 +85,7 @@ export async function serveBenchCommand(args: string[]): Promise<number> {
     else {
       const row = (name: string, s: LatencyStats) => `${name.padEnd(16)} p50 ${s.p50_ms} ms   p99 ${s.p99_ms} ms   ${s.rps} req/s   (${s.prompt_tokens} prompt + ${s.completion_tokens} answer tokens)\n`;
       process.stdout.write(`K = ${r.k}, history ${r.history}, concurrency ${r.concurrency}, ${r.model.parameters.toLocaleString()} parameters, ${r.machine.cpus} cpus (load ${r.machine.loadavg_1m_before})\n`);
-      process.stdout.write(row("direct", r.direct) + row("reasoning", r.reasoning) + (r.direct_generate ? row("direct/generate", r.direct_generate) : ""));
+      process.stdout.write(row("direct", r.direct) + (r.reasoning ? row("reasoning", r.reasoning) : "reasoning        (a direct policy: no reasoning mode)\n") + (r.direct_generate ? row("direct/generate", r.direct_generate) : ""));
       if (r.direct_speedup_vs_generate) process.stdout.write(`jump-forward decoding vs generate(): ${r.direct_speedup_vs_generate}× at p50\n`);
       process.stdout.write(`resident memory: ${r.rss_start_mb} → ${r.rss_end_mb} MB over ${r.rss_requests} requests (${r.rss_growth_mb >= 0 ? "+" : ""}${r.rss_growth_mb} MB)\n`);
     }
