@@ -14,8 +14,9 @@ import type { EvidenceTrace } from "./evidence-teacher.js";
  * unfiltered: the target is hidden and the teacher's first valid answer is kept whatever it
  * ranks first: its policy is distilled as it is, which is what a student should copy when the
  * teacher beats the ranker on held-out lists (the evidence teacher's scorer does). Rejection
- * keeps a trace only where the target is first, so where the incoming head is usually right
- * most accepted traces keep it, and a small student learns "keep A" rather than the evidence.
+ * keeps a trace only where the target is first, so its answers move the incoming head where
+ * the target happened to lie, which the prompt does not show; a small student learned from
+ * them to keep the head (docs/benchmarks.md, session 15).
  */
 export type TraceMode = "targeted" | "rejection" | "unfiltered";
 export const TRACE_MODES: readonly TraceMode[] = ["targeted", "rejection", "unfiltered"];
