@@ -93,13 +93,14 @@ class CachingCPUAllocator final : public c10::Allocator {
     // missed whenever a shape changed (a training batch's length, a decode step's context), so
     // new blocks were mapped and faulted while cached ones of nearby sizes sat idle until the
     // bound returned them to the OS.
+    // Buckets are erased when emptied, so the first one at or above `size` holds a block.
     auto it = free_.lower_bound(size);
-    while (it != free_.end() && it->second.empty() && it->first <= 2 * size) ++it;
-    if (it != free_.end() && !it->second.empty() && it->first <= 2 * size) {
+    if (it != free_.end() && it->first <= 2 * size) {
+      size = it->first;
       p = it->second.back();
       it->second.pop_back();
-      cached_ -= it->first;
-      size = it->first;
+      if (it->second.empty()) free_.erase(it);
+      cached_ -= size;
     } else {
       p = raw(size);
     }
