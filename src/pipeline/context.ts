@@ -7,7 +7,7 @@ import type { Dataset, Split } from "../data/types.js";
 import { evidenceSource, EVIDENCE_SETS, type EvidenceSet } from "../rank/evidence/features.js";
 import { datasetPromptContext } from "../prompt/rerank-prompt.js";
 import { readManifest } from "../train/run.js";
-import type { ScorerWeights } from "../rank/evidence/scorer.js";
+import { parseScorerWeights, type ScorerWeights } from "../rank/evidence/scorer.js";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SidMap } from "../sid/sidmap.js";
@@ -26,7 +26,7 @@ export const scorerPathOf = (runDir: string): string => join(runDir, "evidence",
 /** A run's evidence scorer weights, or undefined when the run has none. */
 export function runScorerWeights(runDir: string): ScorerWeights | undefined {
   const path = scorerPathOf(runDir);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as ScorerWeights) : undefined;
+  return existsSync(path) ? parseScorerWeights(JSON.parse(readFileSync(path, "utf8")), path) : undefined;
 }
 
 /** The evidence set a run's prompts showed ("none" for runs from before evidence existed). */

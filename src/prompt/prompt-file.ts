@@ -10,7 +10,7 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "./output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "./rerank-prompt.js";
 import { EVIDENCE_SETS, showsRank, type EvidenceSet } from "../rank/evidence/features.js";
-import { featureNames, type ScorerWeights } from "../rank/evidence/scorer.js";
+import { parseScorerWeights, type ScorerWeights } from "../rank/evidence/scorer.js";
 
 export const PROMPT_FILE = "gr2_prompt.json";
 
@@ -37,16 +37,6 @@ export function writePromptSettings(modelDir: string, s: PromptSettings): void {
   });
 }
 
-/** A `scorer` field: the evidence scorer's weights, one per feature of its set, in order. */
-function scorerField(path: string, v: unknown): ScorerWeights {
-  const o = v as Partial<ScorerWeights> | null;
-  if (typeof o !== "object" || o === null || !EVIDENCE_SETS.includes(o.set as EvidenceSet)) throw new Error(`${path}: "scorer" must be an object with "set", "features" and "weights" (the evidence scorer's weights)`);
-  const expected = featureNames(o.set as EvidenceSet);
-  if (!Array.isArray(o.features) || o.features.join() !== expected.join()) throw new Error(`${path}: "scorer.features" must be [${expected.join(", ")}] for the ${o.set} set`);
-  if (!Array.isArray(o.weights) || o.weights.length !== expected.length || !o.weights.every((w) => typeof w === "number" && Number.isFinite(w))) throw new Error(`${path}: "scorer.weights" must be ${expected.length} finite numbers`);
-  return { set: o.set as EvidenceSet, features: [...o.features], weights: [...o.weights] };
-}
-
 /** The folder's settings, or undefined when it has none; a malformed file is an error naming the field. */
 export function readPromptSettings(modelDir: string): PromptSettings | undefined {
   const path = join(modelDir, PROMPT_FILE);
@@ -69,6 +59,6 @@ export function readPromptSettings(modelDir: string): PromptSettings | undefined
     layout: o.layout as PromptLayout,
     ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}),
     ...(o.evidence !== undefined && o.evidence !== "none" ? { evidence: o.evidence as EvidenceSet } : {}),
-    ...(o.scorer !== undefined ? { scorer: scorerField(path, o.scorer) } : {}),
+    ...(o.scorer !== undefined ? { scorer: parseScorerWeights(o.scorer, path, "scorer") } : {}),
   };
 }

@@ -11,7 +11,7 @@
  */
 import type { CandidateList } from "../candidates.js";
 import type { ListReranker } from "../baselines/reranker.js";
-import { listEvidence, showsCobuy, showsLine, showsMeta, type CandidateEvidence, type EvidenceSet, type EvidenceSource } from "./features.js";
+import { EVIDENCE_SETS, listEvidence, showsCobuy, showsLine, showsMeta, type CandidateEvidence, type EvidenceSet, type EvidenceSource } from "./features.js";
 
 /**
  * The teacher's answer from its order over the candidates: its first `head` picks, then the
@@ -111,6 +111,20 @@ export interface ScorerWeights {
   set: EvidenceSet;
   features: string[];
   weights: number[];
+}
+
+/**
+ * Saved scorer weights read back: one finite weight per feature of its set, in order. Errors
+ * name `path` and, when the weights are a field of a larger file, that `field`.
+ */
+export function parseScorerWeights(v: unknown, path: string, field?: string): ScorerWeights {
+  const name = (key?: string) => (field ? `"${field}${key ? `.${key}` : ""}"` : key ? `"${key}"` : "the scorer");
+  const o = v as Partial<ScorerWeights> | null;
+  if (typeof o !== "object" || o === null || !EVIDENCE_SETS.includes(o.set as EvidenceSet)) throw new Error(`${path}: ${name()} must be an object with "set", "features" and "weights" (the evidence scorer's weights)`);
+  const expected = featureNames(o.set as EvidenceSet);
+  if (!Array.isArray(o.features) || o.features.join() !== expected.join()) throw new Error(`${path}: ${name("features")} must be [${expected.join(", ")}] for the ${o.set} set`);
+  if (!Array.isArray(o.weights) || o.weights.length !== expected.length || !o.weights.every((w) => typeof w === "number" && Number.isFinite(w))) throw new Error(`${path}: ${name("weights")} must be ${expected.length} finite numbers`);
+  return { set: o.set as EvidenceSet, features: [...o.features], weights: [...o.weights] };
 }
 
 export class EvidenceScorer implements ListReranker {
