@@ -225,6 +225,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   });
   // Every prompt from here on: the `ranked` set shows each candidate's rank under this scorer.
   const context = { ...base, evidence: { ...base.evidence, scorer: scorer.model } };
+  // What every SFT stage (reading, reasoning, direct) shares: seeds, loss weights, and the
+  // evidence its prompts show, recorded beside each model so serving prompts the same way.
+  const sftShared = { seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model };
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
   const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed }, extra: [scorer] }));
@@ -293,7 +296,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           writeDirectTraces(path, examples);
           // The share of lists whose head the teacher moves: what the student should learn to do.
           log(`  ${examples.length} reading examples from ${learnLists.length} lists; the scorer moves the incoming head in ${(100 * headMoved).toFixed(1)}% of them`);
-          await runSft({ runDir: o.runDir, stage: "read", layout: "sids", from: mid, traces: [path], ...P.read!, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model });
+          await runSft({ runDir: o.runDir, stage: "read", layout: "sids", from: mid, traces: [path], ...P.read!, ...sftShared });
           const rec = readManifest(o.runDir).stages.read!;
           recordStage(o.runDir, "read", { ...rec, metrics: { ...rec.metrics, lists: learnLists.length, examples: examples.length, teacher_head_moved: Math.round(headMoved * 1e4) / 1e4 } });
         }
@@ -302,7 +305,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), ...sftShared });
     return join(o.runDir, "sft", "model");
   });
 
@@ -331,7 +334,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           const records = readJsonLines<TraceRecord>(tracePath).records;
           const examples = await directTraces(records, learnLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
           writeDirectTraces(directTracePath, examples);
-          await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model });
+          await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, ...sftShared });
         }
         if (!isDone("direct")) await rlPass("direct", join(o.runDir, "direct-sft", "model"), directSettings(P), D.dapo);
         return join(o.runDir, "direct", "model");
