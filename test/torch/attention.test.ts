@@ -56,3 +56,27 @@ test("blocked attention equals the plain composition for a chunk of queries afte
 test("blocked attention in bf16 equals the plain composition to bf16 rounding", () => {
   same({ B: 2, Hq: 4, Hkv: 2, T: 33, S: 33, D: 16 }, { causal: true }, { atol: 3e-2, rtol: 3e-2 }, "bfloat16");
 });
+
+test("the fused CPU row kernels equal the ATen composition they replace (float and bf16, padding, causal)", () => {
+  // GR2_ATTN_COMPOSED=1 selects the composition (the path other devices take) for this comparison.
+  torch.tidy(() => {
+    const S = 9;
+    const mask = bools([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], [2, 1, 1, S]);
+    for (const dtype of ["float32", "bfloat16"] as const) {
+      torch.manualSeed(13);
+      const q = torch.randn([2, 4, S, 16]).to(dtype);
+      const k = torch.randn([2, 2, S, 16]).to(dtype);
+      const v = torch.randn([2, 2, S, 16]).to(dtype);
+      const fused = run(q, k, v, { mask, causal: true });
+      process.env.GR2_ATTN_COMPOSED = "1";
+      let composed;
+      try {
+        composed = run(q, k, v, { mask, causal: true });
+      } finally {
+        delete process.env.GR2_ATTN_COMPOSED;
+      }
+      const tol = dtype === "float32" ? { atol: 2e-5, rtol: 1e-4 } : { atol: 3e-2, rtol: 3e-2 };
+      for (const key of ["out", "dq", "dk", "dv"] as const) assertClose(fused[key], composed[key], tol, `${dtype} ${key}`);
+    }
+  });
+});
