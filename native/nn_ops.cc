@@ -10,6 +10,7 @@
 
 #include "attention.h"
 #include "common.h"
+#include "swiglu.h"
 
 namespace gr2 {
 namespace {
@@ -218,7 +219,7 @@ void nn(Napi::Env env, Napi::Object exports) {
     return ret(info.Env(), crossEntropy(T(info, 0), T(info, 1), optT(info, 2), I(info, 3), I(info, 4)));
   });
   // SwiGLU's gate: silu(gate) * up, one crossing instead of two.
-  reg(env, exports, "swiglu", FN { return ret(info.Env(), at::silu(T(info, 0)) * T(info, 1)); });
+  reg(env, exports, "swiglu", FN { return ret(info.Env(), swiglu(T(info, 0), T(info, 1))); });
   reg(env, exports, "rope", FN { return ret(info.Env(), rope(T(info, 0), T(info, 1), T(info, 2))); });
 }
 
