@@ -50,6 +50,8 @@ export interface LlmRerankOptions {
   maxPromptTokens: number;
   /** Most recent history items shown (default 20). */
   maxHistory?: number;
+  /** The prompts' forward pass (generate()'s `prefill`; default fp32). */
+  prefill?: "fp32" | "bf16";
   label?: string;
 }
 
@@ -109,6 +111,7 @@ export async function rerankWithModel(model: DecoderLM, tokenizer: TextTokenizer
       stopTokens: stop,
       padToken: padTokenId(tokenizer),
       constraint,
+      prefill: o.prefill,
     });
     const answers = out.tokens.map((t, i) => readAnswer(tokenizer, episodes[i]!, t, stop));
     // An unconstrained decode's invalid answers are located with the answer grammar: with a

@@ -7,7 +7,7 @@
  *   sample → record log p(token) under the temperature-scaled, constrained distribution.
  * The recorded log-probabilities are what RL (DAPO) needs as the old policy's values.
  */
-import { cat, decodeThreads, int64, linear, noGrad, sampleCategorical, tensor, tidy, withThreads, type Tensor } from "../torch/index.js";
+import { autocast, cat, decodeThreads, getNumThreads, int64, linear, noGrad, sampleCategorical, tensor, tidy, withThreads, type Tensor } from "../torch/index.js";
 import { KVCache } from "./kv-cache.js";
 import type { DecoderLM } from "./model.js";
 
@@ -31,6 +31,14 @@ export interface GenerateOptions {
   constraint?: LogitConstraint;
   /** Bytes one prefill attention's scores may take before rows are prefilled in slices (default 256 MiB). */
   prefillScoreBytes?: number;
+  /**
+   * The prompt's forward pass: "fp32" (default) with the decoding threads, or "bf16": under
+   * bf16 autocast with every intra-op thread. A batch prefill is a few large matmuls, unlike
+   * the per-token steps: on 2 cores bf16 with both threads prefilled 16 demo prompts 2.4× faster
+   * than fp32 with one (202 against 480 ms; fp32 with two: 587 ms). The decode steps and the
+   * logits stay fp32; the KV cache holds the bf16 forward's keys and values.
+   */
+  prefill?: "fp32" | "bf16";
 }
 
 export interface GenerateResult {
@@ -47,10 +55,11 @@ const PREFILL_SCORE_BYTES = 256 * 2 ** 20;
 
 /** Decodes every prompt (left-padded batch, KV cache), with the decoding thread count (`decodeThreads`). */
 export function generate(model: DecoderLM, prompts: readonly (readonly number[])[], o: GenerateOptions): GenerateResult {
-  return withThreads(decodeThreads(), () => generateBatch(model, prompts, o));
+  const allThreads = getNumThreads();
+  return withThreads(decodeThreads(), () => generateBatch(model, prompts, o, allThreads));
 }
 
-function generateBatch(model: DecoderLM, prompts: readonly (readonly number[])[], o: GenerateOptions): GenerateResult {
+function generateBatch(model: DecoderLM, prompts: readonly (readonly number[])[], o: GenerateOptions, allThreads: number): GenerateResult {
   if (prompts.length === 0) return { tokens: [], logprobs: [], finish: [] };
   if (prompts.some((p) => p.length === 0)) throw new Error("generate: every prompt needs at least one token");
   const B = prompts.length;
@@ -90,8 +99,9 @@ function generateBatch(model: DecoderLM, prompts: readonly (readonly number[])[]
               const rows = prompts.slice(r0, r0 + n);
               const ids = int64(rows.flatMap((p, i) => [...new Array(padLen[r0 + i]!).fill(pad), ...p]), [n, P], model.device);
               const pos = int64(rows.flatMap((_, i) => Array.from({ length: P }, (_, t) => Math.max(0, t - padLen[r0 + i]!))), [n, P], model.device);
-              const h = model.hidden(ids, { positions: pos, cache: view, keyMask: keyValid.narrow(0, r0, n).narrow(1, 0, P) });
-              return linear(h.select(1, P - 1), model.outputWeight).keep();
+              const forward = () => model.hidden(ids, { positions: pos, cache: view, keyMask: keyValid.narrow(0, r0, n).narrow(1, 0, P) });
+              const h = o.prefill === "bf16" ? withThreads(allThreads, () => autocast(forward, { device: model.device })) : forward();
+              return linear(h.select(1, P - 1).to("float32"), model.outputWeight).keep();
             }),
           );
         } finally {

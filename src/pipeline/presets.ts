@@ -210,13 +210,13 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     // reasoning decode costs ~0.1 s a list on 2 cores; on a 200-list subset even the evidence
     // scorer's +0.06 R@1 had an interval reaching below zero).
     evaluate: ["rl", "direct"],
-    dapo: { steps: 4, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3 },
+    dapo: { steps: 4, promptsPerStep: 4, groupSize: 4, maxNewTokens: 240, lr: 2e-5, checkpointEvery: 3, prefill: "bf16" },
     rlRollouts: "constrained",
     direct: {
       maxPromptTokens: 400,
       maxNewTokens: 80,
       sft: { steps: 60, batch: 16, lr: 1e-3, precision: "bf16" },
-      dapo: { steps: 6, promptsPerStep: 8, groupSize: 4, maxNewTokens: 80, lr: 2e-5, checkpointEvery: 3 },
+      dapo: { steps: 6, promptsPerStep: 8, groupSize: 4, maxNewTokens: 80, lr: 2e-5, checkpointEvery: 3, prefill: "bf16" },
     },
     trainLists: { method: "cut", positionsPerUser: 3 },
     evidence: "all",
@@ -248,13 +248,13 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
     read: { steps: 3000, batch: 16, lr: 3e-4, precision: "bf16" },
     readMovedRepeat: 3,
     sftFrom: "read", // as in the demo preset
-    dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10 },
+    dapo: { steps: 200, promptsPerStep: 8, groupSize: 8, maxNewTokens: 360, lr: 1e-5, checkpointEvery: 10, prefill: "bf16" },
     rlRollouts: "constrained",
     direct: {
       maxPromptTokens: 512,
       maxNewTokens: 100,
       sft: { steps: 500, batch: 16, lr: 3e-4, precision: "bf16" },
-      dapo: { steps: 100, promptsPerStep: 8, groupSize: 8, maxNewTokens: 100, lr: 1e-5, checkpointEvery: 10 },
+      dapo: { steps: 100, promptsPerStep: 8, groupSize: 8, maxNewTokens: 100, lr: 1e-5, checkpointEvery: 10, prefill: "bf16" },
     },
     trainLists: { method: "cut", positionsPerUser: 10 },
     evidence: "all",
@@ -269,7 +269,8 @@ export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {
  * must share, so a model is evaluated on the prompts it was trained with.
  */
 export function rerankSettings(P: PipelinePreset) {
-  return { format: P.format, layout: P.reasoningLayout ?? "full", maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true } as const;
+  // Prompts are prefilled in the precision the preset trains in.
+  return { format: P.format, layout: P.reasoningLayout ?? "full", maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true, prefill: P.sft.precision } as const;
 }
 
 /** The same for the direct policy: the `sids` prompt and no rationale. */

@@ -89,6 +89,8 @@ export interface DapoConfig {
    * the nine copies, and pushing them all down teaches the copy less than it could.
    */
   formatCredit: "sequence" | "first_error";
+  /** The rollouts' prompt forward (generate()'s `prefill`). The old and new log-probabilities are recomputed in fp32 either way. */
+  prefill: "fp32" | "bf16";
   checkpointEvery: number;
   seed: number;
 }
@@ -113,6 +115,7 @@ export const DAPO_DEFAULTS: Omit<DapoConfig, "steps" | "maxNewTokens"> = {
   distillCoef: 0,
   distillEstimator: "exact",
   formatCredit: "sequence",
+  prefill: "fp32",
   checkpointEvery: 10,
   seed: 0,
 };
@@ -251,7 +254,7 @@ async function rollout(policy: DecoderLM, chosen: readonly RerankTask[], cfg: Da
   policy.eval();
   const rows = chosen.flatMap((task) => new Array<RerankTask>(cfg.groupSize).fill(task));
   const constraint = o.constraint ? await o.constraint(rows) : undefined;
-  const out = generate(policy, rows.map((t) => t.promptIds), { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, padToken: o.pad ?? 0, stopTokens: o.stopTokens, constraint });
+  const out = generate(policy, rows.map((t) => t.promptIds), { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, padToken: o.pad ?? 0, stopTokens: o.stopTokens, constraint, prefill: cfg.prefill });
   return chosen.map((task, i) =>
     Array.from({ length: cfg.groupSize }, (_, g) => ({ task, response: out.tokens[i * cfg.groupSize + g]!, reward: 0, rankRe: null, outcome: { order: null }, errorAt: null })),
   );
