@@ -1,9 +1,10 @@
 // silu(gate) · up, differentiable, in one pass forward and one backward on CPU.
 //
 // Why: ATen's composition (silu, then a product; backward: two products and silu's backward)
-// walks the [tokens, intermediate] activations seven times, and its bf16 silu is slow on this
-// CPU: the demo model's training step spent ~1/6 of its time there (a step with silu replaced by
-// a plain product ran 640 → 540 ms). With σ = sigmoid(g):
+// walks the [tokens, intermediate] activations seven times and keeps silu(g) for backward. Fused,
+// forward and backward on the demo's [16, 250, 704] bf16 activations take 9.1 ms against the
+// composition's 9.9 (2 cores): a small gain, and one tensor fewer per layer held for backward.
+// With σ = sigmoid(g):
 //   y = g·σ·u,   dg = dy·u·σ·(1 + g·(1 − σ)),   du = dy·g·σ.
 // Math in float, inputs and outputs in their dtype (float or bf16); other devices and dtypes
 // keep the composition.
