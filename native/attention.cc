@@ -71,7 +71,6 @@ at::Tensor blockProbs(const at::Tensor& scores, bool mayBeEmpty) {
   return mayBeEmpty ? at::nan_to_num(p, 0.0) : p;
 }
 
-
 // The fused row kernels (softmax_rows.cc) serve CPU tensors in float or bf16; other devices and
 // dtypes keep the ATen composition below (GR2_ATTN_COMPOSED=1 selects it on CPU too: the peer
 // in tests and benchmarks). On the demo model's training step (B 16, T 250, bf16) they cut

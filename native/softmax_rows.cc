@@ -87,8 +87,8 @@ GR2_INLINE void backwardRows(const RowBlock& b, const T* s, const T* dp, const f
       }
     }
     for (int64_t j = live; j < b.keys; ++j) {
-      store(p + off + j, 0.0f);
-      store(ds + off + j, 0.0f);
+      store(pr + j, 0.0f);
+      store(dsr + j, 0.0f);
     }
   }
 }
