@@ -14,6 +14,7 @@ import { OUTPUT_FORMATS } from "../prompt/output-format.js";
 import { parseMixture } from "../train/tasks/mixture.js";
 import { EVIDENCE_SETS } from "../rank/evidence/features.js";
 import { REWARD_NAMES } from "../reward/registry.js";
+import { DEFAULT_COMPRESSION_REWARD } from "../reward/compress.js";
 import { TRACE_MODES } from "../teacher/teacher.js";
 import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
@@ -56,6 +57,11 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   // Catalogues with long titles need a larger budget than the preset's for the reasoning prompt.
   const maxPrompt = integerFlag(values, "max-prompt-tokens", 64);
   if (maxPrompt !== undefined) o.maxPromptTokens = maxPrompt;
+  if (values.context !== undefined) o.context = choiceFlag(values, "context", ["full", "compressed"] as const, preset.context ?? "full");
+  const compressSteps = integerFlag(values, "compress-steps", 1);
+  if (compressSteps !== undefined) o.compress = { ...preset.compress, steps: compressSteps };
+  const alpha = numberFlag(values, "compress-alpha", undefined, { min: 0, max: 1 });
+  if (alpha !== undefined) o.compress = { ...(o.compress ?? preset.compress), reward: { ...DEFAULT_COMPRESSION_REWARD, ...(o.compress ?? preset.compress)?.reward, alpha } };
   const temperature = numberFlag(values, "teacher-temperature", undefined, { min: 0 });
   if (temperature !== undefined) o.teacherTemperature = temperature;
   return o;
@@ -82,6 +88,8 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
                     [--graded-window W (later purchases within W are positives; for --rl-reward auc|ndcg)]
                     [--embed tfidf,cooc|use-lite[,cooc] (the SIDs' item embeddings; use-lite: a pretrained sentence encoder)]
+                    [--context full|compressed (compressed: histories rewritten by the context compressor, trained by RL)]
+                    [--compress-steps N] [--compress-alpha A (the compression term's weight in its reward, 0..1)]
 
   The last flags override the preset's budgets (0 users = all); a finished stage is not re-run.`;
 
@@ -116,6 +124,9 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "train-lists": { type: "string" },
         "teacher-temperature": { type: "string" },
         embed: { type: "string" },
+        context: { type: "string" },
+        "compress-steps": { type: "string" },
+        "compress-alpha": { type: "string" },
       },
     });
     const preset = (values.preset as string | undefined) ?? "tiny";
@@ -125,7 +136,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
     const ds = await loadDataset(flags);
     const runDir = (values.out as string | undefined) ?? join("runs", `${flags.name}-${preset}`);
     const r = await runPipeline({ dataset: ds, preset, runDir, device: (values.device as string | undefined) ?? "cpu", seed: numberFlag(values, "seed", 0), overrides: overridesFrom(values, PIPELINE_PRESETS[preset]), sidEmbed, log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
-    if (values.json) process.stdout.write(JSON.stringify({ stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds, peak_rss_mb: r.peakRssMb }) + "\n");
+    if (values.json) process.stdout.write(JSON.stringify({ stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds, peak_rss_mb: r.peakRssMb, ...(r.compression ? { compression: r.compression } : {}) }) + "\n");
     else process.stdout.write(comparisonTable(r));
     return 0;
   });
@@ -150,6 +161,8 @@ export function comparisonTable(r: PipelineResult): string {
     const line = (label: string, n: number, v: NonNullable<typeof vr.hard>) => `${label} (${n} lists): Δ R@1 ${fmt(v["recall@1"])}, Δ R@5 ${fmt(v["recall@5"])}, Δ NDCG@5 ${fmt(v["ndcg@5"])}`;
     out.push(`\nDirect policy − reasoning RL, paired: ${line("all", vr.lists, vr.all)}${vr.hard ? `; ${line("hard, target not first", vr.hard_lists, vr.hard)}` : ""}`);
   }
+  const c = r.compression;
+  if (c) out.push(`\nContext compressor: the test lists' history sections at ${(100 * c.test.token_ratio).toFixed(1)}% of their tokens (${c.test.history_tokens_compressed.toFixed(0)} of ${c.test.history_tokens_full.toFixed(0)} on average, ${(100 * c.test.keep_rate).toFixed(0)}% of items kept); evidence judge on held-out lists ${c.held_out.judge.toFixed(3)} (keep-the-last-three rule: ${c.initial_held_out.judge.toFixed(3)})`);
   out.push(`\nreport: ${r.reportDir}/report.md\n`);
   return out.join("\n");
 }

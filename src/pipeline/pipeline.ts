@@ -51,6 +51,11 @@ import type { PresetName } from "../lm/presets.js";
 import { Rng } from "../util/rng.js";
 import { directSettings, PIPELINE_PRESETS, rerankSettings, runAnswerFormat, type PipelinePreset } from "./presets.js";
 import { directTraces, evidenceReadingExamples, writeDirectTraces } from "../teacher/direct-traces.js";
+import type { CompressorWeights } from "../prompt/compress.js";
+import type { EvidenceSet } from "../rank/evidence/features.js";
+import type { ScorerWeights } from "../rank/evidence/scorer.js";
+import { COMPRESS_DEFAULTS } from "../train/compress.js";
+import { runCompressStage, type CompressStageMetrics } from "./compress.js";
 
 export interface PipelineOptions {
   dataset: Dataset;
@@ -103,6 +108,8 @@ export interface PipelineResult {
   seconds: Record<string, number>;
   /** Peak resident memory per stage, MB (see `stagePeak`). */
   peakRssMb: Record<string, number>;
+  /** With `context: "compressed"`: the compressor's measurements (the `compress` stage's metrics). */
+  compression?: CompressStageMetrics;
 }
 
 /**
@@ -224,10 +231,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return fitted;
   });
   // Every prompt from here on: the `ranked` set shows each candidate's rank under this scorer.
-  const context = { ...base, evidence: { ...base.evidence, scorer: scorer.model } };
+  const context: typeof base & { compressor?: CompressorWeights } = { ...base, evidence: { ...base.evidence, scorer: scorer.model } };
   // What every SFT stage (reading, reasoning, direct) shares: seeds, loss weights, and the
   // evidence its prompts show, recorded beside each model so serving prompts the same way.
-  const sftShared = { seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model };
+  const sftShared: { seed: number; device: string; weights: typeof SFT_WEIGHTS; evidence: EvidenceSet; scorer: ScorerWeights; compressor?: CompressorWeights } = { seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model };
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
   const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed }, extra: [scorer] }));
@@ -247,6 +254,23 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   const tokenizer = loadHFTokenizer(mid);
   tokenizer.addSidTokens();
+
+  // ---- the context compressor (technical report §5.1), when prompts show a compressed context ----
+  const recordedContext = (readManifest(o.runDir).stages.traces?.config?.context as string | undefined) ?? "full";
+  if (isDone("traces") && recordedContext !== (P.context ?? "full")) {
+    throw new Error(`${o.runDir}: its prompts show the ${recordedContext} context, not ${P.context ?? "full"}; run with --context ${recordedContext}, or start a new run folder (--out)`);
+  }
+  const compressor = P.context === "compressed"
+    ? await timed("compress", () =>
+        runCompressStage({ runDir: o.runDir, context, scorer, tokenizer, learnLists, heldOutValid, testLists: evalLists, maxHistory: P.maxHistory, cfg: { ...COMPRESS_DEFAULTS, ...P.compress, seed: o.seed }, log }),
+      )
+    : undefined;
+  if (compressor) {
+    // Every prompt from here on, the teacher's, the students', the evaluation's and (through
+    // gr2_prompt.json) serving's, shows the compressed history.
+    Object.assign(context, { compressor });
+    Object.assign(sftShared, { compressor });
+  }
 
   // ---- traces (evidence teacher, valid lists) ----
   // The reasoning stages' prompt layout: traces, SFT, RL and evaluation all use it.
@@ -282,7 +306,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const over = lengths.filter((n) => n >= P.maxNewTokens).length;
     log(`  ${r.stats.accepted}/${r.stats.lists} accepted; answers ${lengths[lengths.length >> 1] ?? 0} tokens (median), ${p99} (p99), budget ${P.maxNewTokens}`);
     if (over > 0) log(`  warning: ${over} of ${lengths.length} answers reach maxNewTokens (${P.maxNewTokens}); the student cannot finish those`);
-    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format, layout: reasoningLayout } });
+    recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format, layout: reasoningLayout, context: P.context ?? "full" } });
   });
 
   // ---- evidence reading: the scorer's orders on every learning list, SIDs-only prompt ----
@@ -375,6 +399,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     ? evaluateRanks(reasoningLists, [...baselineRanks.map((b) => ({ ...b, ranks: Int32Array.from(subsetIdx, (i) => b.ranks[i]!) })), ...[...onSubset].map((n) => llm[n]!.ranks)], { seed: o.seed })
     : undefined;
   const stages: Record<string, StageMetrics> = {};
+  const compression = compressor ? (readManifest(o.runDir).stages.compress?.metrics as unknown as CompressStageMetrics) : undefined;
   const pick = (name: string, valid: number, identity: number, identityNonoptimal: number): StageMetrics | undefined => {
     const m = (onSubset.has(name) ? subset! : evaluation).methods.find((x) => x.name === name);
     if (!m) return undefined;
@@ -411,11 +436,11 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       `evidence (${P.evidence}): computed from the train split only, withholding a train-prefix list's own later purchases; "evidence" is the listwise logistic scorer over it (src/rank/evidence/scorer.ts), the teacher's ranker.`,
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
-    extra: { stages, seconds, peak_rss_mb: peakRssMb, ...(subset ? { reasoning_subset: subset } : {}) },
+    extra: { stages, seconds, peak_rss_mb: peakRssMb, context: P.context ?? "full", ...(compression ? { compression } : {}), ...(subset ? { reasoning_subset: subset } : {}) },
   };
   const reportDir = join(o.runDir, "report");
   writeReport(reportDir, report);
-  return { users: evalLists.length, stages, evaluation, ...(subset ? { subset } : {}), reportDir, seconds, peakRssMb };
+  return { users: evalLists.length, stages, evaluation, ...(subset ? { subset } : {}), reportDir, seconds, peakRssMb, ...(compression ? { compression } : {}) };
 }
 
 /**

@@ -15,6 +15,7 @@ import type { DapoConfig } from "../train/dapo/trainer.js";
 import type { TraceMode } from "../teacher/teacher.js";
 import { RERANK_MIXTURE } from "../train/tasks/mixture.js";
 import type { EvidenceSet } from "../rank/evidence/features.js";
+import type { CompressTrainConfig } from "../train/compress.js";
 
 export interface PipelinePreset {
   codebookSize: number;
@@ -128,6 +129,15 @@ export interface PipelinePreset {
    * target alone. Only the list rewards (`--rl-reward auc|ndcg`) read the grades.
    */
   gradedWindow?: number;
+  /**
+   * The context every re-ranking prompt shows (technical report §5.1): `full` history, or
+   * `compressed` by the context compressor (src/prompt/compress.ts), trained by RL with the
+   * offline evidence judge right after mid-training (the `compress` stage) and used by every
+   * later stage, the evaluation and serving. Default `full`.
+   */
+  context?: "full" | "compressed";
+  /** The compressor's RL budget and reward (src/train/compress.ts COMPRESS_DEFAULTS). */
+  compress?: Partial<Omit<CompressTrainConfig, "maxHistory" | "seed">>;
 }
 
 export const PIPELINE_PRESETS: Record<PresetName, PipelinePreset> = {

@@ -11,6 +11,7 @@ import { OUTPUT_FORMATS, type OutputFormat } from "./output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "./rerank-prompt.js";
 import { EVIDENCE_SETS, showsRank, type EvidenceSet } from "../rank/evidence/features.js";
 import { parseScorerWeights, type ScorerWeights } from "../rank/evidence/scorer.js";
+import { parseCompressorWeights, type CompressorWeights } from "./compress.js";
 
 export const PROMPT_FILE = "gr2_prompt.json";
 
@@ -23,6 +24,8 @@ export interface PromptSettings {
   evidence?: EvidenceSet;
   /** The evidence scorer's weights, for the `ranked` set (the ranks shown are computed with them). */
   scorer?: ScorerWeights;
+  /** The context compressor's policy, when the model was trained on compressed histories (compress.ts). */
+  compressor?: CompressorWeights;
 }
 
 export function writePromptSettings(modelDir: string, s: PromptSettings): void {
@@ -34,6 +37,7 @@ export function writePromptSettings(modelDir: string, s: PromptSettings): void {
     ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}),
     ...(s.evidence && s.evidence !== "none" ? { evidence: s.evidence } : {}),
     ...(ranked ? { scorer: s.scorer } : {}),
+    ...(s.compressor ? { compressor: s.compressor } : {}),
   });
 }
 
@@ -60,5 +64,6 @@ export function readPromptSettings(modelDir: string): PromptSettings | undefined
     ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}),
     ...(o.evidence !== undefined && o.evidence !== "none" ? { evidence: o.evidence as EvidenceSet } : {}),
     ...(o.scorer !== undefined ? { scorer: parseScorerWeights(o.scorer, path, "scorer") } : {}),
+    ...(o.compressor !== undefined ? { compressor: parseCompressorWeights(o.compressor, `${path}: "compressor"`) } : {}),
   };
 }

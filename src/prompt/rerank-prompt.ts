@@ -36,6 +36,7 @@ import { candidateEvidence, showsRank, withheldFor, type CandidateEvidence, type
 import { withScoreRanks, type ScorerWeights } from "../rank/evidence/scorer.js";
 import type { Withheld } from "../rank/evidence/train-index.js";
 import { evidenceClause, evidenceMark, evidenceSuffix } from "../rank/evidence/render.js";
+import { compressHistory, summaryText, type CompressedHistory, type CompressorWeights } from "./compress.js";
 import { ComplementTable, mineComplements, type ComplementHint } from "./complements.js";
 import { candidateLabel, candidateNames, formatInstructions, formatOutput, GRAMMARS, type OutputFormat } from "./output-format.js";
 
@@ -55,6 +56,12 @@ export interface PromptContext {
    * evidence scorer's weights, to rank each list's candidates by them.
    */
   evidence?: EvidenceContext;
+  /**
+   * The context compressor's policy (compress.ts): the history shown is the items it keeps, the
+   * rest summarised in one line, and the evidence is counted against the kept items. Needs the
+   * evidence statistics (`evidence.source`), also with the `none` set.
+   */
+  compressor?: CompressorWeights;
 }
 
 /** The evidence a prompt shows: its statistics, its set, and the scorer the `ranked` set ranks by. */
@@ -187,6 +194,12 @@ export function itemLine(item: Item, sid: string, titleWords: number | null, lab
   return `${sid}${label === undefined ? "" : ` ${label}:`} ${itemText({ ...item, title: shortenTitle(item.title, titleWords) })}`;
 }
 
+/** A history item as the compressed history shows it: `SID leaf category; brand`. */
+export function keptItemLine(item: Item, sid: string): string {
+  const parts = [item.categories.at(-1), item.brand].filter((x): x is string => !!x);
+  return parts.length ? `${sid} ${parts.join("; ")}` : sid;
+}
+
 function hintsFor(ctx: PromptContext, history: readonly number[], candidates: readonly number[], max: number): ComplementHint[] {
   if (!ctx.complements || max <= 0) return [];
   const table = ctx.complements instanceof ComplementTable ? ctx.complements : new ComplementTable(ctx.complements);
@@ -195,13 +208,15 @@ function hintsFor(ctx: PromptContext, history: readonly number[], candidates: re
   return table.relevant(cats([...history].reverse()), cats(candidates), max);
 }
 
-interface View {
+export interface View {
   history: readonly number[];
   historyOmitted: number;
   titleWords: number | null;
   /** Evidence against this view's history (upstream order), or null. */
   evidence: CandidateEvidence[] | null;
   evidenceSet: EvidenceSet;
+  /** With the compressor: what it left out, in one line, and the history's length before it. */
+  compressed: { summary: string | null; total: number } | null;
 }
 
 const SYSTEM_TEMPLATE = (domain: string) =>
@@ -224,7 +239,7 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
   const ev = (u: number) => (view.evidence ? evidenceSuffix(view.evidence[u]!, view.evidenceSet) : "");
   const mark = (u: number) => (view.evidence ? evidenceMark(view.evidence[u]!, view.evidenceSet) : "");
   const user = [
-    `History, oldest first: ${view.history.map((i) => ctx.sidOf(i)).join("")}`,
+    `History, oldest first: ${view.history.map((i) => ctx.sidOf(i)).join("")}${view.compressed?.summary ? ` (${view.compressed.summary})` : ""}`,
     // The product-line marker right after the letter: the answer names letters, and a marker
     // next to its letter is one attention hop from it (at the end of the suffix, eight tokens
     // away, a 4M student followed it in 6% of the lists it was trained on).
@@ -241,20 +256,35 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
   ];
 }
 
+/**
+ * The full layout's history section: a header, one line per item shown, and with the context
+ * compressor the line summarising what it left out. The compressor's reward measures this text
+ * (src/train/compress.ts), so it is the one rendering of it.
+ */
+export function historySection(ctx: Pick<PromptContext, "items" | "sidOf">, view: Pick<View, "history" | "historyOmitted" | "titleWords" | "compressed">): string[] {
+  const n = view.history.length;
+  const lines = [
+    view.compressed
+      ? `Purchase history, compressed (oldest first; ${n} of ${n + view.historyOmitted} purchases kept):`
+      : view.historyOmitted > 0
+        ? `Purchase history (oldest first; the last ${n} of ${n + view.historyOmitted} purchases):`
+        : `Purchase history (oldest first, ${n} purchase${n === 1 ? "" : "s"}):`,
+  ];
+  // The compressor's rewrite: a kept item is its SID, leaf category and brand (~11 tokens on
+  // Beauty against ~52 with title and price); the SID carries what mid-training taught about it.
+  const line = view.compressed ? (i: number) => keptItemLine(ctx.items[i]!, ctx.sidOf(i)) : (i: number) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords);
+  view.history.forEach((item, j) => lines.push(`${j + 1}. ${line(item)}`));
+  if (view.compressed?.summary) lines.push(`(${view.compressed.summary})`);
+  return lines;
+}
+
 function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readonly number[], view: View, hints: readonly ComplementHint[], o: RerankPromptOptions): ChatMessage[] {
   if (sidsOnly(o.layout)) return renderDirectMessages(ctx, list, shown, view, o.format, o.layout === "brief");
   const K = list.candidates.length;
   const domain = ctx.domain ?? "retail";
   const line = (i: number, label?: string) => itemLine(ctx.items[i]!, ctx.sidOf(i), view.titleWords, label);
   const withEvidence = (u: number, text: string) => (view.evidence ? `${text} | ${evidenceClause(view.evidence[u]!, view.evidenceSet)}` : text);
-  const lines: string[] = [];
-  const n = view.history.length;
-  lines.push(
-    view.historyOmitted > 0
-      ? `Purchase history (oldest first; the last ${n} of ${n + view.historyOmitted} purchases):`
-      : `Purchase history (oldest first, ${n} purchase${n === 1 ? "" : "s"}):`,
-  );
-  view.history.forEach((item, j) => lines.push(`${j + 1}. ${line(item)}`));
+  const lines: string[] = historySection(ctx, view);
   if (GRAMMARS[o.format].names === "label") {
     // Each line is the SID, then the letter the answer names the candidate by (" F", the same
     // word as in the ranking), then the item. The rationale picks a candidate by its SID, coarse
@@ -307,7 +337,7 @@ function renderMessages(ctx: PromptContext, list: RerankListInput, shown: readon
 export function promptScaffoldTexts(domain: string, k = 10): string[] {
   const ctx: PromptContext = { items: [], sidOf: () => "", domain };
   const list: RerankListInput = { history: [], candidates: Array.from({ length: k }, () => 0) };
-  const view: View = { history: [], historyOmitted: 1, titleWords: null, evidence: null, evidenceSet: "none" };
+  const view: View = { history: [], historyOmitted: 1, titleWords: null, evidence: null, evidenceSet: "none", compressed: null };
   const hint: ComplementHint = { from: "", to: "", count: 0, lift: 0 };
   const texts: string[] = [];
   for (const format of ["compact", "json", "labels"] as const) {
@@ -362,19 +392,27 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
   const shown = o.shuffleSeed === undefined ? shownOrder : new Rng(o.shuffleSeed).shuffle(shownOrder);
   const maxHistory = o.maxHistory ?? 20;
   const full = list.history.slice(Math.max(0, list.history.length - maxHistory));
-  const omittedByCap = list.history.length - full.length;
   const E = ctx.evidence && ctx.evidence.set !== "none" ? ctx.evidence : undefined;
   // With evidence on the lines, the budget goes to history and evidence, not generic hint lines.
   const hints = sidsOnly(o.layout) ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? (E ? 0 : 4));
-  const withheld = E && list.user !== undefined ? withheldFor(E.source, { user: list.user, history: [...list.history] }) : undefined;
+  const source = ctx.evidence?.source;
+  const withheld = source && list.user !== undefined ? withheldFor(source, { user: list.user, history: [...list.history] }) : undefined;
+  let compressed: CompressedHistory | null = null;
+  if (ctx.compressor) {
+    if (!source) throw new Error("re-ranking prompt: the context compressor needs the catalogue's training statistics (PromptContext.evidence.source)");
+    compressed = compressHistory(ctx.compressor, source, full, list.candidates, withheld);
+  }
+  // What the budget trims from: the compressor's kept items, or the whole (capped) history.
+  const shownHistory = compressed ? compressed.kept.map((j) => full[j]!) : full;
   const viewOf = (keep: number, titleWords: number | null): View => {
-    const history = full.slice(full.length - keep);
+    const history = shownHistory.slice(shownHistory.length - keep);
     return {
       history,
-      historyOmitted: omittedByCap + full.length - keep,
+      historyOmitted: list.history.length - keep,
       titleWords,
       evidence: E ? evidenceOf(E, history, list.candidates, withheld) : null,
       evidenceSet: E?.set ?? "none",
+      compressed: compressed ? { summary: compressed.summary ? summaryText(compressed.summary) : null, total: list.history.length } : null,
     };
   };
   const candidateSids = list.candidates.map((c) => ctx.sidOf(c));
@@ -395,16 +433,16 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
   });
 
   const b = o.budget;
-  if (!b) return result(viewOf(full.length, null), null);
+  if (!b) return result(viewOf(shownHistory.length, null), null);
   const measure = (v: View) => countTokens(renderMessages(ctx, list, shown, v, hints, o), b);
   const fits = async (v: View) => (await measure(v)) <= b.maxTokens;
 
-  const whole = viewOf(full.length, null);
+  const whole = viewOf(shownHistory.length, null);
   const wholeTokens = await measure(whole);
   if (wholeTokens <= b.maxTokens) return result(whole, wholeTokens);
   // 1. Drop the oldest history items: keep the most that fit.
-  const minHistory = Math.min(full.length, Math.max(0, b.minHistory ?? 1));
-  const keep = await largest(minHistory, full.length - 1, (k) => fits(viewOf(k, null)));
+  const minHistory = Math.min(shownHistory.length, Math.max(0, b.minHistory ?? 1));
+  const keep = await largest(minHistory, shownHistory.length - 1, (k) => fits(viewOf(k, null)));
   if (keep >= minHistory) {
     const v = viewOf(keep, null);
     return result(v, await measure(v));

@@ -14,6 +14,7 @@ import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "../prompt/rerank-prompt.js";
 import type { StageRecord } from "../train/run.js";
 import { readPromptSettings } from "../prompt/prompt-file.js";
+import type { CompressorWeights } from "../prompt/compress.js";
 import type { ScorerWeights } from "../rank/evidence/scorer.js";
 import type { EvidenceSet } from "../rank/evidence/features.js";
 import { readManifest } from "../train/run.js";
@@ -32,7 +33,7 @@ export interface ResolvedModel {
   /** A default served-model name: the run's (or folder's) name. */
   name: string;
   /** How the run prompted the model (newest stage that recorded it), so serving matches training. */
-  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout; evidence?: EvidenceSet; scorer?: ScorerWeights };
+  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout; evidence?: EvidenceSet; scorer?: ScorerWeights; compressor?: CompressorWeights };
   /** The run's direct policy, when it has one (served for direct-mode requests). */
   direct?: ResolvedModel;
 }

@@ -30,6 +30,7 @@ import type { DecoderLM } from "../lm/model.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { mineComplements, type ComplementTable } from "../prompt/complements.js";
 import { evidenceSource, localSource } from "../rank/evidence/features.js";
+import type { CompressorWeights } from "../prompt/compress.js";
 import { answerConstraint, padTokenId, prepareEpisode, readAnswer, type RerankEpisode } from "../prompt/episode.js";
 import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-format.js";
 import { domainOf, PromptBudgetError, type EvidenceContext, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
@@ -173,6 +174,8 @@ export class ModelSession {
    * served catalogue's training interactions; undefined when it was trained without.
    */
   private evidence: EvidenceContext | undefined;
+  /** The context compressor the model's prompts were built with (gr2_prompt.json), or undefined. */
+  private compressor: CompressorWeights | undefined;
   readonly createdAt = Math.floor(Date.now() / 1000);
 
   private constructor(
@@ -226,13 +229,18 @@ export class ModelSession {
     if (evidenceSet !== "none" && !o.dataset) {
       throw new Error(`${resolved.modelDir}: this model was trained with "${evidenceSet}" evidence on its candidate lines (gr2_prompt.json), computed from a catalogue's training interactions; serve it with --dataset naming that catalogue`);
     }
+    const compressor = resolved.prompt?.compressor;
+    if (compressor && !o.dataset) {
+      throw new Error(`${resolved.modelDir}: this model was trained on histories compressed by the context compressor (gr2_prompt.json), which reads a catalogue's training interactions; serve it with --dataset naming that catalogue`);
+    }
     if (o.dataset) {
       const ds = await loadDataset(o.dataset);
       items = ds.catalogue.items;
       // Complement hints and evidence as the training prompts had them: from the train split only.
       const train = leaveOneOut(ds.interactions).train;
       complements = mineComplements(train, items);
-      if (evidenceSet !== "none") evidence = { source: evidenceSource(items, train), set: evidenceSet, ...(resolved.prompt?.scorer ? { scorer: resolved.prompt.scorer } : {}) };
+      // The compressor reads the same statistics, also when no evidence is shown (set "none").
+      if (evidenceSet !== "none" || compressor) evidence = { source: evidenceSource(items, train), set: evidenceSet, ...(resolved.prompt?.scorer ? { scorer: resolved.prompt.scorer } : {}) };
       domain = o.domain ?? domainOf(ds.catalogue.name);
     }
     const model = loadHFModel(resolved.modelDir, o.device ?? "cpu");
@@ -243,6 +251,7 @@ export class ModelSession {
     model.prepareInference();
     const session = new ModelSession(resolved, model, tokenizer, sidMap, complements, domain, items, o);
     session.evidence = evidence;
+    session.compressor = compressor;
     if (session.template) session.userHeaderIds = await tokenizer.encode(session.template.roles.user.prefix);
     return session;
   }
@@ -385,7 +394,7 @@ export class ModelSession {
     const refs = [...req.query.history.slice(allHistory.length - history.length), ...req.documents];
     const catalogueIndex = items.map((it, i) => (this.textOnly(refs[i]!) === null ? (this.catalogue.get(it.id)?.index ?? -1) : -1));
     const evidence = this.evidence ? { ...this.evidence, source: localSource(this.evidence.source, items, catalogueIndex) } : undefined;
-    const ctx: PromptContext = { items, sidOf: (i) => sids[i]!, complements: this.complements, domain: this.domain, ...(evidence ? { evidence } : {}) };
+    const ctx: PromptContext = { items, sidOf: (i) => sids[i]!, complements: this.complements, domain: this.domain, ...(evidence ? { evidence } : {}), ...(this.compressor ? { compressor: this.compressor } : {}) };
     const list = { history: history.map((_, i) => i), candidates: docs.map((_, j) => history.length + j) };
     const candidateSids = sids.slice(history.length);
     // The session's prompts are never shuffled: the documents are shown in the order sent.

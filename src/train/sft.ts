@@ -22,6 +22,7 @@ import { hash32 } from "./corpus.js";
 import { train, type Batch, type TrainConfig } from "./loop.js";
 import { recordStage } from "./run.js";
 import { writePromptSettings } from "../prompt/prompt-file.js";
+import type { CompressorWeights } from "../prompt/compress.js";
 import type { ScorerWeights } from "../rank/evidence/scorer.js";
 
 // What SFT reads from a trace file (src/teacher/trace-file.ts defines it, with the files).
@@ -117,6 +118,8 @@ export interface SftStageOptions {
   evidence?: EvidenceSet;
   /** The evidence scorer's weights, recorded with the `ranked` set (its prompts show the scorer's ranks). */
   scorer?: ScorerWeights;
+  /** The context compressor the traces' prompts were built with, recorded for the same reason. */
+  compressor?: CompressorWeights;
   /**
    * Copies of each trace whose answer moves the incoming head (default 1). A minority of the
    * traces move it, and a student that sees them once learns to keep the head (the reading
@@ -163,7 +166,7 @@ export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
   saveHFModel(modelDir, model, tokenizer);
   // The traces' prompts are already rendered; their format (when they agree) and layout are what the model learned.
   const formats = new Set(traces.map((t) => t.format));
-  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full", evidence: o.evidence, ...(o.scorer ? { scorer: o.scorer } : {}) });
+  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full", evidence: o.evidence, ...(o.scorer ? { scorer: o.scorer } : {}), ...(o.compressor ? { compressor: o.compressor } : {}) });
   model.dispose();
   const out: SftStageResult = {
     modelDir,

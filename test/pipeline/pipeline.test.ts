@@ -117,3 +117,30 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("with --context compressed the compressor is trained after mid-training and every later prompt and model carries it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gr2-pipeline-"));
+  try {
+    const ds = generateSynthetic({ users: 120, items: 80, seed: 3 });
+    const overrides = { context: "compressed" as const, compress: { steps: 4, listsPerStep: 8, groupSize: 4 }, evalUsers: 12, evaluate: ["direct" as const], dapo: { steps: 1, promptsPerStep: 2, groupSize: 2, maxNewTokens: 240, lr: 1e-4, checkpointEvery: 1 } };
+    const r = await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides });
+    const manifest = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
+    const c = manifest.stages.compress;
+    assert.equal(c.status, "done");
+    assert.equal(c.metrics.judge, "evidence");
+    assert.ok(c.metrics.test.token_ratio > 0 && c.metrics.test.token_ratio < 1, `history tokens ${JSON.stringify(c.metrics.test)}`);
+    assert.ok(c.metrics.held_out.judge >= 0 && c.metrics.held_out.judge <= 1);
+    assert.equal(readFileSync(join(dir, "compress", "metrics.jsonl"), "utf8").trim().split("\n").length, 4);
+    assert.equal(r.compression?.test.token_ratio, c.metrics.test.token_ratio, "the pipeline's result reports the compression");
+    // The teacher's traces were written on compressed prompts, and each model keeps the compressor beside it for serving.
+    const trace = JSON.parse(readFileSync(join(dir, "traces", "evidence-targeted.jsonl"), "utf8").split("\n")[0]!) as { messages: { content: string }[] };
+    assert.match(trace.messages[1]!.content, /Purchase history, compressed \(oldest first; \d+ of \d+ purchases kept\)/);
+    const compressor = JSON.parse(readFileSync(join(dir, "compress", "compressor.json"), "utf8"));
+    for (const stage of ["sft", "rl", "direct"]) assert.deepEqual(JSON.parse(readFileSync(join(dir, stage, "model", "gr2_prompt.json"), "utf8")).compressor, compressor, stage);
+    assert.ok(r.stages.direct!.valid_rate >= 0);
+    // A run folder cannot change its context midway.
+    await assert.rejects(runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides: { ...overrides, context: "full" } }), /prompts show the compressed context, not full/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

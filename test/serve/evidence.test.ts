@@ -4,6 +4,7 @@ import { cpSync } from "node:fs";
 import { loadDataset } from "../../src/data/load.js";
 import { leaveOneOut } from "../../src/data/split.js";
 import { writePromptSettings } from "../../src/prompt/prompt-file.js";
+import { COMPRESSOR_FEATURES } from "../../src/prompt/compress.js";
 import { candidateEvidence, evidenceSource } from "../../src/rank/evidence/features.js";
 import { evidenceClause } from "../../src/rank/evidence/render.js";
 import { ModelSession } from "../../src/serve/session.js";
@@ -32,6 +33,25 @@ test("a model trained with evidence is served with it, from the catalogue's trai
     for (const e of expected) assert.ok(prompt.includes(evidenceClause(e, "all")), `missing "${evidenceClause(e, "all")}"`);
     // The text-only document has no catalogue statistics: no co-buyers, lowest band.
     assert.ok(prompt.includes("a product the catalogue does not know | co-bought: 0 | popularity: low | same category: 0 | same brand: 0"), prompt);
+  } finally {
+    s.dispose();
+  }
+});
+
+test("a model trained on compressed histories is served with its compressor: the served prompt shows the kept items and the summary", async () => {
+  const ckpt = await tinyCheckpoint();
+  const dir = tempDir("gr2-serve-compress-");
+  cpSync(ckpt.dir, dir, { recursive: true });
+  // Keep the last purchase only, whatever else the history holds.
+  const compressor = { features: [...COMPRESSOR_FEATURES], weights: COMPRESSOR_FEATURES.map((f) => (f === "bias" ? -4 : f === "last" ? 8 : 0)) };
+  writePromptSettings(dir, { format: "compact", layout: "full", compressor });
+  await assert.rejects(ModelSession.load({ model: dir }), /histories compressed by the context compressor .* serve it with --dataset/);
+  const s = await ModelSession.load({ model: dir, dataset: ckpt.dataset });
+  try {
+    const ids = ckpt.itemIds;
+    const job = await s.prepareRerank(parseRerank({ query: { history: ids.slice(0, 5) }, documents: ids.slice(20, 25), mode: "reasoning", max_reasoning_tokens: 10 }, "v2"));
+    const prompt = s.tokenizer.decodeSync(job.ids, { skipSpecial: false });
+    assert.match(prompt, /Purchase history, compressed \(oldest first; 1 of 5 purchases kept\):\n1\. [^\n]+\n\(4 more purchases not shown/);
   } finally {
     s.dispose();
   }

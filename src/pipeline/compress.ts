@@ -1,0 +1,67 @@
+/**
+ * The pipeline's `compress` stage (technical report §5.1): trains the context compressor by RL
+ * on the learning lists with the offline evidence judge, then measures its mode on the held-out
+ * valid lists (judged) and the test lists (tokens: the history section full against
+ * compressed, with the re-ranker's tokenizer). Writes compress/compressor.json; a finished
+ * stage is read back, an interrupted one resumes from its checkpoint.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { initialCompressor, parseCompressorWeights, type CompressorWeights } from "../prompt/compress.js";
+import type { PromptContext } from "../prompt/rerank-prompt.js";
+import type { CandidateList } from "../rank/candidates.js";
+import type { EvidenceScorer } from "../rank/evidence/scorer.js";
+import type { TextTokenizer } from "../lm/tokenizer.js";
+import { EvidenceJudge } from "../teacher/compress-judge.js";
+import { measureCompressor, trainCompressor, type CompressEnv, type CompressionSummary, type CompressTrainConfig } from "../train/compress.js";
+import { readManifest, recordStage } from "../train/run.js";
+import { writeJsonAtomic } from "../util/atomic.js";
+
+export interface CompressStageOptions {
+  runDir: string;
+  context: Pick<PromptContext, "items" | "sidOf">;
+  scorer: EvidenceScorer;
+  tokenizer: TextTokenizer;
+  learnLists: readonly CandidateList[];
+  heldOutValid: readonly CandidateList[];
+  testLists: readonly CandidateList[];
+  maxHistory: number;
+  cfg: Omit<CompressTrainConfig, "maxHistory">;
+  log: (line: string) => void;
+}
+
+/** What the stage records: the offline judge's name, the policy before and after RL on held-out lists, and the test lists' token counts. */
+export interface CompressStageMetrics {
+  judge: string;
+  initial_held_out: CompressionSummary;
+  held_out: CompressionSummary;
+  test: Pick<CompressionSummary, "lists" | "history_tokens_full" | "history_tokens_compressed" | "token_ratio" | "keep_rate">;
+}
+
+export const compressorPathOf = (runDir: string): string => join(runDir, "compress", "compressor.json");
+
+/** The tokens of each text under the re-ranker's tokenizer (no special tokens added). */
+export function tokenCounter(tokenizer: TextTokenizer) {
+  return async (texts: readonly string[]) => (await tokenizer.encodeBatch([...texts])).map((ids) => ids.length);
+}
+
+export async function runCompressStage(o: CompressStageOptions): Promise<CompressorWeights> {
+  const path = compressorPathOf(o.runDir);
+  if (readManifest(o.runDir).stages.compress?.status === "done" && existsSync(path)) return parseCompressorWeights(JSON.parse(readFileSync(path, "utf8")), path);
+  const env: CompressEnv = { context: o.context, source: o.scorer.source, judge: new EvidenceJudge(o.scorer), countTokens: tokenCounter(o.tokenizer) };
+  const cfg = { ...o.cfg, maxHistory: o.maxHistory };
+  const init = initialCompressor();
+  const before = await measureCompressor(init, o.heldOutValid, env, cfg);
+  const { weights } = await trainCompressor(init, o.learnLists, join(o.runDir, "compress"), cfg, env, { label: "compress" });
+  writeJsonAtomic(path, weights);
+  const heldOut = await measureCompressor(weights, o.heldOutValid, env, cfg);
+  const test = await measureCompressor(weights, o.testLists, env, cfg);
+  o.log(`  compressor on ${heldOut.lists} held-out valid lists: judge ${heldOut.judge.toFixed(3)} (keep-last-3 rule: ${before.judge.toFixed(3)}), history tokens ${heldOut.history_tokens_compressed.toFixed(0)} of ${heldOut.history_tokens_full.toFixed(0)} (${(100 * heldOut.token_ratio).toFixed(1)}%); test lists ${(100 * test.token_ratio).toFixed(1)}%`);
+  recordStage(o.runDir, "compress", {
+    status: "done",
+    outputs: { compressor: "compress/compressor.json" },
+    metrics: { judge: "evidence", initial_held_out: before, held_out: heldOut, test: { lists: test.lists, history_tokens_full: test.history_tokens_full, history_tokens_compressed: test.history_tokens_compressed, token_ratio: test.token_ratio, keep_rate: test.keep_rate } } satisfies CompressStageMetrics as unknown as Record<string, unknown>,
+    config: { ...cfg, reward: cfg.reward },
+  });
+  return weights;
+}
