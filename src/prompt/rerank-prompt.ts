@@ -265,7 +265,7 @@ export function historySection(ctx: Pick<PromptContext, "items" | "sidOf">, view
   const n = view.history.length;
   const lines = [
     view.compressed
-      ? `Purchase history, compressed (oldest first; ${n} of ${n + view.historyOmitted} purchases kept):`
+      ? `History, oldest first (${n} of ${n + view.historyOmitted}):`
       : view.historyOmitted > 0
         ? `Purchase history (oldest first; the last ${n} of ${n + view.historyOmitted} purchases):`
         : `Purchase history (oldest first, ${n} purchase${n === 1 ? "" : "s"}):`,
