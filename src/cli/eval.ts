@@ -34,6 +34,10 @@ const USAGE = `usage:
       [--train-seed 0] [--no-png] [--device cpu]
   gr2 eval evidence --run RUN_DIR --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
       [--sets none,meta,cobuy,all] [--fit valid|valid+train] [--json]
+  gr2 eval compress --run RUN_DIR --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
+      [--alphas 0.1,0.2,0.3] [--steps 60] [--max-history 8] [--json]
+Compress: trains the context compressor by RL at each α on the run's learning lists and measures it,
+beside keep-the-last-three and keep-all, on the held-out valid lists (offline evidence judge, history tokens).
 Evidence: fits the listwise logistic evidence scorer per evidence set on the run's learning lists
 (candidates/valid.jsonl, and train.jsonl with --fit valid+train) and measures it against the
 incoming order on its test lists (paired 95% bootstrap).
@@ -51,7 +55,7 @@ export function evalCommand(args: string[], io: Output = PROCESS_OUTPUT): Promis
   return runSubcommands(
     "eval",
     USAGE,
-    { baselines: baselinesCommand, evidence: evidenceCommand, generative: async (rest) => (await import("./eval-generative.js")).evalGenerativeCommand(rest) },
+    { baselines: baselinesCommand, evidence: evidenceCommand, compress: async (rest) => (await import("./eval-compress.js")).evalCompressCommand(rest, io), generative: async (rest) => (await import("./eval-generative.js")).evalGenerativeCommand(rest) },
     args,
     io,
   );

@@ -13,7 +13,7 @@ import type { CandidateList } from "../rank/candidates.js";
 import type { EvidenceScorer } from "../rank/evidence/scorer.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { EvidenceJudge } from "../teacher/compress-judge.js";
-import { measureCompressor, trainCompressor, type CompressEnv, type CompressionSummary, type CompressTrainConfig } from "../train/compress.js";
+import { measureCompressor, tokenCounter, trainCompressor, type CompressEnv, type CompressionSummary, type CompressTrainConfig } from "../train/compress.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 
@@ -39,11 +39,6 @@ export interface CompressStageMetrics {
 }
 
 export const compressorPathOf = (runDir: string): string => join(runDir, "compress", "compressor.json");
-
-/** The tokens of each text under the re-ranker's tokenizer (no special tokens added). */
-export function tokenCounter(tokenizer: TextTokenizer) {
-  return async (texts: readonly string[]) => (await tokenizer.encodeBatch([...texts])).map((ids) => ids.length);
-}
 
 export async function runCompressStage(o: CompressStageOptions): Promise<CompressorWeights> {
   const path = compressorPathOf(o.runDir);

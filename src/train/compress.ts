@@ -25,6 +25,7 @@ import type { CandidateList } from "../rank/candidates.js";
 import { compressorReward, compressionReward, judgeReward, DEFAULT_COMPRESSION_REWARD, type CompressionRewardConfig } from "../reward/compress.js";
 import type { CompressionJudge, JudgeRequest } from "../teacher/compress-judge.js";
 import { writeJsonAtomic } from "../util/atomic.js";
+import type { TextTokenizer } from "../lm/tokenizer.js";
 import { Rng, hash32 } from "../util/rng.js";
 import { Progress } from "../util/progress.js";
 import { groupAdvantages } from "./dapo/loss.js";
@@ -60,6 +61,11 @@ export interface CompressStepLog {
 
 /** Measures texts in tokens (the re-ranker's tokenizer); called with batches, cached here. */
 export type TokenCounter = (texts: readonly string[]) => Promise<number[]>;
+
+/** The tokens of each text under the re-ranker's tokenizer. */
+export function tokenCounter(tokenizer: TextTokenizer): TokenCounter {
+  return async (texts) => (await tokenizer.encodeBatch([...texts])).map((ids) => ids.length);
+}
 
 /** What the compressor is trained and measured with: the prompt context, the judge and a token counter. */
 export interface CompressEnv {

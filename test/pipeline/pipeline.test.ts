@@ -138,6 +138,15 @@ test("with --context compressed the compressor is trained after mid-training and
     const compressor = JSON.parse(readFileSync(join(dir, "compress", "compressor.json"), "utf8"));
     for (const stage of ["sft", "rl", "direct"]) assert.deepEqual(JSON.parse(readFileSync(join(dir, stage, "model", "gr2_prompt.json"), "utf8")).compressor, compressor, stage);
     assert.ok(r.stages.direct!.valid_rate >= 0);
+    // The compressor probe on the same run: the two fixed rules and one trained policy, on the held-out valid lists.
+    const probe = spawnSync(process.execPath, ["dist/src/cli/main.js", "eval", "compress", "--run", dir, "--dataset", "synthetic", "--users", "120", "--items", "80", "--seed", "3", "--alphas", "0.5", "--steps", "2", "--json"], { encoding: "utf8" });
+    assert.equal(probe.status, 0, probe.stderr);
+    const rows = (JSON.parse(probe.stdout) as { rows: { policy: string; token_ratio: number; judge: number }[] }).rows;
+    assert.deepEqual(rows.map((r) => r.policy), ["keep last 3", "keep all", "rl α=0.5"]);
+    assert.ok(rows.every((r) => r.token_ratio > 0 && r.token_ratio <= 1 && r.judge >= 0 && r.judge <= 1), JSON.stringify(rows));
+    const bad = spawnSync(process.execPath, ["dist/src/cli/main.js", "eval", "compress", "--run", dir, "--dataset", "synthetic", "--alphas", "2"], { encoding: "utf8" });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--alphas expects numbers in \[0, 1\], got "2"/);
     // A run folder cannot change its context midway.
     await assert.rejects(runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides: { ...overrides, context: "full" } }), /prompts show the compressed context, not full/);
   } finally {
