@@ -38,6 +38,9 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   if (values["sft-from"] !== undefined) o.sftFrom = choiceFlag(values, "sft-from", ["mid", "read"] as const, preset.sftFrom);
   const readSteps = integerFlag(values, "read-steps", 1);
   if (readSteps !== undefined && preset.read) o.read = { ...preset.read, steps: readSteps };
+  // Beauty's 14k reading examples want about two epochs at a lower rate than the demo's (docs/benchmarks.md).
+  const readLr = numberFlag(values, "read-lr", undefined, { min: 0 });
+  if (readLr !== undefined && preset.read) o.read = { ...(o.read ?? preset.read), lr: readLr };
   const rl = integerFlag(values, "rl-steps", 1);
   if (rl !== undefined) o.dapo = { ...preset.dapo, steps: rl };
   if (values["rl-rollouts"] !== undefined) o.rlRollouts = choiceFlag(values, "rl-rollouts", ["constrained", "free"] as const, preset.rlRollouts);
@@ -81,7 +84,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
                     [--format json|compact|labels] [--trace-mode targeted|rejection|unfiltered] [--learn-users N] [--eval-users N]
                     [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
-                    [--read-steps N] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
+                    [--read-steps N] [--read-lr LR] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
                     [--reasoning-layout full|brief] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
                     [--evidence none|meta|cobuy|all|ranked] [--train-lists cut:N|folds:F:N|none]
@@ -114,6 +117,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "reasoning-layout": { type: "string" },
         "sft-moved-repeat": { type: "string" },
         "read-steps": { type: "string" },
+        "read-lr": { type: "string" },
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
         "rl-reward": { type: "string" },

@@ -52,3 +52,15 @@ test("--rl-reward picks a registered reward for both DAPO stages; --max-prompt-t
   assert.throws(() => overridesFrom({ "rl-reward": "ndgc" }, demo), /--rl-reward must be one of conditional, naive, auc, ndcg/);
   assert.throws(() => overridesFrom({ "max-prompt-tokens": "10" }, demo), /max-prompt-tokens/);
 });
+
+test("--read-steps and --read-lr set the reading stage's budget together; --context and --compress-alpha the compressor's", () => {
+  const o = overridesFrom({ "read-steps": "1800", "read-lr": "1e-3" }, demo);
+  assert.deepEqual(o.read, { ...demo.read!, steps: 1800, lr: 1e-3 });
+  assert.throws(() => overridesFrom({ "read-lr": "-1" }, demo), /--read-lr/);
+  const c = overridesFrom({ context: "compressed", "compress-steps": "30", "compress-alpha": "0.3" }, demo);
+  assert.equal(c.context, "compressed");
+  assert.equal(c.compress!.steps, 30);
+  assert.equal(c.compress!.reward!.alpha, 0.3);
+  assert.throws(() => overridesFrom({ context: "short" }, demo), /--context/);
+  assert.throws(() => overridesFrom({ "compress-alpha": "1.5" }, demo), /--compress-alpha/);
+});
