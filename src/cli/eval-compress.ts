@@ -1,6 +1,6 @@
 /**
  * `gr2 eval compress --run RUN_DIR --dataset NAME [...] [--alphas 0.1,0.2,0.3] [--steps 60]
- * [--max-history 8] [--json]`: the compressor probe (src/eval/compress-probe.ts) on a run's
+ * [--max-history 8] [--layout full|sids|brief] [--json]`: the compressor probe (src/eval/compress-probe.ts) on a run's
  * learning lists, measured on its held-out valid lists with the offline evidence judge.
  */
 import { join } from "node:path";
@@ -14,11 +14,12 @@ import { EvidenceScorer } from "../rank/evidence/scorer.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { EvidenceJudge } from "../teacher/compress-judge.js";
 import { tokenCounter } from "../train/compress.js";
-import { integerFlag, PROCESS_OUTPUT, UsageError, type Output } from "./args.js";
+import { choiceFlag, integerFlag, PROCESS_OUTPUT, UsageError, type Output } from "./args.js";
+import { PROMPT_LAYOUTS } from "../prompt/rerank-prompt.js";
 import { DATA_OPTIONS, loadFromFlags } from "./rank.js";
 
 export async function evalCompressCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const { values: v } = parseArgs({ args, options: { ...DATA_OPTIONS, run: { type: "string" }, alphas: { type: "string" }, steps: { type: "string" }, "max-history": { type: "string" } } });
+  const { values: v } = parseArgs({ args, options: { ...DATA_OPTIONS, run: { type: "string" }, alphas: { type: "string" }, steps: { type: "string" }, "max-history": { type: "string" }, layout: { type: "string" } } });
   const run = v.run as string | undefined;
   if (!run) throw new UsageError("missing --run RUN_DIR (a gr2 pipeline run folder past its evidence and mid-training stages)");
   const alphas = ((v.alphas as string | undefined) ?? "0.1,0.2,0.3").split(",").map((x) => {
@@ -37,11 +38,12 @@ export async function evalCompressCommand(args: string[], io: Output = PROCESS_O
   const tokenizer = loadHFTokenizer(join(run, "midtrain", "model"));
   tokenizer.addSidTokens();
   const source = evidenceSource(items, data.split.train, data.userIds);
-  const env = { context: { items, sidOf: (i: number) => sidMap.sidOf(i) }, source, judge: new EvidenceJudge(new EvidenceScorer(source, weights)), countTokens: tokenCounter(tokenizer) };
+  const layout = choiceFlag(v, "layout", PROMPT_LAYOUTS, "full");
+  const env = { context: { items, sidOf: (i: number) => sidMap.sidOf(i) }, layout, source, judge: new EvidenceJudge(new EvidenceScorer(source, weights)), countTokens: tokenCounter(tokenizer) };
   const rows = await compressProbe(env, learnLists, heldOutValid, { alphas, steps: integerFlag(v, "steps", 1) ?? 60, maxHistory: integerFlag(v, "max-history", 1) ?? 8, seed, workDir: join(run, "compress-probe") });
-  if (v.json) io.out(JSON.stringify({ run, lists: { learn: learnLists.length, held_out: heldOutValid.length }, rows }) + "\n");
+  if (v.json) io.out(JSON.stringify({ run, layout, lists: { learn: learnLists.length, held_out: heldOutValid.length }, rows }) + "\n");
   else {
-    io.out(`Held-out valid lists: ${heldOutValid.length} (the compressor learns from ${learnLists.length})\n\n| policy | judge | history tokens | of full | items kept |\n|---|---|---|---|---|\n`);
+    io.out(`Held-out valid lists: ${heldOutValid.length} (the compressor learns from ${learnLists.length}); history tokens as the ${layout} prompt shows it\n\n| policy | judge | history tokens | of full | items kept |\n|---|---|---|---|---|\n`);
     for (const r of rows) io.out(`| ${r.policy} | ${r.judge.toFixed(3)} | ${r.history_tokens_compressed.toFixed(1)} of ${r.history_tokens_full.toFixed(1)} | ${(100 * r.token_ratio).toFixed(1)}% | ${(100 * r.keep_rate).toFixed(0)}% |\n`);
   }
   return 0;

@@ -35,7 +35,7 @@ const USAGE = `usage:
   gr2 eval evidence --run RUN_DIR --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
       [--sets none,meta,cobuy,all] [--fit valid|valid+train] [--json]
   gr2 eval compress --run RUN_DIR --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
-      [--alphas 0.1,0.2,0.3] [--steps 60] [--max-history 8] [--json]
+      [--alphas 0.1,0.2,0.3] [--steps 60] [--max-history 8] [--layout full|sids|brief] [--json]
 Compress: trains the context compressor by RL at each α on the run's learning lists and measures it,
 beside keep-the-last-three and keep-all, on the held-out valid lists (offline evidence judge, history tokens).
 Evidence: fits the listwise logistic evidence scorer per evidence set on the run's learning lists

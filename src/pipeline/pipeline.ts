@@ -262,7 +262,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   }
   const compressor = P.context === "compressed"
     ? await timed("compress", () =>
-        runCompressStage({ runDir: o.runDir, context, scorer, tokenizer, learnLists, heldOutValid, testLists: evalLists, maxHistory: P.maxHistory, cfg: { ...COMPRESS_DEFAULTS, ...P.compress, seed: o.seed }, log }),
+        runCompressStage({ runDir: o.runDir, context, layout: rerankSettings(P).layout, scorer, tokenizer, learnLists, heldOutValid, testLists: evalLists, maxHistory: P.maxHistory, cfg: { ...COMPRESS_DEFAULTS, ...P.compress, seed: o.seed }, log }),
       )
     : undefined;
   if (compressor) {

@@ -239,7 +239,7 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
   const ev = (u: number) => (view.evidence ? evidenceSuffix(view.evidence[u]!, view.evidenceSet) : "");
   const mark = (u: number) => (view.evidence ? evidenceMark(view.evidence[u]!, view.evidenceSet) : "");
   const user = [
-    `History, oldest first: ${view.history.map((i) => ctx.sidOf(i)).join("")}${view.compressed?.summary ? ` (${view.compressed.summary})` : ""}`,
+    directHistoryLine(ctx, view),
     // The product-line marker right after the letter: the answer names letters, and a marker
     // next to its letter is one attention hop from it (at the end of the suffix, eight tokens
     // away, a 4M student followed it in 6% of the lists it was trained on).
@@ -254,6 +254,20 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
     { role: "system", content: DIRECT_SYSTEM_TEMPLATE(ctx.domain ?? "retail") },
     { role: "user", content: user.join("\n") },
   ];
+}
+
+/** The SIDs-only layouts' history: one line of bare SIDs (and, compressed, the summary of what was left out). */
+export function directHistoryLine(ctx: Pick<PromptContext, "sidOf">, view: Pick<View, "history" | "compressed">): string {
+  return `History, oldest first: ${view.history.map((i) => ctx.sidOf(i)).join("")}${view.compressed?.summary ? ` (${view.compressed.summary})` : ""}`;
+}
+
+/**
+ * The history as a layout shows it: the full layout's section (`historySection`) or the
+ * SIDs-only line. What the context compressor's reward measures, so it pays for the tokens the
+ * re-ranker actually reads.
+ */
+export function historyText(ctx: Pick<PromptContext, "items" | "sidOf">, view: Pick<View, "history" | "historyOmitted" | "titleWords" | "compressed">, layout: PromptLayout = "full"): string {
+  return sidsOnly(layout) ? directHistoryLine(ctx, view) : historySection(ctx, view).join("\n");
 }
 
 /**

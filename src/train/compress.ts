@@ -18,7 +18,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compressedHistory, historyFeatures, keepProbabilities, policyMode, summaryText, type CompressorWeights } from "../prompt/compress.js";
-import { historySection, itemLine, type PromptContext } from "../prompt/rerank-prompt.js";
+import { historyText, itemLine, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
 import { candidateLabel } from "../prompt/output-format.js";
 import { withheldFor, type EvidenceSource } from "../rank/evidence/features.js";
 import type { CandidateList } from "../rank/candidates.js";
@@ -67,9 +67,11 @@ export function tokenCounter(tokenizer: TextTokenizer): TokenCounter {
   return async (texts) => (await tokenizer.encodeBatch([...texts])).map((ids) => ids.length);
 }
 
-/** What the compressor is trained and measured with: the prompt context, the judge and a token counter. */
+/** What the compressor is trained and measured with: the prompt context and layout, the judge and a token counter. */
 export interface CompressEnv {
   context: Pick<PromptContext, "items" | "sidOf">;
+  /** The layout the re-ranker's prompts use: the history is measured as that layout shows it (default `full`). */
+  layout?: PromptLayout;
   source: EvidenceSource;
   judge: CompressionJudge;
   countTokens: TokenCounter;
@@ -84,13 +86,13 @@ interface Rollout {
 }
 
 /** A list's history section, full and compressed to `kept`, and its candidates as the prompt lists them. */
-export function sectionTexts(env: Pick<CompressEnv, "context">, list: CandidateList, history: readonly number[], kept: readonly number[]): { full: string; compressed: string; candidates: string } {
+export function sectionTexts(env: Pick<CompressEnv, "context" | "layout">, list: CandidateList, history: readonly number[], kept: readonly number[]): { full: string; compressed: string; candidates: string } {
   const { context } = env;
   const omitted = list.history.length - history.length;
-  const full = historySection(context, { history, historyOmitted: omitted, titleWords: null, compressed: null }).join("\n");
+  const full = historyText(context, { history, historyOmitted: omitted, titleWords: null, compressed: null }, env.layout);
   const c = compressedHistory(context.items, history, kept);
   const shown = c.kept.map((j) => history[j]!);
-  const compressed = historySection(context, { history: shown, historyOmitted: list.history.length - shown.length, titleWords: null, compressed: { summary: c.summary ? summaryText(c.summary) : null, total: list.history.length } }).join("\n");
+  const compressed = historyText(context, { history: shown, historyOmitted: list.history.length - shown.length, titleWords: null, compressed: { summary: c.summary ? summaryText(c.summary) : null, total: list.history.length } }, env.layout);
   const candidates = list.candidates.map((c, j) => `- ${itemLine(context.items[c]!, context.sidOf(c), null, candidateLabel(j))}`).join("\n");
   return { full, compressed, candidates };
 }

@@ -128,6 +128,8 @@ test("with --context compressed the compressor is trained after mid-training and
     const c = manifest.stages.compress;
     assert.equal(c.status, "done");
     assert.equal(c.metrics.judge, "evidence");
+    assert.equal(c.metrics.layout, "full", "the tiny preset reasons in the full prompt, so the reward counts its history section");
+    assert.ok(c.metrics.test_sids.token_ratio > 0 && c.metrics.test_sids.token_ratio <= 1.5, "and the direct policy's SIDs-only history beside it");
     assert.ok(c.metrics.test.token_ratio > 0 && c.metrics.test.token_ratio < 1, `history tokens ${JSON.stringify(c.metrics.test)}`);
     assert.ok(c.metrics.held_out.judge >= 0 && c.metrics.held_out.judge <= 1);
     assert.equal(readFileSync(join(dir, "compress", "metrics.jsonl"), "utf8").trim().split("\n").length, 4);

@@ -18,7 +18,7 @@ import { EvidenceScorer } from "../../src/rank/evidence/scorer.js";
 import { compressionReward, compressorReward, ellipsisPenalty, judgeReward, verdictOf } from "../../src/reward/compress.js";
 import { EvidenceJudge, kendallTau, LlmJudge, parseVerdict } from "../../src/teacher/compress-judge.js";
 import { ChatClient } from "../../src/teacher/openai-client.js";
-import { measureCompressor, trainCompressor, type CompressEnv, type CompressTrainConfig } from "../../src/train/compress.js";
+import { measureCompressor, sectionTexts, trainCompressor, type CompressEnv, type CompressTrainConfig } from "../../src/train/compress.js";
 import { tempDir } from "../prompt/helpers.js";
 
 /**
@@ -113,6 +113,10 @@ test("the compressor keeps what its policy says, summarises the rest, and the pr
   // Without the catalogue's statistics the compressor cannot run: a clear error.
   await assert.rejects(buildRerankPrompt({ items: w.items, sidOf: w.sidOf, compressor: anchorKeeper }, list, { format: "labels" }), /context compressor needs the catalogue's training statistics/);
   assert.deepEqual(policyMode([0.1, 0.2, 0.05]), [1], "at least the most probable item stays");
+  // The reward measures the history as the run's layout shows it: the SIDs-only line is far shorter than the full section.
+  const sids = sectionTexts({ context: ctx, layout: "sids" }, list, list.history, [3, 4, 5]);
+  assert.match(sids.compressed, /^History, oldest first: (<\|sid_begin\|>(<s_\w+>)+<\|sid_end\|>){3} \(\+3 more: /);
+  assert.ok(sids.full.length < sectionTexts({ context: ctx }, list, list.history, [3, 4, 5]).full.length / 2);
   assert.equal(historyFeatures(w.source, list.history, list.candidates).length, 6);
 });
 
