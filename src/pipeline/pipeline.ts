@@ -51,9 +51,6 @@ import type { PresetName } from "../lm/presets.js";
 import { Rng } from "../util/rng.js";
 import { directSettings, PIPELINE_PRESETS, rerankSettings, runAnswerFormat, type PipelinePreset } from "./presets.js";
 import { directTraces, evidenceReadingExamples, writeDirectTraces } from "../teacher/direct-traces.js";
-import type { CompressorWeights } from "../prompt/compress.js";
-import type { EvidenceSet } from "../rank/evidence/features.js";
-import type { ScorerWeights } from "../rank/evidence/scorer.js";
 import { COMPRESS_DEFAULTS } from "../train/compress.js";
 import { runCompressStage, type CompressStageMetrics } from "./compress.js";
 
@@ -231,10 +228,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return fitted;
   });
   // Every prompt from here on: the `ranked` set shows each candidate's rank under this scorer.
-  const context: typeof base & { compressor?: CompressorWeights } = { ...base, evidence: { ...base.evidence, scorer: scorer.model } };
-  // What every SFT stage (reading, reasoning, direct) shares: seeds, loss weights, and the
-  // evidence its prompts show, recorded beside each model so serving prompts the same way.
-  const sftShared: { seed: number; device: string; weights: typeof SFT_WEIGHTS; evidence: EvidenceSet; scorer: ScorerWeights; compressor?: CompressorWeights } = { seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model };
+  const scoredContext = { ...base, evidence: { ...base.evidence, scorer: scorer.model } };
 
   // ---- baselines (incoming, random, popularity, listwise) on the same test lists ----
   const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed }, extra: [scorer] }));
@@ -262,15 +256,15 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   }
   const compressor = P.context === "compressed"
     ? await timed("compress", () =>
-        runCompressStage({ runDir: o.runDir, context, layout: rerankSettings(P).layout, scorer, tokenizer, learnLists, heldOutValid, testLists: evalLists, maxHistory: P.maxHistory, cfg: { ...COMPRESS_DEFAULTS, ...P.compress, seed: o.seed }, log }),
+        runCompressStage({ runDir: o.runDir, context: scoredContext, layout: rerankSettings(P).layout, scorer, tokenizer, learnLists, heldOutValid, testLists: evalLists, maxHistory: P.maxHistory, cfg: { ...COMPRESS_DEFAULTS, ...P.compress, seed: o.seed }, log }),
       )
     : undefined;
-  if (compressor) {
-    // Every prompt from here on, the teacher's, the students', the evaluation's and (through
-    // gr2_prompt.json) serving's, shows the compressed history.
-    Object.assign(context, { compressor });
-    Object.assign(sftShared, { compressor });
-  }
+  // Every prompt from here on, the teacher's, the students', the evaluation's and (through
+  // gr2_prompt.json) serving's, shows the compressed history when there is a compressor.
+  const context = compressor ? { ...scoredContext, compressor } : scoredContext;
+  // What every SFT stage (reading, reasoning, direct) shares: seeds, loss weights, and the
+  // evidence and compressor its prompts show, recorded beside each model so serving prompts the same way.
+  const sftShared = { seed: o.seed, device: o.device, weights: SFT_WEIGHTS, evidence: P.evidence, scorer: scorer.model, ...(compressor ? { compressor } : {}) };
 
   // ---- traces (evidence teacher, valid lists) ----
   // The reasoning stages' prompt layout: traces, SFT, RL and evaluation all use it.
