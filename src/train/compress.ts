@@ -116,7 +116,7 @@ async function scoreCompressions(env: CompressEnv, counter: CachedCounter, items
   const lenComp = await counter.lengths(texts.map((t) => t.compressed));
   return items.map((_, i) => {
     const o = { verdict: verdicts[i]!, lenCompressed: lenComp[i]!, lenOriginal: lenFull[i]!, compressedText: texts[i]!.compressed, originalText: texts[i]!.full };
-    return { reward: compressorReward(o, reward), judge: judgeReward(o.verdict), compression: compressionReward(o.lenCompressed, o.lenOriginal), ratio: o.lenOriginal > 0 ? o.lenCompressed / o.lenOriginal : 1, verdict: o.verdict };
+    return { reward: compressorReward(o, reward), judge: judgeReward(o.verdict), compression: compressionReward(o.lenCompressed, o.lenOriginal), ratio: o.lenOriginal > 0 ? o.lenCompressed / o.lenOriginal : 1, lenFull: o.lenOriginal, lenCompressed: o.lenCompressed };
   });
 }
 
@@ -221,9 +221,8 @@ export async function measureCompressor(weights: CompressorWeights, lists: reado
     return { list, history, kept };
   });
   const scored = await scoreCompressions(env, counter, items, o.reward ?? DEFAULT_COMPRESSION_REWARD);
-  const texts = items.map((x) => sectionTexts(env, x.list, x.history, x.kept));
-  const full = mean0(await counter.lengths(texts.map((t) => t.full)));
-  const comp = mean0(await counter.lengths(texts.map((t) => t.compressed)));
+  const full = mean0(scored.map((s) => s.lenFull));
+  const comp = mean0(scored.map((s) => s.lenCompressed));
   const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
   return {
     lists: items.length,
