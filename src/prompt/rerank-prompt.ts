@@ -215,8 +215,8 @@ export interface View {
   /** Evidence against this view's history (upstream order), or null. */
   evidence: CandidateEvidence[] | null;
   evidenceSet: EvidenceSet;
-  /** With the compressor: what it left out, in one line, and the history's length before it. */
-  compressed: { summary: string | null; total: number } | null;
+  /** With the compressor: the line that summarises what it left out (null when it kept everything). */
+  compressed: { summary: string | null } | null;
 }
 
 const SYSTEM_TEMPLATE = (domain: string) =>
@@ -426,7 +426,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
       titleWords,
       evidence: E ? evidenceOf(E, history, list.candidates, withheld) : null,
       evidenceSet: E?.set ?? "none",
-      compressed: compressed ? { summary: compressed.summary ? summaryText(compressed.summary) : null, total: list.history.length } : null,
+      compressed: compressed ? { summary: compressed.summary ? summaryText(compressed.summary) : null } : null,
     };
   };
   const candidateSids = list.candidates.map((c) => ctx.sidOf(c));

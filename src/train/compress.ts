@@ -92,7 +92,7 @@ export function sectionTexts(env: Pick<CompressEnv, "context" | "layout">, list:
   const full = historyText(context, { history, historyOmitted: omitted, titleWords: null, compressed: null }, env.layout);
   const c = compressedHistory(context.items, history, kept);
   const shown = c.kept.map((j) => history[j]!);
-  const compressed = historyText(context, { history: shown, historyOmitted: list.history.length - shown.length, titleWords: null, compressed: { summary: c.summary ? summaryText(c.summary) : null, total: list.history.length } }, env.layout);
+  const compressed = historyText(context, { history: shown, historyOmitted: list.history.length - shown.length, titleWords: null, compressed: { summary: c.summary ? summaryText(c.summary) : null } }, env.layout);
   const candidates = list.candidates.map((c, j) => `- ${itemLine(context.items[c]!, context.sidOf(c), null, candidateLabel(j))}`).join("\n");
   return { full, compressed, candidates };
 }
