@@ -12,8 +12,7 @@ import { readCandidateLists } from "../rank/candidates.js";
 import { evidenceSource } from "../rank/evidence/features.js";
 import { EvidenceScorer } from "../rank/evidence/scorer.js";
 import { readSidMap } from "../sid/sidmap.js";
-import { EvidenceJudge } from "../teacher/compress-judge.js";
-import { tokenCounter } from "../train/compress.js";
+import { evidenceCompressEnv } from "../train/compress.js";
 import { choiceFlag, integerFlag, PROCESS_OUTPUT, UsageError, type Output } from "./args.js";
 import { PROMPT_LAYOUTS } from "../prompt/rerank-prompt.js";
 import { DATA_OPTIONS, loadFromFlags } from "./rank.js";
@@ -39,7 +38,7 @@ export async function evalCompressCommand(args: string[], io: Output = PROCESS_O
   tokenizer.addSidTokens();
   const source = evidenceSource(items, data.split.train, data.userIds);
   const layout = choiceFlag(v, "layout", PROMPT_LAYOUTS, "full");
-  const env = { context: { items, sidOf: (i: number) => sidMap.sidOf(i) }, layout, source, judge: new EvidenceJudge(new EvidenceScorer(source, weights)), countTokens: tokenCounter(tokenizer) };
+  const env = evidenceCompressEnv({ items, sidOf: (i) => sidMap.sidOf(i) }, layout, new EvidenceScorer(source, weights), tokenizer);
   const rows = await compressProbe(env, learnLists, heldOutValid, { alphas, steps: integerFlag(v, "steps", 1) ?? 60, maxHistory: integerFlag(v, "max-history", 1) ?? 8, seed, workDir: join(run, "compress-probe") });
   if (v.json) io.out(JSON.stringify({ run, layout, lists: { learn: learnLists.length, held_out: heldOutValid.length }, rows }) + "\n");
   else {

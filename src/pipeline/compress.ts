@@ -12,8 +12,7 @@ import type { PromptContext, PromptLayout } from "../prompt/rerank-prompt.js";
 import type { CandidateList } from "../rank/candidates.js";
 import type { EvidenceScorer } from "../rank/evidence/scorer.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
-import { EvidenceJudge } from "../teacher/compress-judge.js";
-import { measureCompressor, tokenCounter, trainCompressor, type CompressEnv, type CompressionSummary, type CompressTrainConfig } from "../train/compress.js";
+import { evidenceCompressEnv, measureCompressor, trainCompressor, type CompressionSummary, type CompressTrainConfig } from "../train/compress.js";
 import { readManifest, recordStage } from "../train/run.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 
@@ -51,7 +50,7 @@ export const compressorPathOf = (runDir: string): string => join(runDir, "compre
 export async function runCompressStage(o: CompressStageOptions): Promise<CompressorWeights> {
   const path = compressorPathOf(o.runDir);
   if (readManifest(o.runDir).stages.compress?.status === "done" && existsSync(path)) return parseCompressorWeights(JSON.parse(readFileSync(path, "utf8")), path);
-  const env: CompressEnv = { context: o.context, layout: o.layout, source: o.scorer.source, judge: new EvidenceJudge(o.scorer), countTokens: tokenCounter(o.tokenizer) };
+  const env = evidenceCompressEnv(o.context, o.layout, o.scorer, o.tokenizer);
   const cfg = { ...o.cfg, maxHistory: o.maxHistory };
   const init = initialCompressor();
   const before = await measureCompressor(init, o.heldOutValid, env, cfg);

@@ -35,16 +35,14 @@ export interface CompressorWeights {
 /** A compressed history: which items stay (positions in the history, ascending) and what the rest were. */
 export interface CompressedHistory {
   kept: number[];
-  /** History items before compression. */
-  total: number;
   summary: HistorySummary | null;
 }
 
-/** The dropped items in one line: their number and most frequent category and brand (with counts). */
+/** The dropped items in one line: their number and most frequent leaf category and brand. */
 export interface HistorySummary {
   count: number;
-  category: { name: string; count: number } | null;
-  brand: { name: string; count: number } | null;
+  category: string | null;
+  brand: string | null;
 }
 
 /** The initial policy: keep the last three items and nothing else (what a hand-written rule would do). */
@@ -71,6 +69,8 @@ export function historyFeatures(source: EvidenceSource, history: readonly number
   const cat = (i: number) => categoryKey(source.items[i]!);
   const brand = (i: number) => source.items[i]!.brand ?? "";
   const K = Math.max(1, candidates.length);
+  const candidateCats = candidates.map(cat);
+  const candidateBrands = candidates.map(brand);
   return history.map((h, j) => {
     let sum = 0;
     let max = 0;
@@ -89,8 +89,8 @@ export function historyFeatures(source: EvidenceSource, history: readonly number
       Math.min(age, 20) / 20,
       Math.log1p(sum),
       Math.log1p(max),
-      hc ? candidates.filter((c) => cat(c) === hc).length / K : 0,
-      hb ? candidates.filter((c) => brand(c) === hb).length / K : 0,
+      hc ? candidateCats.filter((c) => c === hc).length / K : 0,
+      hb ? candidateBrands.filter((b) => b === hb).length / K : 0,
       Math.log1p(source.train.popularityOf(h, withheld)) / 10,
     );
   });
@@ -109,12 +109,11 @@ export function keepProbabilities(w: CompressorWeights, features: readonly Float
 export function compressedHistory(items: readonly Item[], history: readonly number[], kept: readonly number[]): CompressedHistory {
   const keep = new Set(kept);
   const dropped = history.filter((_, j) => !keep.has(j));
-  return { kept: [...kept].sort((a, b) => a - b), total: history.length, summary: dropped.length > 0 ? summarise(items, dropped) : null };
+  return { kept: [...kept].sort((a, b) => a - b), summary: dropped.length > 0 ? summarise(items, dropped) : null };
 }
 
 /** The policy's mode: items with π ≥ 0.5, at least the most probable one. */
 export function compressHistory(w: CompressorWeights, source: EvidenceSource, history: readonly number[], candidates: readonly number[], withheld?: Withheld): CompressedHistory {
-  if (history.length === 0) return { kept: [], total: 0, summary: null };
   return compressedHistory(source.items, history, policyMode(keepProbabilities(w, historyFeatures(source, history, candidates, withheld))));
 }
 
@@ -133,8 +132,8 @@ function summarise(items: readonly Item[], dropped: readonly number[]): HistoryS
       const k = key(i);
       if (k) counts.set(k, (counts.get(k) ?? 0) + 1);
     }
-    let best: { name: string; count: number } | null = null;
-    for (const [name, count] of counts) if (!best || count > best.count) best = { name, count };
+    let best: string | null = null;
+    for (const [name, count] of counts) if (best === null || count > counts.get(best)!) best = name;
     return best;
   };
   return { count: dropped.length, category: top((i) => items[i]!.categories.at(-1) ?? ""), brand: top((i) => items[i]!.brand ?? "") };
@@ -147,6 +146,6 @@ function summarise(items: readonly Item[], dropped: readonly number[]): HistoryS
  * Nail Polish (3), brand OPI (2)" cost 23 tokens against 8).
  */
 export function summaryText(s: HistorySummary): string {
-  const parts = [s.category?.name, s.brand?.name].filter(Boolean);
+  const parts = [s.category, s.brand].filter(Boolean);
   return `+${s.count} more${parts.length ? `: ${parts.join(", ")}` : ""}`;
 }

@@ -194,6 +194,11 @@ export function itemLine(item: Item, sid: string, titleWords: number | null, lab
   return `${sid}${label === undefined ? "" : ` ${label}:`} ${itemText({ ...item, title: shortenTitle(item.title, titleWords) })}`;
 }
 
+/** The most recent `maxHistory` items of a history: all a prompt (or the compressor) ever reads of it. */
+export function cappedHistory(history: readonly number[], maxHistory: number): number[] {
+  return history.slice(Math.max(0, history.length - maxHistory));
+}
+
 /** A history item as the compressed history shows it: `SID leaf category; brand`. */
 export function keptItemLine(item: Item, sid: string): string {
   const parts = [item.categories.at(-1), item.brand].filter((x): x is string => !!x);
@@ -404,8 +409,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
   if (K < 1) throw new RangeError("re-ranking prompt: the list has no candidates");
   const shownOrder = Array.from({ length: K }, (_, i) => i);
   const shown = o.shuffleSeed === undefined ? shownOrder : new Rng(o.shuffleSeed).shuffle(shownOrder);
-  const maxHistory = o.maxHistory ?? 20;
-  const full = list.history.slice(Math.max(0, list.history.length - maxHistory));
+  const full = cappedHistory(list.history, o.maxHistory ?? 20);
   const E = ctx.evidence && ctx.evidence.set !== "none" ? ctx.evidence : undefined;
   // With evidence on the lines, the budget goes to history and evidence, not generic hint lines.
   const hints = sidsOnly(o.layout) ? [] : hintsFor(ctx, full, list.candidates, o.maxHints ?? (E ? 0 : 4));

@@ -17,13 +17,14 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { compressedHistory, historyFeatures, keepProbabilities, policyMode, summaryText, type CompressorWeights } from "../prompt/compress.js";
-import { historyText, itemLine, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
+import { compressedHistory, compressHistory, historyFeatures, keepProbabilities, summaryText, type CompressorWeights } from "../prompt/compress.js";
+import { cappedHistory, historyText, itemLine, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
 import { candidateLabel } from "../prompt/output-format.js";
 import { withheldFor, type EvidenceSource } from "../rank/evidence/features.js";
 import type { CandidateList } from "../rank/candidates.js";
 import { compressorReward, compressionReward, judgeReward, DEFAULT_COMPRESSION_REWARD, type CompressionRewardConfig } from "../reward/compress.js";
-import type { CompressionJudge, JudgeRequest } from "../teacher/compress-judge.js";
+import { EvidenceJudge, type CompressionJudge, type JudgeRequest } from "../teacher/compress-judge.js";
+import type { EvidenceScorer } from "../rank/evidence/scorer.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import type { TextTokenizer } from "../lm/tokenizer.js";
 import { Rng, hash32 } from "../util/rng.js";
@@ -65,6 +66,11 @@ export type TokenCounter = (texts: readonly string[]) => Promise<number[]>;
 /** The tokens of each text under the re-ranker's tokenizer. */
 export function tokenCounter(tokenizer: TextTokenizer): TokenCounter {
   return async (texts) => (await tokenizer.encodeBatch([...texts])).map((ids) => ids.length);
+}
+
+/** A run's compressor setting with the offline evidence judge (the pipeline's `compress` stage and `gr2 eval compress`). */
+export function evidenceCompressEnv(context: CompressEnv["context"], layout: PromptLayout, scorer: EvidenceScorer, tokenizer: TextTokenizer): CompressEnv {
+  return { context, layout, source: scorer.source, judge: new EvidenceJudge(scorer), countTokens: tokenCounter(tokenizer) };
 }
 
 /** What the compressor is trained and measured with: the prompt context and layout, the judge and a token counter. */
@@ -120,7 +126,6 @@ async function scoreCompressions(env: CompressEnv, counter: CachedCounter, items
   });
 }
 
-const shownHistory = (list: CandidateList, maxHistory: number) => list.history.slice(Math.max(0, list.history.length - maxHistory));
 
 export async function trainCompressor(init: CompressorWeights, lists: readonly CandidateList[], runDir: string, cfg: CompressTrainConfig, env: CompressEnv, o: { label?: string; resume?: boolean } = {}): Promise<{ weights: CompressorWeights; logs: CompressStepLog[] }> {
   const usable = lists.filter((l) => l.history.length > 0);
@@ -142,7 +147,7 @@ export async function trainCompressor(init: CompressorWeights, lists: readonly C
   const features = new Map<CandidateList, Float64Array[]>();
   const featuresOf = (l: CandidateList) => {
     let f = features.get(l);
-    if (!f) features.set(l, (f = historyFeatures(env.source, shownHistory(l, cfg.maxHistory), l.candidates, withheldFor(env.source, l))));
+    if (!f) features.set(l, (f = historyFeatures(env.source, cappedHistory(l.history, cfg.maxHistory), l.candidates, withheldFor(env.source, l))));
     return f;
   };
   const progress = new Progress(o.label ?? "compress", cfg.steps);
@@ -155,7 +160,7 @@ export async function trainCompressor(init: CompressorWeights, lists: readonly C
       const list = usable[hash32(cfg.seed, step, i) % usable.length]!;
       const f = featuresOf(list);
       const p = keepProbabilities(weights, f);
-      for (let g = 0; g < cfg.groupSize; g++) rollouts.push({ list, history: shownHistory(list, cfg.maxHistory), features: f, p, keep: p.map((x) => rng.next() < x) });
+      for (let g = 0; g < cfg.groupSize; g++) rollouts.push({ list, history: cappedHistory(list.history, cfg.maxHistory), features: f, p, keep: p.map((x) => rng.next() < x) });
     }
     const scored = await scoreCompressions(env, counter, rollouts.map((r) => ({ list: r.list, history: r.history, kept: r.keep.flatMap((k, j) => (k ? [j] : [])) })), cfg.reward);
     const rewards = scored.map((s) => s.reward);
@@ -216,9 +221,9 @@ export interface CompressionSummary {
 export async function measureCompressor(weights: CompressorWeights, lists: readonly CandidateList[], env: CompressEnv, o: { maxHistory: number; reward?: CompressionRewardConfig }): Promise<CompressionSummary> {
   const counter = new CachedCounter(env.countTokens);
   const items = lists.filter((l) => l.history.length > 0).map((list) => {
-    const history = shownHistory(list, o.maxHistory);
-    const kept = policyMode(keepProbabilities(weights, historyFeatures(env.source, history, list.candidates, withheldFor(env.source, list))));
-    return { list, history, kept };
+    // The same mode the prompts keep (compressHistory), on the same capped history.
+    const history = cappedHistory(list.history, o.maxHistory);
+    return { list, history, kept: compressHistory(weights, env.source, history, list.candidates, withheldFor(env.source, list)).kept };
   });
   const scored = await scoreCompressions(env, counter, items, o.reward ?? DEFAULT_COMPRESSION_REWARD);
   const full = mean0(scored.map((s) => s.lenFull));
