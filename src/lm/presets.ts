@@ -20,8 +20,11 @@ export interface ModelPreset {
 export const MODEL_PRESETS: Record<PresetName, ModelPreset> = {
   // ~0.3M parameters: tests and CI, seconds per stage.
   tiny: { vocabSize: 2048, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 176, maxPositions: 2048 },
-  // ~3M parameters: `npm run demo` on a laptop CPU.
-  demo: { vocabSize: 4096, hiddenSize: 256, numLayers: 4, numHeads: 8, numKvHeads: 2, intermediateSize: 704, maxPositions: 2048 },
+  // ~2.5M parameters: `npm run demo` on a laptop CPU. Three layers: each layer is a quarter of
+  // every training and decoding step, and the demo's students lift as much with three (four
+  // layers with a 512-wide MLP instead were slower and wrote more invalid rankings;
+  // docs/benchmarks.md, session 19).
+  demo: { vocabSize: 4096, hiddenSize: 256, numLayers: 3, numHeads: 8, numKvHeads: 2, intermediateSize: 704, maxPositions: 2048 },
   // ~15M parameters: Amazon Beauty benchmarks on 2 cores.
   beauty: { vocabSize: 8192, hiddenSize: 384, numLayers: 6, numHeads: 6, numKvHeads: 2, intermediateSize: 1024, maxPositions: 2048 },
 };

@@ -230,8 +230,23 @@ const SYSTEM_TEMPLATE = (domain: string) =>
   `and order every candidate from most to least likely. Each product is named by its semantic ID (SID), a code such as ` +
   `<|sid_begin|><s_a_12><s_b_7>…<|sid_end|>; products with similar SIDs are similar. Always refer to products by their SID.`;
 
+// The SIDs-only prompts' system line. It looks like the place to save tokens, and is not: with a
+// 13-token one the demo's three-layer students wrote a repeated letter in their rankings far
+// more often (direct policy 84% valid against 96%, reasoning 97.7% against 98.7%;
+// docs/benchmarks.md, session 19). Small models probably use a long constant prefix as somewhere
+// to park attention; the instruction line below is the one that was cut.
 const DIRECT_SYSTEM_TEMPLATE = (domain: string) =>
   `You re-rank candidate products for a customer of an online ${domain} store. Products are named by semantic IDs (SIDs); similar SIDs mean similar products.`;
+
+/**
+ * The SIDs-only prompts' last line: what to answer (the ranking alone, or `reasoning` first).
+ * Short, because every training step and served request pays for it and the embedded students
+ * learn the answer's shape from their examples, not from this text (23 → 13 tokens).
+ */
+function sidsOnlyInstructions(format: OutputFormat, K: number, reasoning: boolean): string {
+  if (GRAMMARS[format].names !== "label") return reasoning ? formatInstructions(format, K) : `Answer "Ranking: " and all ${K} candidate SIDs, most likely next purchase first, each once.`;
+  return `Answer ${reasoning ? "one line of reasons citing letters, then " : ""}"Ranking:" and all ${K} letters, likeliest first.`;
+}
 
 /**
  * The SIDs-only prompt: the direct policy's (the answer is the ranking line alone) or, with
@@ -249,11 +264,7 @@ function renderDirectMessages(ctx: PromptContext, list: RerankListInput, shown: 
     // next to its letter is one attention hop from it (at the end of the suffix, eight tokens
     // away, a 4M student followed it in 6% of the lists it was trained on).
     byLabel ? `Candidates:${shown.map((u, j) => ` ${candidateLabel(j)}${mark(u)}${sid(u)}${ev(u)}`).join("")}` : `Candidates: ${shown.map((u) => mark(u) + sid(u) + ev(u)).join("")}`,
-    reasoning
-      ? formatInstructions(format, K)
-      : byLabel
-        ? `Answer "Ranking:" and the letters of all ${K} candidates, most likely next purchase first, each once.`
-        : `Answer "Ranking: " and all ${K} candidate SIDs, most likely next purchase first, each once.`,
+    sidsOnlyInstructions(format, K, reasoning),
   ];
   return [
     { role: "system", content: DIRECT_SYSTEM_TEMPLATE(ctx.domain ?? "retail") },

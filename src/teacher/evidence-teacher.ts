@@ -344,7 +344,10 @@ export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: 
   const byId = new Map(ctx.items.map((it, i) => [it.id, i]));
   const sidOfId = (x: string) => ctx.sidOf(byId.get(x)!);
   const sidOf = (u: number) => ctx.sidOf(ev.candidates[u]!.item);
-  const cite = (u: number) => (!labels ? sidOf(u) : letterFirst ? `${labels[u]!} ${sidOf(u)}` : `${sidOf(u)} ${labels[u]!}`);
+  // In the SIDs-only prompts a letter sits right next to its SID (`F*<sid>(…)`), so a letter-first
+  // citation is the letter alone: the SID again would be six tokens that every training step and
+  // every served answer pays for, and say nothing the prompt line does not.
+  const cite = (u: number) => (!labels ? sidOf(u) : letterFirst ? labels[u]! : `${sidOf(u)} ${labels[u]!}`);
   // Letter-first citations also put the matching step first: the first pick is then the answer's
   // first choice, made right after a fixed lead as the reading stage makes it after "Ranking:".
   const [patternStep, matchingStep] = letterFirst ? ["Step 2, pattern: ", "Step 1, matching: "] : ["Step 1, pattern: ", "Step 2, matching: "];
@@ -361,7 +364,9 @@ export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: 
   // `ordered`: how many picks the teacher ordered by evidence (answerOrder); the rest are as shown.
   const more = Math.min(ordered, ranking.length) - top.length;
   const tail = ranking.length <= top.length ? "" : more > 0 ? `; the next ${more} by the same evidence, then the others in the order shown` : "; the other candidates follow in the order shown";
-  sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${tail}.`, facts: [] });
+  // The selection step restates what the ranking line says; letter-first answers (the SIDs-only
+  // prompts) have made their first choice in step 1 already and go straight to the ranking.
+  if (!letterFirst) sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${tail}.`, facts: [] });
   return { text: sanitizeRationale(sentences.map((s) => s.text).join(" ")), sentences };
 }
 

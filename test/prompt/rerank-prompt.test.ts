@@ -151,7 +151,7 @@ test("labels: candidate lines are lettered in the order shown, the direct layout
   assert.deepEqual(parsed.ranking, p.shownOrder);
   const d = await buildRerankPrompt(context, list, { format: "labels", layout: "sids" });
   assert.ok(d.messages[1]!.content.includes(`Candidates: A${context.sidOf(list.candidates[0]!)} B${context.sidOf(list.candidates[1]!)}`));
-  assert.match(d.messages[1]!.content, /Answer "Ranking:" and the letters of all 10 candidates/);
+  assert.match(d.messages[1]!.content, /Answer "Ranking:" and all 10 letters/);
 });
 
 test("brief layout: the SIDs-only prompt with the format's reasoning instruction, no hints, layout recorded", async () => {
@@ -165,7 +165,8 @@ test("brief layout: the SIDs-only prompt with the format's reasoning instruction
   const lines = b.messages[1]!.content.split("\n");
   // The same history and candidate lines as the direct policy's prompt; only the instruction asks for reasoning.
   assert.deepEqual(lines.slice(0, 2), [dHistory, dCandidates]);
-  assert.match(lines[2]!, /first your reasoning in one line.*"Ranking:" followed by the letters of all 10 candidates/);
+  assert.match(lines[2]!, /one line of reasons citing letters, then "Ranking:" and all 10 letters/);
+  assert.match(d.messages[1]!.content.split("\n")[2]!, /^Answer "Ranking:" and all 10 letters, likeliest first\.$/);
   assert.equal(b.hints.length, 0);
   assert.equal(lines.length, 3);
 });

@@ -188,13 +188,17 @@ test("SIDs-only prompts: the rationale cites candidates letter first and opens w
     const [a] = await teacher.attempts({ list, prompt, teacherPrompt: prompt, mode: "rejection", attempt: 0, count: 1 });
     assert.ok(a!.parsed.ok, a!.raw);
     const [first, second] = a!.parsed.ranking;
-    const cite = (u: number) => `${prompt.candidateNames[u]} ${world.context.sidOf(list.candidates[u]!)}`;
+    // The letter alone: the prompt shows each letter beside its SID.
+    const cite = (u: number) => prompt.candidateNames[u]!;
     const sentences = a!.evidence!.sentences.map((s) => s.text);
     // The first pick is the answer's first choice, right after a fixed lead, as in the prompt's `F*<sid>` order.
     assert.ok(sentences[0]!.startsWith(`Step 1, matching: ${cite(first!)} `), sentences[0]);
+    assert.ok(!sentences[0]!.startsWith(`Step 1, matching: ${cite(first!)} ${world.context.sidOf(list.candidates[first!]!)}`), sentences[0]);
     assert.ok(sentences[1]!.startsWith(`${cite(second!)} `), sentences[1]);
     assert.match(sentences[2]!, /^Step 2, pattern: /);
-    assert.ok(sentences[3]!.startsWith(`Step 3, selection: ${cite(first!)} first, then ${cite(second!)}`), sentences[3]);
+    // No selection step: the ranking line says it.
+    assert.equal(sentences.length, 3);
+    assert.doesNotMatch(a!.raw, /Step 3/);
     assert.ok(a!.raw.startsWith(`Step 1, matching: ${prompt.candidateNames[first!]} `));
     assert.match(a!.raw, new RegExp(`\\nRanking: ${prompt.candidateNames[first!]}( [A-J]){9}$`));
   }
