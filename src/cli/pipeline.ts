@@ -27,6 +27,8 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   if (learn !== undefined) o.learnUsers = learn;
   const evalUsers = integerFlag(values, "eval-users", 0);
   if (evalUsers !== undefined) o.evalUsers = evalUsers;
+  const layers = integerFlag(values, "layers", 1);
+  if (layers !== undefined) o.pretrain = { ...preset.pretrain, layers };
   const midtrain = integerFlag(values, "midtrain-steps", 1);
   if (midtrain !== undefined) o.midtrain = { ...preset.midtrain, steps: midtrain };
   if (values.mix !== undefined) o.midtrain = { ...(o.midtrain ?? preset.midtrain), mixture: parseMixture(values.mix as string) };
@@ -83,7 +85,7 @@ export function parseTrainLists(text: string): PipelinePreset["trainLists"] {
 const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
                     [--format json|compact|labels] [--trace-mode targeted|rejection|unfiltered] [--learn-users N] [--eval-users N]
-                    [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
+                    [--layers N (the model's depth; default the preset's)] [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--read-steps N] [--read-lr LR] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
                     [--reasoning-layout full|brief] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
@@ -113,6 +115,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "midtrain-steps": { type: "string" },
         mix: { type: "string" },
         "sft-steps": { type: "string" },
+        layers: { type: "string" },
         "sft-from": { type: "string" },
         "reasoning-layout": { type: "string" },
         "sft-moved-repeat": { type: "string" },

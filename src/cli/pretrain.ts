@@ -7,11 +7,11 @@ import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
 import { isPreset } from "../lm/presets.js";
 import { pretrain, PRETRAIN_DEFAULTS } from "../train/pretrain.js";
-import { choiceFlag, DATASET_OPTIONS, datasetFlags, numberFlag, runCommand, UsageError } from "./args.js";
+import { choiceFlag, DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runCommand, UsageError } from "./args.js";
 
 const USAGE = `usage: gr2 pretrain --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                     --preset tiny|demo|beauty --out RUN_DIR [--steps N] [--batch N] [--seq-len N]
-                    [--lr X] [--precision fp32|bf16] [--device cpu|cuda] [--json]`;
+                    [--lr X] [--precision fp32|bf16] [--layers N (default: the preset's)] [--device cpu|cuda] [--json]`;
 
 export async function pretrainCommand(args: string[]): Promise<number> {
   return runCommand("pretrain", USAGE, async () => {
@@ -26,6 +26,7 @@ export async function pretrainCommand(args: string[]): Promise<number> {
         "seq-len": { type: "string" },
         lr: { type: "string" },
         precision: { type: "string" },
+        layers: { type: "string" },
         device: { type: "string" },
         json: { type: "boolean" },
       },
@@ -44,6 +45,7 @@ export async function pretrainCommand(args: string[]): Promise<number> {
       lr: numberFlag(values, "lr", d.lr),
       precision: choiceFlag(values, "precision", ["fp32", "bf16"] as const, d.precision),
       seed: d.seed,
+      ...(values.layers !== undefined ? { layers: integerFlag(values, "layers", 1)! } : {}),
       device: (values.device as string | undefined) ?? "cpu",
       samplePrompts: ds.catalogue.items.slice(0, 3).map((it) => it.title.split(" ").slice(0, 2).join(" ")),
     });

@@ -33,8 +33,12 @@ export function isPreset(name: string): name is PresetName {
   return name in MODEL_PRESETS;
 }
 
-/** The preset's model config for a tokenizer of `vocabSize` tokens (Qwen3-style: q/k-norm, tied). */
-export function presetConfig(name: PresetName, vocabSize: number): LMConfig {
+/**
+ * The preset's model config for a tokenizer of `vocabSize` tokens (Qwen3-style: q/k-norm, tied);
+ * `numLayers` overrides its depth (a larger catalogue can want a deeper model of the same width).
+ */
+export function presetConfig(name: PresetName, vocabSize: number, numLayers?: number): LMConfig {
   const p = MODEL_PRESETS[name];
-  return makeConfig({ ...p, modelType: "qwen3", vocabSize, tieWordEmbeddings: true, ropeTheta: 10000, rmsNormEps: 1e-6 });
+  if (numLayers !== undefined && !(Number.isInteger(numLayers) && numLayers >= 1)) throw new RangeError(`layers must be an integer ≥ 1, got ${numLayers}`);
+  return makeConfig({ ...p, numLayers: numLayers ?? p.numLayers, modelType: "qwen3", vocabSize, tieWordEmbeddings: true, ropeTheta: 10000, rmsNormEps: 1e-6 });
 }

@@ -22,7 +22,7 @@ export interface PipelinePreset {
   ranker: RankerKind;
   sasrec: Partial<Omit<SasrecConfig, "numItems">>;
   sasrecTrain: SasrecTrainOptions;
-  pretrain: Partial<Pick<PretrainOptions, "steps" | "batch" | "seqLen" | "lr" | "precision">>;
+  pretrain: Partial<Pick<PretrainOptions, "steps" | "batch" | "seqLen" | "lr" | "precision" | "layers">>;
   midtrain: Partial<Pick<MidtrainDefaults, "steps" | "batch" | "seqLen" | "lr" | "embedWarmupSteps" | "evalUsers" | "mixture">>;
   traceMode: TraceMode;
   /**

@@ -31,6 +31,8 @@ export interface PretrainOptions {
   precision: "fp32" | "bf16";
   seed: number;
   device: string;
+  /** Transformer layers (default: the preset's). Every later stage loads the model this made. */
+  layers?: number;
   /** Prompts to sample from at the end, to show what the model learned. */
   samplePrompts?: string[];
 }
@@ -75,7 +77,7 @@ export async function pretrain(ds: Dataset, o: PretrainOptions): Promise<Pretrai
   const held = new PackedStream(await tokenizer.encodeBatch(heldTexts.length ? heldTexts : trainTexts.slice(0, 5)), eos);
 
   manualSeed(o.seed);
-  const model = new DecoderLM(presetConfig(o.preset, tokenizer.vocabSize), o.device);
+  const model = new DecoderLM(presetConfig(o.preset, tokenizer.vocabSize, o.layers), o.device);
   const shape = { batch: o.batch, seqLen: Math.min(o.seqLen, Math.max(8, held.length - 2)), seed: o.seed, device: o.device };
   const cfg: TrainConfig = {
     steps: o.steps,

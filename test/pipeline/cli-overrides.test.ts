@@ -64,3 +64,10 @@ test("--read-steps and --read-lr set the reading stage's budget together; --cont
   assert.throws(() => overridesFrom({ context: "short" }, demo), /--context/);
   assert.throws(() => overridesFrom({ "compress-alpha": "1.5" }, demo), /--compress-alpha/);
 });
+
+test("--layers sets the model's depth at pre-training, keeping the preset's pre-training budget; a bad one is a clear error", () => {
+  const o = overridesFrom({ layers: "4" }, demo);
+  assert.deepEqual(o.pretrain, { ...demo.pretrain, layers: 4 });
+  assert.throws(() => overridesFrom({ layers: "0" }, demo), /--layers/);
+  assert.throws(() => overridesFrom({ layers: "2.5" }, demo), /--layers/);
+});
