@@ -45,7 +45,7 @@ export async function pretrainCommand(args: string[]): Promise<number> {
       lr: numberFlag(values, "lr", d.lr),
       precision: choiceFlag(values, "precision", ["fp32", "bf16"] as const, d.precision),
       seed: d.seed,
-      ...(values.layers !== undefined ? { layers: integerFlag(values, "layers", 1)! } : {}),
+      layers: integerFlag(values, "layers", 1),
       device: (values.device as string | undefined) ?? "cpu",
       samplePrompts: ds.catalogue.items.slice(0, 3).map((it) => it.title.split(" ").slice(0, 2).join(" ")),
     });

@@ -194,6 +194,14 @@ export function itemLine(item: Item, sid: string, titleWords: number | null, lab
   return `${sid}${label === undefined ? "" : ` ${label}:`} ${itemText({ ...item, title: shortenTitle(item.title, titleWords) })}`;
 }
 
+/**
+ * What a prompt shows of a compressed history: the kept items (of `history`) and the line that
+ * summarises the rest. One rendering for the prompts and the compressor's reward.
+ */
+export function compressedView(history: readonly number[], c: CompressedHistory): { history: number[]; compressed: NonNullable<View["compressed"]> } {
+  return { history: c.kept.map((j) => history[j]!), compressed: { summary: c.summary ? summaryText(c.summary) : null } };
+}
+
 /** The most recent `maxHistory` items of a history: all a prompt (or the compressor) ever reads of it. */
 export function cappedHistory(history: readonly number[], maxHistory: number): number[] {
   return history.slice(Math.max(0, history.length - maxHistory));
@@ -432,7 +440,8 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
     compressed = compressHistory(ctx.compressor, source, full, list.candidates, withheld);
   }
   // What the budget trims from: the compressor's kept items, or the whole (capped) history.
-  const shownHistory = compressed ? compressed.kept.map((j) => full[j]!) : full;
+  const shownCompressed = compressed ? compressedView(full, compressed) : null;
+  const shownHistory = shownCompressed?.history ?? full;
   const viewOf = (keep: number, titleWords: number | null): View => {
     const history = shownHistory.slice(shownHistory.length - keep);
     return {
@@ -441,7 +450,7 @@ export async function buildRerankPrompt(ctx: PromptContext, list: RerankListInpu
       titleWords,
       evidence: E ? evidenceOf(E, history, list.candidates, withheld) : null,
       evidenceSet: E?.set ?? "none",
-      compressed: compressed ? { summary: compressed.summary ? summaryText(compressed.summary) : null } : null,
+      compressed: shownCompressed?.compressed ?? null,
     };
   };
   const candidateSids = list.candidates.map((c) => ctx.sidOf(c));

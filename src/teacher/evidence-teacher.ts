@@ -359,15 +359,15 @@ export function writeRationale(ctx: EvidenceContext, ev: ListEvidence, ranking: 
         : { text: `${patternStep}${ev.pattern.slice(0, maxFacts).map((f) => renderFact(f, sidOfId)).join("; ")}.`, facts: ev.pattern.slice(0, maxFacts) };
   const top = ranking.slice(0, Math.max(1, explain));
   const matching = top.map((u, j) => candidateSentence(j === 0 ? matchingStep : "", cite(u), ev.candidates[u]!.facts.slice(0, Math.max(1, maxFacts)), sidOfId));
-  const sentences: Sentence[] = letterFirst ? [...matching, patternSentence] : [patternSentence, ...matching];
+  // The selection step restates what the ranking line says; letter-first answers (the SIDs-only
+  // prompts) have made their first choice in step 1 already and go straight to the ranking.
+  const rationale = (sentences: Sentence[]): Rationale => ({ text: sanitizeRationale(sentences.map((s) => s.text).join(" ")), sentences });
+  if (letterFirst) return rationale([...matching, patternSentence]);
   const [first, ...rest] = top.map(cite);
   // `ordered`: how many picks the teacher ordered by evidence (answerOrder); the rest are as shown.
   const more = Math.min(ordered, ranking.length) - top.length;
   const tail = ranking.length <= top.length ? "" : more > 0 ? `; the next ${more} by the same evidence, then the others in the order shown` : "; the other candidates follow in the order shown";
-  // The selection step restates what the ranking line says; letter-first answers (the SIDs-only
-  // prompts) have made their first choice in step 1 already and go straight to the ranking.
-  if (!letterFirst) sentences.push({ text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${tail}.`, facts: [] });
-  return { text: sanitizeRationale(sentences.map((s) => s.text).join(" ")), sentences };
+  return rationale([patternSentence, ...matching, { text: `Step 3, selection: ${first} first${rest.length ? `, then ${list(rest)}` : ""}${tail}.`, facts: [] }]);
 }
 
 // ---- the teacher ---------------------------------------------------------------------------

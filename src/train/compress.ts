@@ -17,8 +17,8 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { compressedHistory, compressHistory, historyFeatures, keepProbabilities, summaryText, type CompressorWeights } from "../prompt/compress.js";
-import { cappedHistory, historyText, itemLine, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
+import { compressedHistory, compressHistory, historyFeatures, keepProbabilities, type CompressorWeights } from "../prompt/compress.js";
+import { cappedHistory, compressedView, historyText, itemLine, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
 import { candidateLabel } from "../prompt/output-format.js";
 import { withheldFor, type EvidenceSource } from "../rank/evidence/features.js";
 import type { CandidateList } from "../rank/candidates.js";
@@ -96,9 +96,8 @@ export function sectionTexts(env: Pick<CompressEnv, "context" | "layout">, list:
   const { context } = env;
   const omitted = list.history.length - history.length;
   const full = historyText(context, { history, historyOmitted: omitted, titleWords: null, compressed: null }, env.layout);
-  const c = compressedHistory(context.items, history, kept);
-  const shown = c.kept.map((j) => history[j]!);
-  const compressed = historyText(context, { history: shown, historyOmitted: list.history.length - shown.length, titleWords: null, compressed: { summary: c.summary ? summaryText(c.summary) : null } }, env.layout);
+  const shown = compressedView(history, compressedHistory(context.items, history, kept));
+  const compressed = historyText(context, { ...shown, historyOmitted: list.history.length - shown.history.length, titleWords: null }, env.layout);
   const candidates = list.candidates.map((c, j) => `- ${itemLine(context.items[c]!, context.sidOf(c), null, candidateLabel(j))}`).join("\n");
   return { full, compressed, candidates };
 }
