@@ -73,6 +73,11 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
 }
 
 /** `--train-lists cut:N | folds:F:N | none` (see PipelinePreset.trainLists). */
+/** `--json`'s one line (gr2 pipeline, gr2 demo): each stage's metrics, seconds and peak resident memory. */
+export function pipelineJson(r: PipelineResult) {
+  return { stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds, peak_rss_mb: r.peakRssMb, ...(r.compression ? { compression: r.compression } : {}) };
+}
+
 export function parseTrainLists(text: string): PipelinePreset["trainLists"] {
   if (text === "none") return null;
   const cut = /^cut:(\d+)$/.exec(text);
@@ -143,7 +148,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
     const ds = await loadDataset(flags);
     const runDir = (values.out as string | undefined) ?? join("runs", `${flags.name}-${preset}`);
     const r = await runPipeline({ dataset: ds, preset, runDir, device: (values.device as string | undefined) ?? "cpu", seed: numberFlag(values, "seed", 0), overrides: overridesFrom(values, PIPELINE_PRESETS[preset]), sidEmbed, log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
-    if (values.json) process.stdout.write(JSON.stringify({ stages: r.stages, users: r.users, report: r.reportDir, seconds: r.seconds, peak_rss_mb: r.peakRssMb, ...(r.compression ? { compression: r.compression } : {}) }) + "\n");
+    if (values.json) process.stdout.write(JSON.stringify(pipelineJson(r)) + "\n");
     else process.stdout.write(comparisonTable(r));
     return 0;
   });
