@@ -25,7 +25,7 @@ import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { requireStage } from "../train/run.js";
 import { rerankWithModel } from "../eval/llm-rerank.js";
-import { evaluateRanks, vsIncomingOf, type VsIncoming } from "../eval/evaluate.js";
+import { evaluateRanks, pairedDifference, vsIncomingOf, type VsIncoming } from "../eval/evaluate.js";
 import { trimAllocator } from "../torch/memory.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import type { PresetName } from "../lm/presets.js";
@@ -68,6 +68,13 @@ export interface DistillResult {
   points: DistillPoint[];
   /** Student's R@1 lift over the incoming order divided by the teacher's (null when the teacher has none). */
   retained_recall1: number | null;
+  /**
+   * Paired differences on the same lists, [diff, lo, hi]: the student after against before
+   * (what distillation added to its starting point, e.g. an SFT student of the same size) and
+   * against the teacher (what it still lacks).
+   */
+  student_vs_before: VsIncoming;
+  student_vs_teacher: VsIncoming;
   lists: number;
   modelDir: string;
   reportPath: string;
@@ -107,7 +114,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
     { name: "student_before", dir: from },
     { name: "student", dir: r.modelDir },
   ];
-  const outcomes = [];
+  const outcomes: { name: DistillPoint["name"]; ranks: Int32Array; seconds: number; valid: number; identity: number }[] = [];
   for (const { name, dir } of runs) {
     const model = loadHFModel(dir, o.device);
     const rr = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
@@ -122,8 +129,11 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   });
   const lift = (n: DistillPoint["name"]) => points.find((p) => p.name === n)!.vs_incoming["recall@1"][0];
   const retained = lift("teacher") > 0 ? Math.round((1e4 * lift("student")) / lift("teacher")) / 1e4 : null;
+  const ranksOf = (n: DistillPoint["name"]) => outcomes.find((x) => x.name === n)!.ranks;
+  const paired = { student_vs_before: pairedDifference(ranksOf("student"), ranksOf("student_before"), { seed: o.seed }), student_vs_teacher: pairedDifference(ranksOf("student"), ranksOf("teacher"), { seed: o.seed }) };
   const reportPath = join(o.runDir, "opd", "report.json");
-  writeJsonAtomic(reportPath, { teacher: o.teacher, from, lists: evalLists.length, steps: o.steps, coef: o.coef, estimator: o.estimator, reward: o.reward, retained_recall1: retained, points });
+  writeJsonAtomic(reportPath, { teacher: o.teacher, from, lists: evalLists.length, steps: o.steps, coef: o.coef, estimator: o.estimator, reward: o.reward, retained_recall1: retained, ...paired, points });
   for (const p of points) o.log?.(`${p.name}: R@1 ${p["recall@1"].toFixed(4)} (vs incoming ${p.vs_incoming["recall@1"].join(" / ")}), NDCG@5 ${p["ndcg@5"].toFixed(4)}, valid ${(p.valid_rate * 100).toFixed(1)}%`);
-  return { points, retained_recall1: retained, lists: evalLists.length, modelDir: r.modelDir, reportPath };
+  o.log?.(`student − student before: R@1 ${paired.student_vs_before["recall@1"].join(" / ")}, NDCG@5 ${paired.student_vs_before["ndcg@5"].join(" / ")}`);
+  return { points, retained_recall1: retained, ...paired, lists: evalLists.length, modelDir: r.modelDir, reportPath };
 }

@@ -105,6 +105,10 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     const d = await distill({ dataset: ds, runDir: dir, preset: "tiny", teacher, steps: 2, promptsPerStep: 2, groupSize: 2, coef: 1, estimator: "exact", reward: "conditional", evalUsers: 12, device: "cpu", seed: 0 });
     assert.deepEqual(d.points.map((p) => p.name), ["teacher", "student_before", "student"]);
     assert.equal(d.lists, 12);
+    // The paired differences are of the same lists: student − teacher is minus teacher − student's R@1 gap.
+    const r1 = (n: string) => d.points.find((p) => p.name === n)!["recall@1"];
+    assert.ok(Math.abs(d.student_vs_teacher["recall@1"][0] - (r1("student") - r1("teacher"))) < 1e-3, `${d.student_vs_teacher["recall@1"]}`);
+    assert.ok(Math.abs(d.student_vs_before["recall@1"][0] - (r1("student") - r1("student_before"))) < 1e-3);
     assert.ok(existsSync(join(d.modelDir, "model.safetensors")) && existsSync(d.reportPath));
     const opd = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).stages.opd;
     assert.equal(opd.status, "done");
