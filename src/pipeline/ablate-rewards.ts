@@ -26,6 +26,7 @@ import { Rng } from "../util/rng.js";
 import type { RewardName } from "../reward/registry.js";
 import type { PresetName } from "../lm/presets.js";
 import { PIPELINE_PRESETS, rerankSettings, runAnswerFormat } from "./presets.js";
+import { readPromptSettings } from "../prompt/prompt-file.js";
 
 export interface AblateRewardsOptions {
   dataset: Dataset;
@@ -35,6 +36,8 @@ export interface AblateRewardsOptions {
   evalEvery: number;
   /** Evaluation lists (held-out valid users: model selection data, never the test lists). */
   evalUsers: number;
+  /** The reasoning prompt's token budget (default: the preset's; a run built with `--max-prompt-tokens` needs the same). */
+  maxPromptTokens?: number;
   device: string;
   seed: number;
   /** Rewards to compare, by registered name (default: the paper's naive vs conditional). */
@@ -53,9 +56,13 @@ export interface AblationPoint {
 }
 
 export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: AblationPoint[]; reportPath: string }> {
-  // The SFT model answers in the format it was trained on, whatever the preset says.
-  const P = { ...PIPELINE_PRESETS[o.preset], format: runAnswerFormat(o.runDir) ?? PIPELINE_PRESETS[o.preset].format };
+  // The SFT model is prompted as it was trained (its gr2_prompt.json: answer format and prompt
+  // layout), whatever the preset says: a `--reasoning-layout full` run of the demo preset must
+  // not be ablated in the brief prompt.
   const sft = join(o.runDir, requireStage(o.runDir, "sft").outputs.model!);
+  const preset = PIPELINE_PRESETS[o.preset];
+  const trained = readPromptSettings(sft);
+  const P = { ...preset, format: trained?.format ?? runAnswerFormat(o.runDir) ?? preset.format, reasoningLayout: trained && trained.layout !== "sids" ? trained.layout : preset.reasoningLayout, maxPromptTokens: o.maxPromptTokens ?? preset.maxPromptTokens };
   const items = o.dataset.catalogue.items;
   const split = leaveOneOut(o.dataset.interactions, { skipShortUsers: true });
   const sidMap = await readSidMap(join(o.runDir, "sids", "sid_map.json"));

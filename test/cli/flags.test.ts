@@ -127,6 +127,7 @@ test("gr2 bench, lm and ablate dispatch their subcommands like the others", () =
     [["bench", "frobnicate"], /^gr2 bench: unknown subcommand "frobnicate" \(expected engine, attention or serve\) \(gr2 bench help\)\n$/],
     [["lm"], /^gr2 lm: missing subcommand \(logits\) \(gr2 lm help\)\n$/],
     [["ablate", "rewards", "--run", "r", "--users", "many"], /^gr2 ablate: --users expects an integer ≥ 1, got "many" \(gr2 ablate help\)\n$/],
+    [["ablate", "rewards", "--run", "r", "--dataset", "synthetic", "--max-prompt-tokens", "12"], /^gr2 ablate: --max-prompt-tokens expects an integer ≥ 64, got "12" \(gr2 ablate help\)\n$/],
     [["bench", "serve", "--model", "m", "--dataset", "synthetic", "--seed", "x"], /^gr2 bench serve: --seed expects an integer, got "x"\n/],
   ] as const) {
     const r = spawnSync(process.execPath, ["dist/src/cli/main.js", ...args], { encoding: "utf8" });
