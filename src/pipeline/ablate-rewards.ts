@@ -25,7 +25,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { Rng } from "../util/rng.js";
 import type { RewardName } from "../reward/registry.js";
 import type { PresetName } from "../lm/presets.js";
-import { PIPELINE_PRESETS, rerankSettings, runAnswerFormat } from "./presets.js";
+import { PIPELINE_PRESETS, rerankSettings, runAnswerFormat, settingsAsTrained } from "./presets.js";
 import { readPromptSettings } from "../prompt/prompt-file.js";
 
 export interface AblateRewardsOptions {
@@ -61,8 +61,9 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   // not be ablated in the brief prompt.
   const sft = join(o.runDir, requireStage(o.runDir, "sft").outputs.model!);
   const preset = PIPELINE_PRESETS[o.preset];
+  const P = { ...preset, maxPromptTokens: o.maxPromptTokens ?? preset.maxPromptTokens };
   const trained = readPromptSettings(sft);
-  const P = { ...preset, format: trained?.format ?? runAnswerFormat(o.runDir) ?? preset.format, reasoningLayout: trained && trained.layout !== "sids" ? trained.layout : preset.reasoningLayout, maxPromptTokens: o.maxPromptTokens ?? preset.maxPromptTokens };
+  const settings = trained ? settingsAsTrained(P, trained) : rerankSettings({ ...P, format: runAnswerFormat(o.runDir) ?? P.format });
   const items = o.dataset.catalogue.items;
   const split = leaveOneOut(o.dataset.interactions, { skipShortUsers: true });
   const sidMap = await readSidMap(join(o.runDir, "sids", "sid_map.json"));
@@ -74,7 +75,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   const points: AblationPoint[] = [];
   const evaluate = async (reward: AblationPoint["reward"], step: number, dir: string) => {
     const model = loadHFModel(dir, o.device);
-    const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...rerankSettings(P), batch: P.evalBatch, maxNewTokens: P.maxNewTokens, label: `${reward} @${step}` });
+    const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, label: `${reward} @${step}` });
     model.dispose();
     const m = perUserMetrics(r.ranks, ["recall@1", "ndcg@5"] as const);
     const point: AblationPoint = { reward, step, "recall@1": mean(m["recall@1"]), "ndcg@5": mean(m["ndcg@5"]), identity_rate: r.identityRate, identity_rate_nonoptimal: r.identityRateNonoptimal };
@@ -91,7 +92,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
         from: sft,
         lists: train,
         context,
-        ...rerankSettings(P),
+        ...settings,
         shuffle: false,
         dapo: { ...DAPO_DEFAULTS, ...P.dapo, reward, steps: step, checkpointEvery: o.evalEvery, seed: o.seed },
         device: o.device,

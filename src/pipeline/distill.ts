@@ -29,7 +29,7 @@ import { evaluateRanks, pairedDifference, vsIncomingOf, type VsIncoming } from "
 import { trimAllocator } from "../torch/memory.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import type { PresetName } from "../lm/presets.js";
-import { directSettings, PIPELINE_PRESETS, rerankSettings } from "./presets.js";
+import { PIPELINE_PRESETS, settingsAsTrained } from "./presets.js";
 import { reRankerLists, runEvidenceSet, runPromptContext, runScorerWeights, sample } from "./context.js";
 
 export interface DistillOptions {
@@ -86,8 +86,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   if (!teacherPrompt) throw new Error(`${o.teacher}: no gr2_prompt.json; the teacher must be a re-ranker trained by this package (its prompt format and layout decide the student's)`);
   const from = o.from ?? join(o.runDir, requireStage(o.runDir, "midtrain").outputs.model ?? "midtrain/model");
   const direct = teacherPrompt.layout === "sids";
-  const base = direct ? directSettings(P) : rerankSettings(P);
-  const settings = { ...base, format: teacherPrompt.format, ...(teacherPrompt.maxHistory !== undefined ? { maxHistory: teacherPrompt.maxHistory } : {}) };
+  const settings = settingsAsTrained(P, teacherPrompt);
   const maxNewTokens = direct ? (P.direct?.maxNewTokens ?? P.maxNewTokens) : P.maxNewTokens;
 
   const items = o.dataset.catalogue.items;

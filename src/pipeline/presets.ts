@@ -7,6 +7,7 @@ import type { RankerKind } from "../rank/checkpoint.js";
 import type { SasrecConfig } from "../rank/sasrec.js";
 import type { SasrecTrainOptions } from "../rank/sasrec-train.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
+import type { PromptSettings } from "../prompt/prompt-file.js";
 import { readManifest } from "../train/run.js";
 import type { PresetName } from "../lm/presets.js";
 import type { PretrainOptions } from "../train/pretrain.js";
@@ -289,6 +290,16 @@ export function rerankSettings(P: PipelinePreset) {
 export function directSettings(P: PipelinePreset) {
   const maxPromptTokens = P.direct?.maxPromptTokens ?? P.maxPromptTokens;
   return { ...rerankSettings(P), layout: "sids", maxPromptTokens, maxRationaleTokens: 0 } as const;
+}
+
+/**
+ * The prompt settings of a model as it was trained (its `gr2_prompt.json`: answer format, layout,
+ * history length), the rest from the preset: stages that prompt an already-trained model
+ * (`gr2 distill`, `gr2 ablate rewards`) must not fall back to the preset's layout.
+ */
+export function settingsAsTrained(P: PipelinePreset, trained: PromptSettings) {
+  const base = trained.layout === "sids" ? directSettings(P) : rerankSettings({ ...P, reasoningLayout: trained.layout });
+  return { ...base, format: trained.format, ...(trained.maxHistory !== undefined ? { maxHistory: trained.maxHistory } : {}) };
 }
 
 /**
