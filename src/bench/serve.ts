@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import type { PresetName } from "../lm/presets.js";
 import { writeSyntheticCheckpoint } from "../serve/checkpoint.js";
 import { resolveModel } from "../serve/load.js";
+import { isDirectPolicy } from "../prompt/prompt-file.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { Rng } from "../util/rng.js";
 
@@ -263,7 +264,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
       itemIds = [...(await readSidMap(resolved.sidMapPath)).ids];
       hasDirectPolicy = resolved.direct !== undefined;
       // A direct policy's own folder answers direct mode only (the server refuses reasoning).
-      directOnly = !hasDirectPolicy && resolved.prompt?.layout === "sids";
+      directOnly = !hasDirectPolicy && isDirectPolicy(resolved.prompt);
     }
     const served: string = modelDir;
     if (itemIds.length < o.k + o.history) throw new Error(`bench serve: the catalogue has ${itemIds.length} items, fewer than history + K`);

@@ -35,6 +35,7 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   const sft = integerFlag(values, "sft-steps", 1);
   if (sft !== undefined) o.sft = { ...preset.sft, steps: sft };
   if (values["reasoning-layout"] !== undefined) o.reasoningLayout = choiceFlag(values, "reasoning-layout", ["full", "brief"] as const, preset.reasoningLayout ?? "full");
+  if (values["direct-layout"] !== undefined) o.directLayout = choiceFlag(values, "direct-layout", ["sids", "full"] as const, preset.directLayout ?? "sids");
   const movedRepeat = integerFlag(values, "sft-moved-repeat", 1);
   if (movedRepeat !== undefined) o.sftMovedRepeat = movedRepeat;
   if (values["sft-from"] !== undefined) o.sftFrom = choiceFlag(values, "sft-from", ["mid", "read"] as const, preset.sftFrom);
@@ -92,7 +93,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--format json|compact|labels] [--trace-mode targeted|rejection|unfiltered] [--learn-users N] [--eval-users N]
                     [--layers N (the model's depth; default the preset's)] [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--read-steps N] [--read-lr LR] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
-                    [--reasoning-layout full|brief] [--rl-steps N] [--rl-rollouts constrained|free]
+                    [--reasoning-layout full|brief] [--direct-layout sids|full (the reading stage's and direct policy's prompt)] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
                     [--evidence none|meta|cobuy|all|ranked] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
@@ -123,6 +124,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         layers: { type: "string" },
         "sft-from": { type: "string" },
         "reasoning-layout": { type: "string" },
+        "direct-layout": { type: "string" },
         "sft-moved-repeat": { type: "string" },
         "read-steps": { type: "string" },
         "read-lr": { type: "string" },

@@ -19,7 +19,7 @@ import { leaveOneOut } from "../data/split.js";
 import { readSidMap } from "../sid/sidmap.js";
 import { readCandidateLists } from "../rank/candidates.js";
 import { loadHFModel, loadHFTokenizer } from "../lm/hf.js";
-import { readPromptSettings } from "../prompt/prompt-file.js";
+import { isDirectPolicy, readPromptSettings } from "../prompt/prompt-file.js";
 import type { RewardName } from "../reward/registry.js";
 import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
@@ -85,7 +85,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   const teacherPrompt = readPromptSettings(o.teacher);
   if (!teacherPrompt) throw new Error(`${o.teacher}: no gr2_prompt.json; the teacher must be a re-ranker trained by this package (its prompt format and layout decide the student's)`);
   const from = o.from ?? join(o.runDir, requireStage(o.runDir, "midtrain").outputs.model ?? "midtrain/model");
-  const direct = teacherPrompt.layout === "sids";
+  const direct = isDirectPolicy(teacherPrompt);
   const settings = settingsAsTrained(P, teacherPrompt);
   const maxNewTokens = direct ? (P.direct?.maxNewTokens ?? P.maxNewTokens) : P.maxNewTokens;
 

@@ -303,18 +303,23 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     recordStage(o.runDir, "traces", { status: "done", outputs: { traces: `traces/evidence-${P.traceMode}.jsonl` }, metrics: { accepted: r.stats.accepted, lists: r.stats.lists, answer_tokens_p99: p99, answers_over_budget: over }, config: { mode: P.traceMode, format: P.format, layout: reasoningLayout, context: P.context ?? "full" } });
   });
 
-  // ---- evidence reading: the scorer's orders on every learning list, SIDs-only prompt ----
+  // ---- evidence reading: the scorer's orders on every learning list, in the direct policy's prompt ----
   const D = P.direct;
   const read = P.read && P.evidence !== "none"
     ? await timed("read", async () => {
+        const readLayout = (readManifest(o.runDir).stages.read?.config?.layout as string | undefined) ?? "sids";
+        if (isDone("read") && readLayout !== directSettings(P).layout) {
+          throw new Error(`${o.runDir}: its reading model was trained in the ${readLayout} prompt layout, not ${directSettings(P).layout}; run with --direct-layout ${readLayout}, or start a new run folder (--out)`);
+        }
         if (!isDone("read")) {
-          const budget = { maxTokens: D?.maxPromptTokens ?? P.maxPromptTokens, tokenizer };
-          const { examples, headMoved } = await evidenceReadingExamples(learnLists, scorer, { context, format: P.format, maxHistory: P.maxHistory, budget, head: P.teacherHead, movedRepeat: P.readMovedRepeat });
+          const { layout, maxPromptTokens } = directSettings(P);
+          const budget = { maxTokens: maxPromptTokens, tokenizer };
+          const { examples, headMoved } = await evidenceReadingExamples(learnLists, scorer, { context, format: P.format, layout, maxHistory: P.maxHistory, budget, head: P.teacherHead, movedRepeat: P.readMovedRepeat });
           const path = join(o.runDir, "traces", "reading.jsonl");
           writeDirectTraces(path, examples);
           // The share of lists whose head the teacher moves: what the student should learn to do.
           log(`  ${examples.length} reading examples from ${learnLists.length} lists; the scorer moves the incoming head in ${(100 * headMoved).toFixed(1)}% of them`);
-          await runSft({ runDir: o.runDir, stage: "read", layout: "sids", from: mid, traces: [path], ...P.read!, ...sftShared });
+          await runSft({ runDir: o.runDir, stage: "read", layout, direct: true, from: mid, traces: [path], ...P.read!, ...sftShared });
           const rec = readManifest(o.runDir).stages.read!;
           recordStage(o.runDir, "read", { ...rec, metrics: { ...rec.metrics, lists: learnLists.length, examples: examples.length, teacher_head_moved: Math.round(headMoved * 1e4) / 1e4 } });
         }
@@ -350,9 +355,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         const directTracePath = join(o.runDir, "traces", "direct.jsonl");
         if (!isDone("direct-sft")) {
           const records = readJsonLines<TraceRecord>(tracePath).records;
-          const examples = await directTraces(records, learnLists, { context, format: P.format, maxHistory: P.maxHistory, budget: { maxTokens: D.maxPromptTokens, tokenizer } });
+          const { layout, maxPromptTokens } = directSettings(P);
+          const examples = await directTraces(records, learnLists, { context, format: P.format, layout, maxHistory: P.maxHistory, budget: { maxTokens: maxPromptTokens, tokenizer } });
           writeDirectTraces(directTracePath, examples);
-          await runSft({ runDir: o.runDir, stage: "direct-sft", layout: "sids", from: rl, traces: [directTracePath], ...D.sft, ...sftShared });
+          await runSft({ runDir: o.runDir, stage: "direct-sft", layout, direct: true, from: rl, traces: [directTracePath], ...D.sft, ...sftShared });
         }
         if (!isDone("direct")) await rlPass("direct", join(o.runDir, "direct-sft", "model"), directSettings(P), D.dapo);
         return join(o.runDir, "direct", "model");

@@ -7,7 +7,7 @@ import type { RankerKind } from "../rank/checkpoint.js";
 import type { SasrecConfig } from "../rank/sasrec.js";
 import type { SasrecTrainOptions } from "../rank/sasrec-train.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
-import type { PromptSettings } from "../prompt/prompt-file.js";
+import { isDirectPolicy, type PromptSettings } from "../prompt/prompt-file.js";
 import { readManifest } from "../train/run.js";
 import type { PresetName } from "../lm/presets.js";
 import type { PretrainOptions } from "../train/pretrain.js";
@@ -79,6 +79,14 @@ export interface PipelinePreset {
    * reading model already knows how to read. Default `full`.
    */
   reasoningLayout?: "full" | "brief";
+  /**
+   * The direct policy's prompt, and the reading stage's (the direct policy starts from the
+   * reading model): `sids` (the SIDs-only prompt with compact evidence, default) or `full` (the
+   * reasoning stages' full prompt, answered with the ranking alone). `full` is what measures the
+   * context compressor against the paper's prompt with a policy that re-ranks (the small
+   * reasoning students copy in the full prompt; docs/benchmarks.md, session 20).
+   */
+  directLayout?: "sids" | "full";
   /** The language-model stages evaluated on the test lists (default all). */
   evaluate?: ("sft" | "rl" | "direct")[];
   dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
@@ -286,10 +294,12 @@ export function rerankSettings(P: PipelinePreset) {
   return { format: P.format, layout: P.reasoningLayout ?? "full", maxPromptTokens: P.maxPromptTokens, maxHistory: P.maxHistory, maxRationaleTokens: P.maxRationaleTokens, constrained: true, prefill: P.sft.precision } as const;
 }
 
-/** The same for the direct policy: the `sids` prompt and no rationale. */
+/** The same for the direct policy: its prompt (`sids` unless `directLayout` says `full`) and no rationale. */
 export function directSettings(P: PipelinePreset) {
-  const maxPromptTokens = P.direct?.maxPromptTokens ?? P.maxPromptTokens;
-  return { ...rerankSettings(P), layout: "sids", maxPromptTokens, maxRationaleTokens: 0 } as const;
+  const layout = P.directLayout ?? "sids";
+  // The direct preset's budget is sized for the SIDs-only prompt; the full one needs the reasoning stages'.
+  const maxPromptTokens = layout === "sids" ? (P.direct?.maxPromptTokens ?? P.maxPromptTokens) : P.maxPromptTokens;
+  return { ...rerankSettings(P), layout, maxPromptTokens, maxRationaleTokens: 0 } as const;
 }
 
 /**
@@ -298,7 +308,9 @@ export function directSettings(P: PipelinePreset) {
  * (`gr2 distill`, `gr2 ablate rewards`) must not fall back to the preset's layout.
  */
 export function settingsAsTrained(P: PipelinePreset, trained: PromptSettings) {
-  const base = trained.layout === "sids" ? directSettings(P) : rerankSettings({ ...P, reasoningLayout: trained.layout });
+  const base = isDirectPolicy(trained)
+    ? directSettings({ ...P, directLayout: trained.layout === "full" ? "full" : "sids" })
+    : rerankSettings({ ...P, reasoningLayout: trained.layout === "sids" ? "full" : trained.layout });
   return { ...base, format: trained.format, ...(trained.maxHistory !== undefined ? { maxHistory: trained.maxHistory } : {}) };
 }
 

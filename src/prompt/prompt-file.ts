@@ -18,6 +18,11 @@ export const PROMPT_FILE = "gr2_prompt.json";
 export interface PromptSettings {
   format: OutputFormat;
   layout: PromptLayout;
+  /**
+   * The model answers with the ranking alone (a direct policy). The `sids` layout is always
+   * direct; a `full`-layout model is direct only when this says so (`--direct-layout full`).
+   */
+  direct?: boolean;
   /** Most recent history items shown (absent: unknown). */
   maxHistory?: number;
   /** The evidence shown on candidate lines (absent: none); serving needs the catalogue's statistics for it. */
@@ -34,6 +39,7 @@ export function writePromptSettings(modelDir: string, s: PromptSettings): void {
   writeJsonAtomic(join(modelDir, PROMPT_FILE), {
     format: s.format,
     layout: s.layout,
+    ...(s.direct && s.layout !== "sids" ? { direct: true } : {}),
     ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}),
     ...(s.evidence && s.evidence !== "none" ? { evidence: s.evidence } : {}),
     ...(ranked ? { scorer: s.scorer } : {}),
@@ -42,6 +48,9 @@ export function writePromptSettings(modelDir: string, s: PromptSettings): void {
 }
 
 /** The folder's settings, or undefined when it has none; a malformed file is an error naming the field. */
+/** Whether a model answers without reasoning: the `sids` layout, or a `direct` mark. */
+export const isDirectPolicy = (s: { layout?: PromptLayout; direct?: boolean } | undefined): boolean => s !== undefined && (s.layout === "sids" || s.direct === true);
+
 export function readPromptSettings(modelDir: string): PromptSettings | undefined {
   const path = join(modelDir, PROMPT_FILE);
   if (!existsSync(path)) return undefined;
@@ -55,12 +64,14 @@ export function readPromptSettings(modelDir: string): PromptSettings | undefined
   const o = raw as Record<string, unknown>;
   if (!OUTPUT_FORMATS.includes(o.format as OutputFormat)) throw new Error(`${path}: "format" must be one of ${OUTPUT_FORMATS.join(", ")}, got ${JSON.stringify(o.format)}`);
   if (!PROMPT_LAYOUTS.includes(o.layout as PromptLayout)) throw new Error(`${path}: "layout" must be one of ${PROMPT_LAYOUTS.join(", ")}, got ${JSON.stringify(o.layout)}`);
+  if (o.direct !== undefined && typeof o.direct !== "boolean") throw new Error(`${path}: "direct" must be true or false, got ${JSON.stringify(o.direct)}`);
   if (o.maxHistory !== undefined && !(Number.isInteger(o.maxHistory) && (o.maxHistory as number) >= 0)) throw new Error(`${path}: "maxHistory" must be an integer ≥ 0, got ${JSON.stringify(o.maxHistory)}`);
   if (o.evidence !== undefined && !EVIDENCE_SETS.includes(o.evidence as EvidenceSet)) throw new Error(`${path}: "evidence" must be one of ${EVIDENCE_SETS.join(", ")}, got ${JSON.stringify(o.evidence)}`);
   if (o.evidence !== undefined && showsRank(o.evidence as EvidenceSet) && o.scorer === undefined) throw new Error(`${path}: the "ranked" evidence set needs "scorer" (the evidence scorer's weights)`);
   return {
     format: o.format as OutputFormat,
     layout: o.layout as PromptLayout,
+    ...(o.direct === true && o.layout !== "sids" ? { direct: true } : {}),
     ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}),
     ...(o.evidence !== undefined && o.evidence !== "none" ? { evidence: o.evidence as EvidenceSet } : {}),
     ...(o.scorer !== undefined ? { scorer: parseScorerWeights(o.scorer, path, "scorer") } : {}),

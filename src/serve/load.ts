@@ -13,7 +13,7 @@ import { basename, join, resolve } from "node:path";
 import { OUTPUT_FORMATS, type OutputFormat } from "../prompt/output-format.js";
 import { PROMPT_LAYOUTS, type PromptLayout } from "../prompt/rerank-prompt.js";
 import type { StageRecord } from "../train/run.js";
-import { readPromptSettings } from "../prompt/prompt-file.js";
+import { isDirectPolicy, readPromptSettings } from "../prompt/prompt-file.js";
 import type { CompressorWeights } from "../prompt/compress.js";
 import type { ScorerWeights } from "../rank/evidence/scorer.js";
 import type { EvidenceSet } from "../rank/evidence/features.js";
@@ -33,7 +33,7 @@ export interface ResolvedModel {
   /** A default served-model name: the run's (or folder's) name. */
   name: string;
   /** How the run prompted the model (newest stage that recorded it), so serving matches training. */
-  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout; evidence?: EvidenceSet; scorer?: ScorerWeights; compressor?: CompressorWeights };
+  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout; direct?: boolean; evidence?: EvidenceSet; scorer?: ScorerWeights; compressor?: CompressorWeights };
   /** The run's direct policy, when it has one (served for direct-mode requests). */
   direct?: ResolvedModel;
 }
@@ -67,9 +67,12 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
     // How each stage's model was prompted: its folder's gr2_prompt.json (what these weights
     // learned) first, else the run's manifest.
     const saved = new Map(finished.map(([name, r]) => [name, readPromptSettings(join(abs, r.outputs.model!))]));
-    const layoutOfStage = ([name, r]: [string, StageRecord]) => saved.get(name)?.layout ?? layoutOf(r);
-    const main = finished.filter((e) => layoutOfStage(e) !== "sids");
-    const direct = finished.filter((e) => layoutOfStage(e) === "sids");
+    const directStage = ([name, r]: [string, StageRecord]) => {
+      const s = saved.get(name);
+      return s ? isDirectPolicy(s) : layoutOf(r) === "sids";
+    };
+    const main = finished.filter((e) => !directStage(e));
+    const direct = finished.filter((e) => directStage(e));
     const fromRun = (list: [string, StageRecord][]): ResolvedModel => {
       const [stage, record] = list[0]!;
       const modelDir = join(abs, record.outputs.model!);

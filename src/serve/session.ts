@@ -34,6 +34,7 @@ import type { CompressorWeights } from "../prompt/compress.js";
 import { answerConstraint, padTokenId, prepareEpisode, readAnswer, type RerankEpisode } from "../prompt/episode.js";
 import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-format.js";
 import { domainOf, PromptBudgetError, type EvidenceContext, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
+import { isDirectPolicy } from "../prompt/prompt-file.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
 import { autocast, manualSeed, tensor, type Tensor } from "../torch/index.js";
 import { decodeJumpForwardAsync, PrefixKV, type DecodeStats } from "./decode.js";
@@ -154,6 +155,8 @@ export class ModelSession {
   readonly maxHistory: number;
   /** How rerank prompts show items (`sids` for a direct policy), as the model was trained. */
   readonly layout: PromptLayout;
+  /** The model answers without reasoning (a direct policy, in whatever layout it was trained). */
+  readonly direct: boolean;
   readonly defaultMaxTokens: number;
   readonly decoder: "jump" | "generate";
   readonly precision: "fp32" | "bf16";
@@ -196,6 +199,7 @@ export class ModelSession {
     this.defaultReasoningTokens = Math.min(o.maxReasoningTokens ?? 256, this.limits.maxReasoningTokens);
     this.maxHistory = o.maxHistory ?? resolved.prompt?.maxHistory ?? 20;
     this.layout = resolved.prompt?.layout ?? "full";
+    this.direct = isDirectPolicy(resolved.prompt);
     this.defaultMaxTokens = o.maxTokens ?? 256;
     this.decoder = o.decoder ?? "jump";
     this.precision = o.precision ?? "fp32";
@@ -343,7 +347,7 @@ export class ModelSession {
       throw new ApiError(501, "not_implemented", `this model cannot rerank: ${this.tokenizer.sid ? "its tokenizer has no chat template tokens" : "its tokenizer has no SID tokens (serve a mid-trained checkpoint)"}`);
     }
     const mode = req.mode ?? this.defaultMode;
-    if (mode === "reasoning" && this.layout === "sids") throw badRequest("mode", `this model is a direct policy (trained without reasoning); send "mode": "direct"`, "invalid_mode");
+    if (mode === "reasoning" && this.direct) throw badRequest("mode", `this model is a direct policy (trained without reasoning); send "mode": "direct"`, "invalid_mode");
     const maxRationaleTokens = mode === "direct" ? 0 : (req.maxReasoningTokens ?? this.defaultReasoningTokens);
     let freeAt = 0;
     const usedSids = new Set<string>();

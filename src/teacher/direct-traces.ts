@@ -6,7 +6,7 @@
  * pass; the file is a trace file like any other, so `runSft` reads it unchanged.
  */
 import { keyOfList, listKey, type CandidateList } from "../rank/candidates.js";
-import { buildRerankPrompt, type PromptBudget, type PromptContext } from "../prompt/rerank-prompt.js";
+import { buildRerankPrompt, type PromptBudget, type PromptContext, type PromptLayout } from "../prompt/rerank-prompt.js";
 import { formatOutput, type OutputFormat } from "../prompt/output-format.js";
 import type { ChatMessage } from "../lm/chat.js";
 import { writeFileAtomic } from "../util/atomic.js";
@@ -28,6 +28,11 @@ export interface DirectTraceOptions {
   format: OutputFormat;
   maxHistory?: number;
   budget?: PromptBudget;
+  /**
+   * The prompt layout (default `sids`, the direct policy's). `full` gives a direct policy that
+   * reads the paper's full prompt (item text and evidence clauses) and answers without reasoning.
+   */
+  layout?: PromptLayout;
   /** Evidence reading: the scorer's picks before the rest follow as shown (default 5; answerOrder). */
   head?: number;
   /**
@@ -51,7 +56,7 @@ export async function directTraces(traces: readonly TraceRecord[], lists: readon
     if (!t.accepted || !t.ranking) continue;
     const list = byList.get(listKey(t.split, t.user, t.position));
     if (!list) throw new Error(`direct traces: the trace of user ${JSON.stringify(t.user)} (${t.split}) has no candidate list among the ${lists.length} given`);
-    const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: "sids", maxHistory: o.maxHistory, budget: o.budget });
+    const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: o.layout ?? "sids", maxHistory: o.maxHistory, budget: o.budget });
     if (prompt.candidateSids.join("") !== t.candidate_sids.join("")) {
       throw new Error(`direct traces: user ${JSON.stringify(t.user)}'s trace has other candidates than its list (were they built from different runs?)`);
     }
@@ -74,7 +79,7 @@ export function writeDirectTraces(path: string, traces: readonly DirectTrace[]):
 }
 
 /**
- * The evidence-reading task: every list in the direct policy's SIDs-only prompt, answered with
+ * The evidence-reading task: every list in the direct policy's prompt (SIDs-only by default), answered with
  * the evidence scorer's first `head` picks and then the rest as shown (answerOrder; deterministic; the scorer reads the evidence that prompt
  * shows). Unlike rejection traces it needs no target and no sampling, so every learning list is
  * an example, and it teaches the one skill the upstream order lacks: moving a candidate whose
@@ -85,7 +90,7 @@ export async function evidenceReadingExamples(lists: readonly CandidateList[], s
   const examples: DirectTrace[] = [];
   let headMoved = 0;
   for (const list of lists) {
-    const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: "sids", maxHistory: o.maxHistory, budget: o.budget });
+    const prompt = await buildRerankPrompt(o.context, list, { format: o.format, layout: o.layout ?? "sids", maxHistory: o.maxHistory, budget: o.budget });
     if (!prompt.evidence) throw new Error("evidence reading: the prompt context shows no evidence (--evidence none); there is nothing to read");
     const ranking = answerOrder(orderByScore(scorer.score(prompt.evidence)), o.head ?? 5, prompt.shownOrder);
     if (ranking[0] !== 0) headMoved++;

@@ -71,3 +71,20 @@ test("--layers sets the model's depth at pre-training, keeping the preset's pre-
   assert.throws(() => overridesFrom({ layers: "0" }, demo), /--layers/);
   assert.throws(() => overridesFrom({ layers: "2.5" }, demo), /--layers/);
 });
+
+test("--direct-layout full gives the reading stage and the direct policy the reasoning stages' full prompt and budget; a model trained so is prompted as trained", async () => {
+  const { directSettings, settingsAsTrained } = await import("../../src/pipeline/presets.js");
+  assert.equal(directSettings(demo).layout, "sids");
+  assert.equal(directSettings(demo).maxPromptTokens, demo.direct!.maxPromptTokens, "the SIDs-only prompt's own budget");
+  const o = overridesFrom({ "direct-layout": "full", "max-prompt-tokens": "1280" }, demo);
+  assert.equal(o.directLayout, "full");
+  const full = directSettings({ ...demo, ...o });
+  assert.deepEqual([full.layout, full.maxPromptTokens, full.maxRationaleTokens], ["full", 1280, 0], "the full prompt needs the reasoning budget, and answers without a rationale");
+  assert.throws(() => overridesFrom({ "direct-layout": "brief" }, demo), /direct-layout/);
+  // Prompting a trained model (gr2 distill, gr2 ablate rewards): the gr2_prompt.json's direct mark decides, not the layout alone.
+  const asDirect = settingsAsTrained(demo, { format: "labels", layout: "full", direct: true });
+  assert.deepEqual([asDirect.layout, asDirect.maxRationaleTokens], ["full", 0]);
+  const asReasoning = settingsAsTrained(demo, { format: "labels", layout: "full" });
+  assert.deepEqual([asReasoning.layout, asReasoning.maxRationaleTokens], ["full", demo.maxRationaleTokens]);
+  assert.equal(settingsAsTrained(demo, { format: "labels", layout: "sids" }).maxRationaleTokens, 0);
+});

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveModel } from "../../src/serve/load.js";
 import { PROMPT_FILE, readPromptSettings, writePromptSettings } from "../../src/prompt/prompt-file.js";
@@ -111,6 +111,31 @@ test("a model folder's gr2_prompt.json says how to prompt it, also without its r
   assert.throws(() => resolveModel(dir), /"format" must be one of json, compact/);
   writeFileSync(join(dir, PROMPT_FILE), "{");
   assert.throws(() => readPromptSettings(dir), /gr2_prompt\.json: not valid JSON/);
+});
+
+test("a direct policy trained in the full prompt (gr2_prompt.json marks it direct) is served as the run's direct policy and refuses to reason", async () => {
+  const ckpt = await tinyCheckpoint();
+  const run = await runWithDirectPolicy();
+  writePromptSettings(join(run, "direct", "model"), { format: "compact", layout: "full", direct: true, maxHistory: 4 });
+  assert.deepEqual(JSON.parse(readFileSync(join(run, "direct", "model", PROMPT_FILE), "utf8")).direct, true);
+  writePromptSettings(join(run, "rl", "model"), { format: "compact", layout: "full", maxHistory: 5 });
+  const r = resolveModel(run);
+  assert.equal(r.stage, "rl", "the full-layout reasoning model stays the main one");
+  assert.equal(r.direct?.stage, "direct", "the full-layout direct policy is the direct one, by its mark");
+  assert.deepEqual(r.direct?.prompt, { format: "compact", layout: "full", direct: true, maxHistory: 4 });
+  const direct = await ModelSession.load({ model: run, resolved: r.direct!, dataset: ckpt.dataset });
+  try {
+    assert.equal(direct.layout, "full");
+    assert.equal(direct.direct, true);
+    const ids = ckpt.itemIds;
+    const { parseRerank } = await import("../../src/serve/validation.js");
+    await assert.rejects(direct.prepareRerank({ ...parseRerank({ query: { history: ids.slice(0, 6) }, documents: ids.slice(10, 20), mode: "reasoning" }, "v2") }), /direct policy/);
+  } finally {
+    direct.dispose();
+  }
+  // A hand-edited mark that is not a boolean is named.
+  writeFileSync(join(run, "direct", "model", PROMPT_FILE), JSON.stringify({ format: "compact", layout: "full", direct: "yes" }));
+  assert.throws(() => readPromptSettings(join(run, "direct", "model")), /"direct" must be true or false, got "yes"/);
 });
 
 test("gr2 export takes the SID map and the prompt settings along, so the exported direct policy serves as trained", async () => {

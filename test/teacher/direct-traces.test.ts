@@ -62,6 +62,16 @@ test("direct traces: the teacher's ranking without reasoning, on the sids prompt
     assert.ok(parsed.ok);
     assert.deepEqual(parsed.ranking, rec.ranking);
   }
+  // In the full layout (--direct-layout full) the prompt is the reasoning stages' (item text) and the answer still the ranking alone.
+  const full = await directTraces(records, lists, { context: world.context, format: "compact", layout: "full", maxHistory: 10 });
+  assert.equal(full.length, examples.length);
+  for (const [i, e] of full.entries()) {
+    assert.deepEqual(e.candidate_sids, examples[i]!.candidate_sids);
+    assert.equal(e.response, examples[i]!.response, "the same answer, without a rationale");
+    assert.doesNotMatch(e.messages[1]!.content, /^History, oldest first: /);
+    const list = lists.find((l) => l.user === e.user)!;
+    assert.ok(list.candidates.some((c) => e.messages[1]!.content.includes(items[c]!.title)), "the full prompt shows the candidates' titles");
+  }
   // An SFT example of it: the whole answer is ranking (weight λ_o), nothing is reasoning.
   const path = join(dir, "direct.jsonl");
   writeDirectTraces(path, examples);
