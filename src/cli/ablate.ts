@@ -12,7 +12,7 @@ import { DATASET_OPTIONS, datasetFlags, integerFlag, numberFlag, runSubcommands,
 
 const USAGE = `usage: gr2 ablate rewards --run RUN_DIR --dataset NAME [--data-dir DIR] [--users N --items N --seed S]
                          [--preset tiny|demo|beauty] [--steps 12] [--eval-every 4] [--eval-users 200]
-                         [--rewards naive,conditional] [--max-prompt-tokens N (as the run was built)] [--json]
+                         [--rewards naive,conditional] [--max-prompt-tokens N (default: as the SFT model was trained)] [--json]
 
   --rewards: comma-separated names from the reward registry (${REWARD_NAMES.join(", ")}).`;
 

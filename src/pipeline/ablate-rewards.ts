@@ -36,7 +36,7 @@ export interface AblateRewardsOptions {
   evalEvery: number;
   /** Evaluation lists (held-out valid users: model selection data, never the test lists). */
   evalUsers: number;
-  /** The reasoning prompt's token budget (default: the preset's; a run built with `--max-prompt-tokens` needs the same). */
+  /** The reasoning prompt's token budget (default: the SFT model's gr2_prompt.json, else the preset's). */
   maxPromptTokens?: number;
   device: string;
   seed: number;
@@ -63,7 +63,8 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   const preset = PIPELINE_PRESETS[o.preset];
   const P = { ...preset, maxPromptTokens: o.maxPromptTokens ?? preset.maxPromptTokens };
   const trained = readPromptSettings(sft);
-  const settings = trained ? settingsAsTrained(P, trained) : rerankSettings({ ...P, format: runAnswerFormat(o.runDir) ?? P.format });
+  // The budget: --max-prompt-tokens when given, else the one the model was trained with, else the preset's.
+  const settings = trained ? settingsAsTrained(P, { ...trained, ...(o.maxPromptTokens !== undefined ? { maxPromptTokens: o.maxPromptTokens } : {}) }) : rerankSettings({ ...P, format: runAnswerFormat(o.runDir) ?? P.format });
   const items = o.dataset.catalogue.items;
   const split = leaveOneOut(o.dataset.interactions, { skipShortUsers: true });
   const sidMap = await readSidMap(join(o.runDir, "sids", "sid_map.json"));

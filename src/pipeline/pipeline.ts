@@ -319,7 +319,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           writeDirectTraces(path, examples);
           // The share of lists whose head the teacher moves: what the student should learn to do.
           log(`  ${examples.length} reading examples from ${learnLists.length} lists; the scorer moves the incoming head in ${(100 * headMoved).toFixed(1)}% of them`);
-          await runSft({ runDir: o.runDir, stage: "read", layout, direct: true, from: mid, traces: [path], ...P.read!, ...sftShared });
+          await runSft({ runDir: o.runDir, stage: "read", layout, direct: true, maxHistory: P.maxHistory, maxPromptTokens, from: mid, traces: [path], ...P.read!, ...sftShared });
           const rec = readManifest(o.runDir).stages.read!;
           recordStage(o.runDir, "read", { ...rec, metrics: { ...rec.metrics, lists: learnLists.length, examples: examples.length, teacher_head_moved: Math.round(headMoved * 1e4) / 1e4 } });
         }
@@ -328,7 +328,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     : null;
 
   const sft = await timed("sft", async () => {
-    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), ...sftShared });
+    if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, maxHistory: P.maxHistory, maxPromptTokens: P.maxPromptTokens, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), ...sftShared });
     return join(o.runDir, "sft", "model");
   });
 
@@ -358,7 +358,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           const { layout, maxPromptTokens } = directSettings(P);
           const examples = await directTraces(records, learnLists, { context, format: P.format, layout, maxHistory: P.maxHistory, budget: { maxTokens: maxPromptTokens, tokenizer } });
           writeDirectTraces(directTracePath, examples);
-          await runSft({ runDir: o.runDir, stage: "direct-sft", layout, direct: true, from: rl, traces: [directTracePath], ...D.sft, ...sftShared });
+          await runSft({ runDir: o.runDir, stage: "direct-sft", layout, direct: true, maxHistory: P.maxHistory, maxPromptTokens, from: rl, traces: [directTracePath], ...D.sft, ...sftShared });
         }
         if (!isDone("direct")) await rlPass("direct", join(o.runDir, "direct-sft", "model"), directSettings(P), D.dapo);
         return join(o.runDir, "direct", "model");

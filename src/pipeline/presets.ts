@@ -311,7 +311,7 @@ export function settingsAsTrained(P: PipelinePreset, trained: PromptSettings) {
   const base = isDirectPolicy(trained)
     ? directSettings({ ...P, directLayout: trained.layout === "full" ? "full" : "sids" })
     : rerankSettings({ ...P, reasoningLayout: trained.layout === "sids" ? "full" : trained.layout });
-  return { ...base, format: trained.format, ...(trained.maxHistory !== undefined ? { maxHistory: trained.maxHistory } : {}) };
+  return { ...base, format: trained.format, ...(trained.maxHistory !== undefined ? { maxHistory: trained.maxHistory } : {}), ...(trained.maxPromptTokens !== undefined ? { maxPromptTokens: trained.maxPromptTokens } : {}) };
 }
 
 /**

@@ -25,6 +25,11 @@ export interface PromptSettings {
   direct?: boolean;
   /** Most recent history items shown (absent: unknown). */
   maxHistory?: number;
+  /**
+   * The prompt's token budget in training (absent: none): a longer prompt lost history items,
+   * then title words, to fit it, and serving cuts the same way so the model sees what it learned on.
+   */
+  maxPromptTokens?: number;
   /** The evidence shown on candidate lines (absent: none); serving needs the catalogue's statistics for it. */
   evidence?: EvidenceSet;
   /** The evidence scorer's weights, for the `ranked` set (the ranks shown are computed with them). */
@@ -41,6 +46,7 @@ export function writePromptSettings(modelDir: string, s: PromptSettings): void {
     layout: s.layout,
     ...(s.direct && s.layout !== "sids" ? { direct: true } : {}),
     ...(s.maxHistory !== undefined ? { maxHistory: s.maxHistory } : {}),
+    ...(s.maxPromptTokens !== undefined ? { maxPromptTokens: s.maxPromptTokens } : {}),
     ...(s.evidence && s.evidence !== "none" ? { evidence: s.evidence } : {}),
     ...(ranked ? { scorer: s.scorer } : {}),
     ...(s.compressor ? { compressor: s.compressor } : {}),
@@ -66,6 +72,7 @@ export function readPromptSettings(modelDir: string): PromptSettings | undefined
   if (!PROMPT_LAYOUTS.includes(o.layout as PromptLayout)) throw new Error(`${path}: "layout" must be one of ${PROMPT_LAYOUTS.join(", ")}, got ${JSON.stringify(o.layout)}`);
   if (o.direct !== undefined && typeof o.direct !== "boolean") throw new Error(`${path}: "direct" must be true or false, got ${JSON.stringify(o.direct)}`);
   if (o.maxHistory !== undefined && !(Number.isInteger(o.maxHistory) && (o.maxHistory as number) >= 0)) throw new Error(`${path}: "maxHistory" must be an integer ≥ 0, got ${JSON.stringify(o.maxHistory)}`);
+  if (o.maxPromptTokens !== undefined && !(Number.isInteger(o.maxPromptTokens) && (o.maxPromptTokens as number) >= 1)) throw new Error(`${path}: "maxPromptTokens" must be an integer ≥ 1, got ${JSON.stringify(o.maxPromptTokens)}`);
   if (o.evidence !== undefined && !EVIDENCE_SETS.includes(o.evidence as EvidenceSet)) throw new Error(`${path}: "evidence" must be one of ${EVIDENCE_SETS.join(", ")}, got ${JSON.stringify(o.evidence)}`);
   if (o.evidence !== undefined && showsRank(o.evidence as EvidenceSet) && o.scorer === undefined) throw new Error(`${path}: the "ranked" evidence set needs "scorer" (the evidence scorer's weights)`);
   return {
@@ -73,6 +80,7 @@ export function readPromptSettings(modelDir: string): PromptSettings | undefined
     layout: o.layout as PromptLayout,
     ...(o.direct === true && o.layout !== "sids" ? { direct: true } : {}),
     ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory as number } : {}),
+    ...(o.maxPromptTokens !== undefined ? { maxPromptTokens: o.maxPromptTokens as number } : {}),
     ...(o.evidence !== undefined && o.evidence !== "none" ? { evidence: o.evidence as EvidenceSet } : {}),
     ...(o.scorer !== undefined ? { scorer: parseScorerWeights(o.scorer, path, "scorer") } : {}),
     ...(o.compressor !== undefined ? { compressor: parseCompressorWeights(o.compressor, `${path}: "compressor"`) } : {}),

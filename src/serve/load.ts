@@ -33,7 +33,7 @@ export interface ResolvedModel {
   /** A default served-model name: the run's (or folder's) name. */
   name: string;
   /** How the run prompted the model (newest stage that recorded it), so serving matches training. */
-  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout; direct?: boolean; evidence?: EvidenceSet; scorer?: ScorerWeights; compressor?: CompressorWeights };
+  prompt?: { format?: OutputFormat; maxHistory?: number; layout?: PromptLayout; direct?: boolean; maxPromptTokens?: number; evidence?: EvidenceSet; scorer?: ScorerWeights; compressor?: CompressorWeights };
   /** The run's direct policy, when it has one (served for direct-mode requests). */
   direct?: ResolvedModel;
 }

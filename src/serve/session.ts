@@ -157,6 +157,8 @@ export class ModelSession {
   readonly layout: PromptLayout;
   /** The model answers without reasoning (a direct policy, in whatever layout it was trained). */
   readonly direct: boolean;
+  /** The prompt budget the model was trained with (gr2_prompt.json), or undefined: prompts are cut to it as in training. */
+  readonly maxPromptTokens: number | undefined;
   readonly defaultMaxTokens: number;
   readonly decoder: "jump" | "generate";
   readonly precision: "fp32" | "bf16";
@@ -200,6 +202,7 @@ export class ModelSession {
     this.maxHistory = o.maxHistory ?? resolved.prompt?.maxHistory ?? 20;
     this.layout = resolved.prompt?.layout ?? "full";
     this.direct = isDirectPolicy(resolved.prompt);
+    this.maxPromptTokens = resolved.prompt?.maxPromptTokens;
     this.defaultMaxTokens = o.maxTokens ?? 256;
     this.decoder = o.decoder ?? "jump";
     this.precision = o.precision ?? "fp32";
@@ -414,17 +417,29 @@ export class ModelSession {
     const pc = await answerConstraint(this.tokenizer, this.format, [{ candidateNames }], maxRationaleTokens, this.stopTokens[0]);
     const room = this.maxPositions - pc.maxNewTokens;
     const queryText = req.query.text ? this.clean(req.query.text) : null;
-    const build = (budget?: number): Promise<RerankEpisode> =>
+    const build = (budget?: number, minHistory = 0): Promise<RerankEpisode> =>
       prepareEpisode(ctx, list, {
         tokenizer: this.tokenizer,
         format: this.format,
         layout: this.layout,
         maxHistory: this.maxHistory,
         template: this.template!,
-        ...(budget !== undefined ? { maxPromptTokens: budget, budget: { minHistory: 0 } } : {}),
+        ...(budget !== undefined ? { maxPromptTokens: budget, budget: { minHistory } } : {}),
         ...(queryText ? { edit: (prompt: RerankPrompt) => insertQueryText(prompt, queryText) } : {}),
       });
-    let built = await build();
+    // Cut as in training: a model that learned on a 1,280-token budget saw two or three history
+    // items of the full prompt, not eight. A request that cannot fit it is built unbudgeted and
+    // then held to the model's positions below.
+    const asTrained = async (): Promise<RerankEpisode> => {
+      if (this.maxPromptTokens === undefined) return build();
+      try {
+        return await build(this.maxPromptTokens, 1);
+      } catch (e) {
+        if (e instanceof PromptBudgetError) return build();
+        throw e;
+      }
+    };
+    let built = await asTrained();
     if (built.ids.length > room) {
       if (room <= 0) throw badRequest("documents", `${req.documents.length} candidates need up to ${pc.maxNewTokens} answer tokens, more than the model's ${this.maxPositions} positions; send fewer documents${mode === "reasoning" ? " or a smaller max_reasoning_tokens" : ""}`, "context_length_exceeded");
       try {

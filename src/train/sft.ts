@@ -114,6 +114,9 @@ export interface SftStageOptions {
   stage?: string;
   /** The traces' prompt layout, recorded so `gr2 serve` prompts the model the same way. */
   layout?: PromptLayout;
+  /** How the traces' prompts were cut (history items shown, token budget), recorded for serving. */
+  maxHistory?: number;
+  maxPromptTokens?: number;
   /** The traces answer with the ranking alone (reading, direct SFT): recorded so serving never asks the model to reason. */
   direct?: boolean;
   /** The evidence the traces' prompts show, recorded for the same reason. */
@@ -168,7 +171,7 @@ export async function runSft(o: SftStageOptions): Promise<SftStageResult> {
   saveHFModel(modelDir, model, tokenizer);
   // The traces' prompts are already rendered; their format (when they agree) and layout are what the model learned.
   const formats = new Set(traces.map((t) => t.format));
-  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full", ...(o.direct ? { direct: true } : {}), evidence: o.evidence, ...(o.scorer ? { scorer: o.scorer } : {}), ...(o.compressor ? { compressor: o.compressor } : {}) });
+  if (formats.size === 1) writePromptSettings(modelDir, { format: traces[0]!.format, layout: o.layout ?? "full", ...(o.direct ? { direct: true } : {}), ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory } : {}), ...(o.maxPromptTokens !== undefined ? { maxPromptTokens: o.maxPromptTokens } : {}), evidence: o.evidence, ...(o.scorer ? { scorer: o.scorer } : {}), ...(o.compressor ? { compressor: o.compressor } : {}) });
   model.dispose();
   const out: SftStageResult = {
     modelDir,

@@ -138,6 +138,35 @@ test("a direct policy trained in the full prompt (gr2_prompt.json marks it direc
   assert.throws(() => readPromptSettings(join(run, "direct", "model")), /"direct" must be true or false, got "yes"/);
 });
 
+test("a model trained on a prompt budget (gr2_prompt.json maxPromptTokens) is served prompts cut to it, history first, as in training", async () => {
+  const ckpt = await tinyCheckpoint();
+  const dir = join(tempDir("gr2-serve-budget-"), "model");
+  cpSync(ckpt.dir, dir, { recursive: true });
+  const { parseRerank } = await import("../../src/serve/validation.js");
+  const ids = ckpt.itemIds;
+  const req = () => parseRerank({ query: { history: ids.slice(0, 8) }, documents: ids.slice(10, 20), mode: "direct" }, "v2");
+  const served = async () => {
+    const s = await ModelSession.load({ model: dir, dataset: ckpt.dataset });
+    try {
+      const job = await s.prepareRerank(req());
+      return { tokens: job.ids.length, history: job.historyShown };
+    } finally {
+      s.dispose();
+    }
+  };
+  writePromptSettings(dir, { format: "compact", layout: "full", maxHistory: 8 });
+  const free = await served();
+  assert.equal(free.history, 8, "no budget: every history item the model was trained to see");
+  const budget = free.tokens - 20;
+  writePromptSettings(dir, { format: "compact", layout: "full", maxHistory: 8, maxPromptTokens: budget });
+  assert.equal(readPromptSettings(dir)?.maxPromptTokens, budget);
+  const cut = await served();
+  assert.ok(cut.history < 8 && cut.history >= 1, `${cut.history} history items shown`);
+  assert.ok(cut.tokens < free.tokens, `${cut.tokens} tokens against ${free.tokens}`);
+  writeFileSync(join(dir, PROMPT_FILE), JSON.stringify({ format: "compact", layout: "full", maxPromptTokens: 0 }));
+  assert.throws(() => readPromptSettings(dir), /"maxPromptTokens" must be an integer ≥ 1, got 0/);
+});
+
 test("gr2 export takes the SID map and the prompt settings along, so the exported direct policy serves as trained", async () => {
   const run = await runWithDirectPolicy();
   writePromptSettings(join(run, "direct", "model"), { format: "compact", layout: "sids", maxHistory: 4 });

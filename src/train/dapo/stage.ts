@@ -109,7 +109,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
   });
   const modelDir = join(stageDir, "model");
   saveHFModel(modelDir, policy, tokenizer);
-  writePromptSettings(modelDir, { format: o.format, layout: o.layout ?? "full", ...(o.maxRationaleTokens === 0 ? { direct: true } : {}), ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory } : {}), evidence: o.context.evidence?.set, ...(o.context.evidence?.scorer ? { scorer: o.context.evidence.scorer } : {}), ...(o.context.compressor ? { compressor: o.context.compressor } : {}) });
+  writePromptSettings(modelDir, { format: o.format, layout: o.layout ?? "full", ...(o.maxRationaleTokens === 0 ? { direct: true } : {}), ...(o.maxHistory !== undefined ? { maxHistory: o.maxHistory } : {}), ...(o.maxPromptTokens !== undefined ? { maxPromptTokens: o.maxPromptTokens } : {}), evidence: o.context.evidence?.set, ...(o.context.evidence?.scorer ? { scorer: o.context.evidence.scorer } : {}), ...(o.context.compressor ? { compressor: o.context.compressor } : {}) });
   policy.dispose();
   teacher?.dispose();
   const last = log.at(-1);
