@@ -6,7 +6,8 @@
  * the model comes from its folder's gr2_prompt.json when it has one, else the run's manifest.
  * The SID map comes from `--sids`, else the stage's recorded `sid_map` output, else the run's
  * `sids/sid_map.json` (what `gr2 pipeline` writes), else a `sid_map.json` inside the model
- * folder (mid-training writes one there).
+ * folder (mid-training writes one there). The reward ablation's stages (`ablate-naive`,
+ * `ablate-conditional`) are experiments on the run, not its product, and are never served.
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -53,7 +54,7 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
   let out: ResolvedModel;
   if (existsSync(join(abs, "run.json"))) {
     const stages = readManifest(abs).stages;
-    const finished = Object.entries(stages).filter(([, s]) => s.status === "done" && typeof s.outputs?.model === "string");
+    const finished = Object.entries(stages).filter(([name, s]) => s.status === "done" && typeof s.outputs?.model === "string" && !name.startsWith("ablate-"));
     if (finished.length === 0) throw new Error(`${join(abs, "run.json")}: no finished stage has a model to serve`);
     const rank = (name: string) => {
       const i = STAGE_ORDER.indexOf(name);
@@ -93,7 +94,10 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
     const prompt = readPromptSettings(abs);
     out = { modelDir: abs, name: basename(abs), ...(prompt ? { prompt } : {}) };
   }
-  if (!existsSync(join(out.modelDir, "config.json"))) throw new Error(`${out.modelDir}: no config.json (is this a Hugging Face model folder or a GR2 run folder?)`);
+  for (const m of [out, ...(out.direct ? [out.direct] : [])]) {
+    if (existsSync(join(m.modelDir, "config.json"))) continue;
+    throw new Error(m.stage ? `${join(abs, "run.json")}: stage "${m.stage}" finished with model ${m.modelDir}, which has no config.json (moved or deleted?)` : `${m.modelDir}: no config.json (is this a Hugging Face model folder or a GR2 run folder?)`);
+  }
   if (sids !== undefined) {
     const file = sidMapFile(sids);
     if (!existsSync(file)) throw new Error(`--sids ${sids}: no such file`);

@@ -45,6 +45,19 @@ test("a run's direct policy is resolved beside its main model, with its own prom
   assert.equal(r.direct?.sidMapPath, join(run, "sids", "sid_map.json"));
 });
 
+test("the reward ablation's stages are never served from a run, and a finished stage whose model is gone is an error naming it", async () => {
+  const run = await runWithDirectPolicy();
+  const manifest = JSON.parse(readFileSync(join(run, "run.json"), "utf8"));
+  // gr2 ablate rewards records its stages after the pipeline's; their folders may be deleted.
+  manifest.stages["ablate-conditional"] = { status: "done", outputs: { model: "ablate-conditional/model" }, metrics: {}, config: { layout: "full" }, finishedAt: "2026-01-06T00:00:00Z" };
+  writeFileSync(join(run, "run.json"), JSON.stringify(manifest));
+  const r = resolveModel(run);
+  assert.equal(r.stage, "rl");
+  assert.equal(r.direct?.stage, "direct");
+  rmSync(join(run, "direct", "model"), { recursive: true });
+  assert.throws(() => resolveModel(run), /stage "direct" finished with model .*direct\/model, which has no config\.json/);
+});
+
 test("direct-mode reranks go to the direct policy (a several times shorter prompt); reasoning and text-only requests to the main model", async (t) => {
   const ckpt = await tinyCheckpoint();
   const run = await runWithDirectPolicy();
