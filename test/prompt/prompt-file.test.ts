@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { PROMPT_FILE, readPromptSettings, writePromptSettings } from "../../src/prompt/prompt-file.js";
 import { featureNames } from "../../src/rank/evidence/scorer.js";
 
-test("a model prompted with the ranked evidence set keeps the scorer's weights beside it, checked on read", () => {
+test("a model prompted with the ranked evidence set keeps the scorer's weights beside it, checked on read", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "gr2-prompt-file-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const features = featureNames("ranked");
   const scorer = { set: "ranked" as const, features, weights: features.map((_, i) => i / 10) };
   assert.throws(() => writePromptSettings(dir, { format: "labels", layout: "sids", evidence: "ranked" }), /needs the evidence scorer's weights/);

@@ -77,8 +77,8 @@ test("a resumed DAPO run continues from its checkpoint to the same parameters", 
 });
 
 test("on-policy distillation: with no reward signal at all, the student moves to the teacher's distribution", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "gr2-opd-"));
-  const dirT = mkdtempSync(join(tmpdir(), "gr2-opd-t-"));
+  const dirs = ["", "t-", "c-", "x-", "y-"].map((k) => mkdtempSync(join(tmpdir(), `gr2-opd-${k}`)));
+  const [dir, dirT, dirC, dirX, dirY] = dirs as [string, string, string, string, string];
   const small = (seed: number) => {
     torch.manualSeed(seed);
     return new DecoderLM(makeConfig({ vocabSize: 24, hiddenSize: 32, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 16 }));
@@ -99,14 +99,13 @@ test("on-policy distillation: with no reward signal at all, the student moves to
     assert.ok(logs.at(-1)!.distill_kl < logs[0]!.distill_kl, `KL ${logs[0]!.distill_kl.toFixed(3)} → ${logs.at(-1)!.distill_kl.toFixed(3)}`);
     // Without distillation the same flat rewards leave the student where it was (no group has signal).
     const control = small(4);
-    await trainDapo(control, flat, mkdtempSync(join(tmpdir(), "gr2-opd-c-")), { ...cfg, distillCoef: 0 });
+    await trainDapo(control, flat, dirC, { ...cfg, distillCoef: 0 });
     assert.ok(Math.abs(p2(control) - before) < 1e-6);
     // A teacher with another vocabulary, or distillation without a teacher, is refused.
     const other = new DecoderLM(makeConfig({ vocabSize: 30, hiddenSize: 32, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 16 }));
-    await assert.rejects(trainDapo(small(5), flat, mkdtempSync(join(tmpdir(), "gr2-opd-x-")), cfg, { teacher: other }), /teacher's vocabulary has 30 tokens, the student's 24; they must share one tokenizer/);
-    await assert.rejects(trainDapo(small(5), flat, mkdtempSync(join(tmpdir(), "gr2-opd-y-")), cfg), /needs a teacher model/);
+    await assert.rejects(trainDapo(small(5), flat, dirX, cfg, { teacher: other }), /teacher's vocabulary has 30 tokens, the student's 24; they must share one tokenizer/);
+    await assert.rejects(trainDapo(small(5), flat, dirY, cfg), /needs a teacher model/);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(dirT, { recursive: true, force: true });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 });
