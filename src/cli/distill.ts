@@ -68,7 +68,9 @@ export function distillCommand(args: string[]): Promise<number> {
       seed: 0,
       log: values.json ? undefined : (l) => process.stderr.write(`${l}\n`),
     });
-    process.stdout.write(values.json ? JSON.stringify({ retained_recall1: r.retained_recall1, student_vs_before: r.student_vs_before, student_vs_teacher: r.student_vs_teacher, lists: r.lists, points: r.points, model: r.modelDir, report: r.reportPath }) + "\n" : `student keeps ${r.retained_recall1 === null ? "n/a (the teacher has no R@1 lift)" : `${(100 * r.retained_recall1).toFixed(1)}%`} of the teacher's R@1 lift; report: ${r.reportPath}\n`);
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    const interval = r.retained_recall1_interval ? ` [${pct(r.retained_recall1_interval[0])}, ${pct(r.retained_recall1_interval[1])}]` : "";
+    process.stdout.write(values.json ? JSON.stringify({ retained_recall1: r.retained_recall1, retained_recall1_interval: r.retained_recall1_interval, student_vs_before: r.student_vs_before, student_vs_teacher: r.student_vs_teacher, lists: r.lists, points: r.points, model: r.modelDir, report: r.reportPath }) + "\n" : `student keeps ${r.retained_recall1 === null ? "n/a (the teacher has no R@1 lift)" : `${pct(r.retained_recall1)}${interval}`} of the teacher's R@1 lift; report: ${r.reportPath}\n`);
     return 0;
   });
 }

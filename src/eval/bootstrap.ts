@@ -76,6 +76,30 @@ export class Resamples {
     return { mean: estimate, lo: quantile(sorted, alpha), hi: quantile(sorted, 1 - alpha) };
   }
 
+  /**
+   * Interval of a ratio of two means over the same users, mean(num) / mean(den): e.g. the share
+   * of a teacher's lift a student keeps, both lifts measured on the same lists. Null when the
+   * denominator's own interval reaches zero, where the ratio is unbounded and a percentile
+   * interval of it says nothing.
+   */
+  ratio(num: ArrayLike<number>, den: ArrayLike<number>): Interval | null {
+    if (num.length !== this.users || den.length !== this.users) throw new RangeError(`bootstrap ratio: ${num.length} and ${den.length} values for ${this.users} users`);
+    const d = this.interval(den);
+    if (d.lo <= 0 && d.hi >= 0) return null;
+    const ratios = new Float64Array(this.counts.length);
+    this.counts.forEach((c, s) => {
+      let a = 0;
+      let b = 0;
+      for (let u = 0; u < c.length; u++) {
+        if (!c[u]) continue;
+        a += c[u]! * num[u]!;
+        b += c[u]! * den[u]!;
+      }
+      ratios[s] = a / b;
+    });
+    return this.percentiles(mean(num) / d.mean, ratios);
+  }
+
   /** Interval of the mean per-user difference a − b (paired: same users in both). */
   pairedDifference(a: ArrayLike<number>, b: ArrayLike<number>): Interval {
     if (a.length !== b.length) throw new RangeError(`paired difference: ${a.length} vs ${b.length} users`);

@@ -26,6 +26,8 @@ import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
 import { requireStage } from "../train/run.js";
 import { rerankWithModel } from "../eval/llm-rerank.js";
 import { evaluateRanks, pairedDifference, vsIncomingOf, type VsIncoming } from "../eval/evaluate.js";
+import { Resamples, type BootstrapOptions } from "../eval/bootstrap.js";
+import { incomingRanks } from "../rank/baselines/reranker.js";
 import { trimAllocator } from "../torch/memory.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import type { PresetName } from "../lm/presets.js";
@@ -68,6 +70,12 @@ export interface DistillResult {
   points: DistillPoint[];
   /** Student's R@1 lift over the incoming order divided by the teacher's (null when the teacher has none). */
   retained_recall1: number | null;
+  /**
+   * Its 95% bootstrap interval, [lo, hi], both lifts resampled on the same lists (null when the
+   * teacher's own lift interval reaches zero): whether a share such as the report's 82% is
+   * resolvable on this many lists.
+   */
+  retained_recall1_interval: [number, number] | null;
   /**
    * Paired differences on the same lists, [diff, lo, hi]: the student after against before
    * (what distillation added to its starting point, e.g. an SFT student of the same size) and
@@ -129,10 +137,23 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   const lift = (n: DistillPoint["name"]) => points.find((p) => p.name === n)!.vs_incoming["recall@1"][0];
   const retained = lift("teacher") > 0 ? Math.round((1e4 * lift("student")) / lift("teacher")) / 1e4 : null;
   const ranksOf = (n: DistillPoint["name"]) => outcomes.find((x) => x.name === n)!.ranks;
+  const retainedInterval = retainedLiftInterval(ranksOf("student"), ranksOf("teacher"), incomingRanks(evalLists), { seed: o.seed });
   const paired = { student_vs_before: pairedDifference(ranksOf("student"), ranksOf("student_before"), { seed: o.seed }), student_vs_teacher: pairedDifference(ranksOf("student"), ranksOf("teacher"), { seed: o.seed }) };
   const reportPath = join(o.runDir, "opd", "report.json");
-  writeJsonAtomic(reportPath, { teacher: o.teacher, from, lists: evalLists.length, steps: o.steps, coef: o.coef, estimator: o.estimator, reward: o.reward, retained_recall1: retained, ...paired, points });
+  writeJsonAtomic(reportPath, { teacher: o.teacher, from, lists: evalLists.length, steps: o.steps, coef: o.coef, estimator: o.estimator, reward: o.reward, retained_recall1: retained, retained_recall1_interval: retainedInterval, ...paired, points });
   for (const p of points) o.log?.(`${p.name}: R@1 ${p["recall@1"].toFixed(4)} (vs incoming ${p.vs_incoming["recall@1"].join(" / ")}), NDCG@5 ${p["ndcg@5"].toFixed(4)}, valid ${(p.valid_rate * 100).toFixed(1)}%`);
   o.log?.(`student − student before: R@1 ${paired.student_vs_before["recall@1"].join(" / ")}, NDCG@5 ${paired.student_vs_before["ndcg@5"].join(" / ")}`);
-  return { points, retained_recall1: retained, ...paired, lists: evalLists.length, modelDir: r.modelDir, reportPath };
+  return { points, retained_recall1: retained, retained_recall1_interval: retainedInterval, ...paired, lists: evalLists.length, modelDir: r.modelDir, reportPath };
+}
+
+/**
+ * The share of the teacher's R@1 lift over the incoming order that the student keeps, with its
+ * bootstrap interval: per list, hit@1 of each minus the incoming order's, resampled together.
+ * Ranks are 1-based target positions after re-ranking.
+ */
+export function retainedLiftInterval(student: ArrayLike<number>, teacher: ArrayLike<number>, incoming: ArrayLike<number>, o: BootstrapOptions = {}): [number, number] | null {
+  const hit = (r: ArrayLike<number>, i: number) => (r[i] === 1 ? 1 : 0);
+  const lift = (r: ArrayLike<number>) => Float64Array.from({ length: incoming.length }, (_, i) => hit(r, i) - hit(incoming, i));
+  const r = new Resamples(incoming.length, o).ratio(lift(student), lift(teacher));
+  return r ? [Math.round(r.lo * 1e4) / 1e4, Math.round(r.hi * 1e4) / 1e4] : null;
 }

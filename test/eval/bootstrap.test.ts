@@ -93,3 +93,23 @@ test("pairedDifference: a method that moves targets up beats its peer with an in
   assert.deepEqual(pairedDifference(b, b, { seed: 1 })["recall@5"], [0, 0, 0]);
   assert.throws(() => pairedDifference(a, b.subarray(1)), /400 and 399 lists/);
 });
+
+test("a ratio of two means on the same users: the point estimate, an interval around it, none when the denominator's interval reaches zero", () => {
+  const rng = new Rng(4);
+  const n = 1500;
+  // Per-user lifts of two methods over a reference: the teacher gains on 6% of users, the student on most of the same ones.
+  const teacher = Float64Array.from({ length: n }, () => (rng.next() < 0.06 ? 1 : 0));
+  const student = teacher.map((t) => (t === 1 && rng.next() < 0.75 ? 1 : 0));
+  const r = new Resamples(n, { samples: 500, seed: 3 });
+  const q = r.ratio(student, teacher)!;
+  const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
+  assert.ok(Math.abs(q.mean - sum(student) / sum(teacher)) < 1e-12);
+  assert.ok(q.lo < q.mean && q.mean < q.hi && q.hi <= 1, JSON.stringify(q));
+  // The student's gains are a subset of the teacher's here, so the ratio is a share: its interval is about ±2 binomial s.e.
+  const se = Math.sqrt((q.mean * (1 - q.mean)) / sum(teacher));
+  assert.ok(Math.abs((q.hi - q.lo) / (4 * se) - 1) < 0.35, `width ${q.hi - q.lo} vs ${4 * se}`);
+  // A teacher whose lift is not distinguishable from zero: no interval.
+  const noisy = Float64Array.from({ length: n }, (_, u) => (u % 2 === 0 ? 1 : -1));
+  assert.equal(r.ratio(student, noisy), null);
+  assert.throws(() => r.ratio(student.subarray(1), teacher), /bootstrap ratio/);
+});

@@ -110,6 +110,10 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     assert.ok(Math.abs(d.student_vs_teacher["recall@1"][0] - (r1("student") - r1("teacher"))) < 1e-3, `${d.student_vs_teacher["recall@1"]}`);
     assert.ok(Math.abs(d.student_vs_before["recall@1"][0] - (r1("student") - r1("student_before"))) < 1e-3);
     assert.ok(existsSync(join(d.modelDir, "model.safetensors")) && existsSync(d.reportPath));
+    // The kept share's interval is there exactly when the teacher's lift interval excludes zero.
+    const tLift = d.points.find((p) => p.name === "teacher")!.vs_incoming["recall@1"];
+    if (d.retained_recall1_interval) assert.ok(tLift[1] > 0 || tLift[2] < 0, `${tLift}`);
+    assert.deepEqual(JSON.parse(readFileSync(d.reportPath, "utf8")).retained_recall1_interval, d.retained_recall1_interval);
     const opd = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).stages.opd;
     assert.equal(opd.status, "done");
     assert.equal(opd.config.teacher, teacher);
