@@ -84,8 +84,9 @@ export class Resamples {
    */
   ratio(num: ArrayLike<number>, den: ArrayLike<number>): Interval | null {
     if (num.length !== this.users || den.length !== this.users) throw new RangeError(`bootstrap ratio: ${num.length} and ${den.length} values for ${this.users} users`);
-    const d = this.interval(den);
-    if (d.lo <= 0 && d.hi >= 0) return null;
+    // One pass per resample gives both the denominator's mean (its interval decides whether the
+    // ratio is bounded) and the ratio itself.
+    const dens = new Float64Array(this.counts.length);
     const ratios = new Float64Array(this.counts.length);
     this.counts.forEach((c, s) => {
       let a = 0;
@@ -95,8 +96,11 @@ export class Resamples {
         a += c[u]! * num[u]!;
         b += c[u]! * den[u]!;
       }
+      dens[s] = b / this.users;
       ratios[s] = a / b;
     });
+    const d = this.percentiles(mean(den), dens);
+    if (d.lo <= 0 && d.hi >= 0) return null;
     return this.percentiles(mean(num) / d.mean, ratios);
   }
 

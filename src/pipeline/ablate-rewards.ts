@@ -20,7 +20,7 @@ import { rerankWithModel } from "../eval/llm-rerank.js";
 import { perUserMetrics, mean } from "../rank/metrics.js";
 import { runRl } from "../train/dapo/stage.js";
 import { DAPO_DEFAULTS } from "../train/dapo/trainer.js";
-import { requireStage } from "../train/run.js";
+import { ablationStage, requireStage } from "../train/run.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { Rng } from "../util/rng.js";
 import type { RewardName } from "../reward/registry.js";
@@ -89,7 +89,7 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
       // Each call extends the same run by evalEvery steps (DAPO resumes from its checkpoint).
       const r = await runRl({
         runDir: o.runDir,
-        stage: `ablate-${reward}`,
+        stage: ablationStage(reward),
         from: sft,
         lists: train,
         context,

@@ -28,6 +28,7 @@ import { rerankWithModel } from "../eval/llm-rerank.js";
 import { evaluateRanks, pairedDifference, vsIncomingOf, type VsIncoming } from "../eval/evaluate.js";
 import { Resamples, type BootstrapOptions } from "../eval/bootstrap.js";
 import { incomingRanks } from "../rank/baselines/reranker.js";
+import { metricAtRank } from "../rank/metrics.js";
 import { trimAllocator } from "../torch/memory.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import type { PresetName } from "../lm/presets.js";
@@ -152,8 +153,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
  * Ranks are 1-based target positions after re-ranking.
  */
 export function retainedLiftInterval(student: ArrayLike<number>, teacher: ArrayLike<number>, incoming: ArrayLike<number>, o: BootstrapOptions = {}): [number, number] | null {
-  const hit = (r: ArrayLike<number>, i: number) => (r[i] === 1 ? 1 : 0);
-  const lift = (r: ArrayLike<number>) => Float64Array.from({ length: incoming.length }, (_, i) => hit(r, i) - hit(incoming, i));
+  const lift = (r: ArrayLike<number>) => Float64Array.from({ length: incoming.length }, (_, i) => metricAtRank("recall@1", r[i]!) - metricAtRank("recall@1", incoming[i]!));
   const r = new Resamples(incoming.length, o).ratio(lift(student), lift(teacher));
   return r ? [Math.round(r.lo * 1e4) / 1e4, Math.round(r.hi * 1e4) / 1e4] : null;
 }

@@ -18,7 +18,7 @@ import { isDirectPolicy, readPromptSettings } from "../prompt/prompt-file.js";
 import type { CompressorWeights } from "../prompt/compress.js";
 import type { ScorerWeights } from "../rank/evidence/scorer.js";
 import type { EvidenceSet } from "../rank/evidence/features.js";
-import { readManifest } from "../train/run.js";
+import { isAblationStage, readManifest } from "../train/run.js";
 
 /** Later stages first: when finish times tie (or are missing), the later stage wins. */
 const STAGE_ORDER = ["opd", "rl", "dapo", "sft", "midtrain", "import", "pretrain"];
@@ -54,7 +54,7 @@ export function resolveModel(dir: string, sids?: string): ResolvedModel {
   let out: ResolvedModel;
   if (existsSync(join(abs, "run.json"))) {
     const stages = readManifest(abs).stages;
-    const finished = Object.entries(stages).filter(([name, s]) => s.status === "done" && typeof s.outputs?.model === "string" && !name.startsWith("ablate-"));
+    const finished = Object.entries(stages).filter(([name, s]) => s.status === "done" && typeof s.outputs?.model === "string" && !isAblationStage(name));
     if (finished.length === 0) throw new Error(`${join(abs, "run.json")}: no finished stage has a model to serve`);
     const rank = (name: string) => {
       const i = STAGE_ORDER.indexOf(name);

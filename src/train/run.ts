@@ -22,6 +22,13 @@ export interface RunManifest {
   stages: Record<string, StageRecord>;
 }
 
+/**
+ * The reward ablation's stages (`gr2 ablate rewards`): experiments on a run, not its product, so
+ * serving never picks their models.
+ */
+export const ablationStage = (reward: string): string => `ablate-${reward}`;
+export const isAblationStage = (stage: string): boolean => stage.startsWith("ablate-");
+
 export function readManifest(runDir: string): RunManifest {
   const path = join(runDir, "run.json");
   if (!existsSync(path)) return { version: 1, stages: {} };
