@@ -53,6 +53,12 @@ export interface AblationPoint {
   identity_rate: number;
   /** Copies among lists whose target is not first (src/reward/monitors.ts). */
   identity_rate_nonoptimal: number;
+  /**
+   * Mean `copy_advantage` of the DAPO steps since the previous point (null at step 0): the
+   * advantage a copy of the incoming order would get in the training groups whose target is not
+   * first. Its sign says which way the reward pulls, before the copy rate shows it.
+   */
+  copy_advantage: number | null;
 }
 
 export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: AblationPoint[]; reportPath: string }> {
@@ -74,17 +80,17 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   const context = runPromptContext(o.dataset, sidMap, split, runEvidenceSet(o.runDir), runScorerWeights(o.runDir));
   const tokenizer = loadHFTokenizer(sft);
   const points: AblationPoint[] = [];
-  const evaluate = async (reward: AblationPoint["reward"], step: number, dir: string) => {
+  const evaluate = async (reward: AblationPoint["reward"], step: number, dir: string, copyAdvantage: number | null) => {
     const model = loadHFModel(dir, o.device);
     const r = await rerankWithModel(model, tokenizer, context, evalLists, { ...settings, batch: P.evalBatch, maxNewTokens: P.maxNewTokens, label: `${reward} @${step}` });
     model.dispose();
     const m = perUserMetrics(r.ranks, ["recall@1", "ndcg@5"] as const);
-    const point: AblationPoint = { reward, step, "recall@1": mean(m["recall@1"]), "ndcg@5": mean(m["ndcg@5"]), identity_rate: r.identityRate, identity_rate_nonoptimal: r.identityRateNonoptimal };
+    const point: AblationPoint = { reward, step, "recall@1": mean(m["recall@1"]), "ndcg@5": mean(m["ndcg@5"]), identity_rate: r.identityRate, identity_rate_nonoptimal: r.identityRateNonoptimal, copy_advantage: copyAdvantage };
     points.push(point);
-    o.log?.(`${reward} step ${step}: R@1 ${point["recall@1"].toFixed(4)} NDCG@5 ${point["ndcg@5"].toFixed(4)} copy ${(point.identity_rate * 100).toFixed(1)}% (target not first: ${(point.identity_rate_nonoptimal * 100).toFixed(1)}%)`);
+    o.log?.(`${reward} step ${step}: R@1 ${point["recall@1"].toFixed(4)} NDCG@5 ${point["ndcg@5"].toFixed(4)} copy ${(point.identity_rate * 100).toFixed(1)}% (target not first: ${(point.identity_rate_nonoptimal * 100).toFixed(1)}%)${copyAdvantage === null ? "" : `, copy's advantage in training ${signed(copyAdvantage)}`}`);
   };
   for (const reward of o.rewards ?? (["naive", "conditional"] as const)) {
-    await evaluate(reward, 0, sft);
+    await evaluate(reward, 0, sft, null);
     for (let step = o.evalEvery; step <= o.steps; step += o.evalEvery) {
       // Each call extends the same run by evalEvery steps (DAPO resumes from its checkpoint).
       const r = await runRl({
@@ -98,7 +104,8 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
         dapo: { ...DAPO_DEFAULTS, ...P.dapo, reward, steps: step, checkpointEvery: o.evalEvery, seed: o.seed },
         device: o.device,
       });
-      await evaluate(reward, step, r.modelDir);
+      const seen = r.log.flatMap((l) => (l.copy_advantage === null ? [] : [l.copy_advantage]));
+      await evaluate(reward, step, r.modelDir, seen.length ? mean(seen) : null);
     }
   }
   const reportPath = join(o.runDir, "ablate-rewards", "report.md");
@@ -107,16 +114,20 @@ export async function ablateRewards(o: AblateRewardsOptions): Promise<{ points: 
   return { points, reportPath };
 }
 
+const signed = (x: number): string => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(3)}`;
+
 function markdown(points: readonly AblationPoint[], lists: number): string {
-  const rows = points.map((p) => `| ${p.reward} | ${p.step} | ${p["recall@1"].toFixed(4)} | ${p["ndcg@5"].toFixed(4)} | ${(p.identity_rate * 100).toFixed(1)}% | ${(p.identity_rate_nonoptimal * 100).toFixed(1)}% |`);
+  const rows = points.map((p) => `| ${p.reward} | ${p.step} | ${p["recall@1"].toFixed(4)} | ${p["ndcg@5"].toFixed(4)} | ${(p.identity_rate * 100).toFixed(1)}% | ${(p.identity_rate_nonoptimal * 100).toFixed(1)}% | ${p.copy_advantage === null ? "" : signed(p.copy_advantage)} |`);
   return [
     `# Reward ablation: ${[...new Set(points.map((p) => p.reward))].join(" vs ")}`,
     "",
     `Same SFT start, same DAPO budget; ${lists} held-out valid lists re-ranked with constrained greedy decoding at each point.`,
     "The paper's finding: the naive reward drifts toward copying the incoming order; the conditional one does not.",
+    "The last column is the advantage a copy would have had in the training groups since the previous point (lists whose target is not first):",
+    "positive, the reward pays a copy more than the policy's own samples and pulls toward copying; negative, away from it.",
     "",
-    "| reward | step | R@1 | NDCG@5 | copy rate | copy rate, target not first |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| reward | step | R@1 | NDCG@5 | copy rate | copy rate, target not first | copy's advantage in training |",
+    "|---|---:|---:|---:|---:|---:|---:|",
     ...rows,
     "",
   ].join("\n");

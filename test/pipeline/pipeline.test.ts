@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { generateSynthetic } from "../../src/data/synthetic.js";
 import { runPipeline } from "../../src/pipeline/pipeline.js";
 import { distill } from "../../src/pipeline/distill.js";
+import { ablateRewards } from "../../src/pipeline/ablate-rewards.js";
 
 test("the tiny pipeline runs every stage end to end, reports each, and a re-run skips finished stages", async () => {
   const dir = mkdtempSync(join(tmpdir(), "gr2-pipeline-"));
@@ -121,6 +122,17 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
     assert.ok(kl.length === 2 && kl.every((x) => x > 0), `distill_kl ${kl}`);
     // A student with another tokenizer (the pre-trained model has no SID tokens) is refused.
     await assert.rejects(distill({ dataset: ds, runDir: dir, preset: "tiny", teacher, from: join(dir, "pretrain", "model"), steps: 1, coef: 1, estimator: "exact", reward: "conditional", evalUsers: 4, device: "cpu", seed: 0 }), /must share one tokenizer; theirs differ: \d+ tokens against \d+/);
+
+    // The reward ablation from the SFT model: both rewards re-rank the same held-out lists at
+    // steps 0 and 2, and each trained point carries the copy's advantage its training groups gave.
+    const ab = await ablateRewards({ dataset: ds, runDir: dir, preset: "tiny", steps: 2, evalEvery: 2, evalUsers: 4, device: "cpu", seed: 0 });
+    assert.deepEqual(ab.points.map((p) => `${p.reward}@${p.step}`), ["naive@0", "naive@2", "conditional@0", "conditional@2"]);
+    for (const p of ab.points) assert.ok(p.step === 0 ? p.copy_advantage === null : p.copy_advantage === null || Number.isFinite(p.copy_advantage), `${p.reward}@${p.step}: ${p.copy_advantage}`);
+    for (const reward of ["naive", "conditional"]) {
+      const logged = readFileSync(join(dir, `ablate-${reward}`, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { copy_advantage?: number | null });
+      assert.ok(logged.length === 2 && logged.every((l) => l.copy_advantage === null || Number.isFinite(l.copy_advantage)), `${reward}: ${JSON.stringify(logged.map((l) => l.copy_advantage))}`);
+    }
+    assert.match(readFileSync(ab.reportPath, "utf8"), /\| copy's advantage in training \|/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as torch from "../../src/torch/index.js";
-import { dapoPolicyLoss, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, reverseKL } from "../../src/train/dapo/loss.js";
+import { advantageAgainst, dapoPolicyLoss, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, reverseKL } from "../../src/train/dapo/loss.js";
+
+import { scoreOutcome } from "../../src/reward/registry.js";
 
 const t = (xs: number[], shape: number[]) => torch.tensor(xs, shape);
 
@@ -86,4 +88,41 @@ test("reverseKL: zero against itself, the closed form for two distributions, gra
     const g = logits.grad!.toArray() as number[];
     assert.ok(g[0]! > 0 && g[1]! < 0, `gradient ${g.map((x) => x.toFixed(3))}`);
   });
+});
+
+test("advantageAgainst: a group member's Â, null for a flat group", () => {
+  const group = [0.5, -0.2, 0.1, 0.3];
+  const A = groupAdvantages(group, 4);
+  group.forEach((r, i) => assert.ok(Math.abs(advantageAgainst(r, group)! - A[i]!) < 1e-9));
+  assert.equal(advantageAgainst(1, [0.2, 0.2, 0.2]), null);
+});
+
+test("the copy's advantage: the naive reward pulls toward the copy where the conditional one pulls away", () => {
+  // One list, K = 10, target third in the incoming order. Eight valid samples whose R_rank
+  // averages slightly below 0 (two promote it, four demote it): the copy (R_rank = 0) beats
+  // them on average, and the naive reward's α, paid to all of them, cancels in Â. The
+  // conditional reward pays α only to the two promoting samples, which sinks the copy below
+  // the group mean.
+  const K = 10;
+  const rankPre = 3;
+  const withTargetAt = (rankRe: number) => {
+    const rest = Array.from({ length: K }, (_, i) => i).filter((i) => i !== rankPre - 1);
+    rest.splice(rankRe - 1, 0, rankPre - 1);
+    return rest;
+  };
+  const samples = [1, 2, 3, 5, 5, 4, 3, 4].map(withTargetAt);
+  const copy = Array.from({ length: K }, (_, i) => i);
+  const copyAdvantage = (reward: string) =>
+    advantageAgainst(
+      scoreOutcome(reward, { order: copy, rankPre, listSize: K }),
+      samples.map((order) => scoreOutcome(reward, { order, rankPre, listSize: K })),
+    )!;
+  assert.ok(copyAdvantage("naive") > 0, `naive ${copyAdvantage("naive")}`);
+  assert.ok(copyAdvantage("conditional") < 0, `conditional ${copyAdvantage("conditional")}`);
+  // Samples that beat the copy on average: neither reward pulls toward it.
+  const better = [1, 1, 2, 3, 3, 4, 1, 2].map(withTargetAt);
+  for (const reward of ["naive", "conditional"]) {
+    const a = advantageAgainst(scoreOutcome(reward, { order: copy, rankPre, listSize: K }), better.map((order) => scoreOutcome(reward, { order, rankPre, listSize: K })))!;
+    assert.ok(a < 0, `${reward} ${a}`);
+  }
 });

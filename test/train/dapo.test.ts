@@ -43,6 +43,11 @@ test("DAPO raises the probability of the rewarded answer and logs every monitor"
       assert.ok(Number.isFinite((logs[0] as unknown as Record<string, number>)[key]), key);
     }
     assert.equal(logs[0]!.top1_position_hist.length, 4);
+    // The target is never first, so every step measures the copy's advantage; as the policy
+    // learns to promote the target, its samples overtake the copy (R_rank = 0).
+    const copyA = logs.map((l) => l.copy_advantage!);
+    assert.ok(copyA.every(Number.isFinite), `copy_advantage ${copyA}`);
+    assert.ok(copyA.at(-1)! < copyA[0]! - 0.2, `copy's advantage ${copyA[0]!.toFixed(3)} → ${copyA.at(-1)!.toFixed(3)}`);
     assert.equal(readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").length, 12);
     m.dispose();
   } finally {

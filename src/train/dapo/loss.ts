@@ -93,6 +93,23 @@ export function groupAdvantages(rewards: readonly number[], groupSize: number, e
 }
 
 /**
+ * Â of an answer scoring `r`, measured against a group's rewards with `groupAdvantages`'
+ * normalisation, or null when the group's rewards do not vary (DAPO drops such a group).
+ *
+ * The reward ablation asks it of the copy of the incoming order on a list whose target is not
+ * first: a positive value says this reward, at this policy, pays a copy more than the policy's
+ * own samples, so the update pulls toward copying (the paper's naive-reward hacking). Â is
+ * normalised within the group, so the naive reward's α, paid to every valid answer, cancels
+ * among valid answers; the conditional reward pays α only to answers that promote the target,
+ * which lowers the copy's standing by about α × (share of promoting samples) / std.
+ */
+export function advantageAgainst(r: number, group: readonly number[], eps = 1e-6): number | null {
+  const mean = group.reduce((a, b) => a + b, 0) / group.length;
+  const std = Math.sqrt(group.reduce((a, b) => a + (b - mean) ** 2, 0) / group.length);
+  return std > 1e-9 ? (r - mean) / (std + eps) : null;
+}
+
+/**
  * Per-token advantages when invalid answers are credited at their first error only (DAPO
  * option `formatCredit: "first_error"`): row n is Â_n on every token, except that an answer
  * with `errorAt[n] = t` carries Â_n on token t and 0 elsewhere. Row-major [N, L] with

@@ -24,7 +24,7 @@ import { hash32 } from "../corpus.js";
 import { DEFAULT_REWARD, type RewardConfig } from "../../reward/rank.js";
 import { rankRe, rewardByName, type RewardName } from "../../reward/registry.js";
 import { monitor, type RolloutOutcome } from "../../reward/monitors.js";
-import { dapoPolicyLoss, DAPO_CLIP, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, reverseKL, type ClipConfig } from "./loss.js";
+import { advantageAgainst, dapoPolicyLoss, DAPO_CLIP, firstErrorAdvantages, groupAdvantages, groupsWithSignal, k3KL, overlongPenalty, reverseKL, type ClipConfig } from "./loss.js";
 
 /** One re-ranking prompt the policy answers. */
 export interface RerankTask {
@@ -134,6 +134,13 @@ export interface DapoStepLog {
   clip_frac_high: number;
   response_length: number;
   kept_group_fraction: number;
+  /**
+   * The advantage a copy of the incoming order would get, averaged over this step's groups whose
+   * list has its target below first and whose rewards vary (`advantageAgainst`); null when there
+   * is no such group. Positive: the reward pays a copy more than the policy's samples, and the
+   * update pulls toward copying (the reward ablation's finding, measured at every step).
+   */
+  copy_advantage: number | null;
   /** On-policy distillation: mean per-token reverse KL to the teacher (0 when off). */
   distill_kl: number;
   loss: number;
@@ -190,6 +197,7 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
       let tScore = 0;
       let groupsSeen = 0;
       const all: Sample[] = [];
+      const copyAdvantages: number[] = [];
       for (let batch = 0; batch < cfg.maxGenBatches && kept.length < cfg.promptsPerStep; batch++) {
         const chosen = Array.from({ length: cfg.promptsPerStep }, (_, i) => tasks[hash32(cfg.seed, step, batch, i) % tasks.length]!);
         const g0 = performance.now();
@@ -201,6 +209,8 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
         groupsSeen += groups.length;
         for (const group of groups) {
           all.push(...group);
+          const a = copyAdvantage(group, cfg);
+          if (a !== null) copyAdvantages.push(a);
           const metric = group.map((s) => (cfg.filterMetric === "rank_re" ? (s.rankRe ?? -1) : s.reward));
           if (distill || cfg.filterMetric === "none" || groupsWithSignal(metric, cfg.groupSize).length > 0) kept.push(group);
         }
@@ -228,6 +238,7 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
         clip_frac_high: stats.clipHigh,
         response_length: mean0(all.map((s) => s.response.length)),
         kept_group_fraction: groupsSeen ? kept.length / groupsSeen : 0,
+        copy_advantage: copyAdvantages.length ? mean0(copyAdvantages) : null,
         loss: stats.loss,
         distill_kl: stats.distillKL,
         tokens_per_s: (all.reduce((a, s) => a + s.response.length, 0) + stats.tokens) / seconds,
@@ -270,6 +281,15 @@ function score(group: Sample[], cfg: DapoConfig): void {
     s.reward = rewardOf({ order, rankPre: s.task.rankPre, listSize: s.task.listSize, relevance: s.task.relevance }, cfg.rewardConfig);
     if (cfg.overlongBuffer > 0) s.reward += overlongPenalty(s.response.length, cfg.maxNewTokens, cfg.overlongBuffer, cfg.overlongFactor);
   }
+}
+
+/** `advantageAgainst` for the copy of the incoming order, on a list whose target is not first; else null. */
+function copyAdvantage(group: readonly Sample[], cfg: DapoConfig): number | null {
+  const task = group[0]!.task;
+  if (task.rankPre <= 1) return null;
+  const copy = Array.from({ length: task.listSize }, (_, i) => i);
+  const R_copy = rewardByName(cfg.reward)({ order: copy, rankPre: task.rankPre, listSize: task.listSize, relevance: task.relevance }, cfg.rewardConfig);
+  return advantageAgainst(R_copy, group.map((s) => s.reward));
 }
 
 interface OptStats {
