@@ -85,8 +85,7 @@ export function groupAdvantages(rewards: readonly number[], groupSize: number, e
   const out: number[] = [];
   for (let g = 0; g < rewards.length; g += groupSize) {
     const group = rewards.slice(g, g + groupSize);
-    const mean = group.reduce((a, b) => a + b, 0) / groupSize;
-    const std = Math.sqrt(group.reduce((a, b) => a + (b - mean) ** 2, 0) / groupSize);
+    const { mean, std } = meanStd(group);
     for (const r of group) out.push((r - mean) / (std + eps));
   }
   return out;
@@ -104,9 +103,14 @@ export function groupAdvantages(rewards: readonly number[], groupSize: number, e
  * which lowers the copy's standing by about α × (share of promoting samples) / std.
  */
 export function advantageAgainst(r: number, group: readonly number[], eps = 1e-6): number | null {
-  const mean = group.reduce((a, b) => a + b, 0) / group.length;
-  const std = Math.sqrt(group.reduce((a, b) => a + (b - mean) ** 2, 0) / group.length);
+  const { mean, std } = meanStd(group);
   return std > 1e-9 ? (r - mean) / (std + eps) : null;
+}
+
+/** A group's mean reward and (population) standard deviation: the normalisation of Â. */
+function meanStd(group: readonly number[]): { mean: number; std: number } {
+  const mean = group.reduce((a, b) => a + b, 0) / group.length;
+  return { mean, std: Math.sqrt(group.reduce((a, b) => a + (b - mean) ** 2, 0) / group.length) };
 }
 
 /**
