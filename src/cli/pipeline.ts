@@ -46,6 +46,7 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   if (readLr !== undefined && preset.read) o.read = { ...(o.read ?? preset.read), lr: readLr };
   const rl = integerFlag(values, "rl-steps", 1);
   if (rl !== undefined) o.dapo = { ...preset.dapo, steps: rl };
+  if (values.policies !== undefined) o.policies = parsePolicies(values.policies as string);
   if (values["rl-rollouts"] !== undefined) o.rlRollouts = choiceFlag(values, "rl-rollouts", ["constrained", "free"] as const, preset.rlRollouts);
   if (values["rl-reward"] !== undefined) {
     const reward = choiceFlag(values, "rl-reward", REWARD_NAMES, "conditional");
@@ -73,6 +74,15 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   return o;
 }
 
+/** `--policies reasoning,direct | reasoning | direct` (see PipelinePreset.policies). */
+export function parsePolicies(v: string): NonNullable<PipelinePreset["policies"]> {
+  const names = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const known = ["reasoning", "direct"] as const;
+  for (const n of names) if (!(known as readonly string[]).includes(n)) throw new UsageError(`--policies: "${n}" is not a policy; expected a comma-separated list of ${known.join(", ")}`);
+  if (names.length === 0) throw new UsageError(`--policies: expected a comma-separated list of ${known.join(", ")}`);
+  return [...new Set(names)] as NonNullable<PipelinePreset["policies"]>;
+}
+
 /** `--train-lists cut:N | folds:F:N | none` (see PipelinePreset.trainLists). */
 /** `--json`'s one line (gr2 pipeline, gr2 demo): each stage's metrics, seconds and peak resident memory. */
 export function pipelineJson(r: PipelineResult) {
@@ -92,6 +102,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     --preset tiny|demo|beauty [--out RUN_DIR] [--device cpu|cuda] [--json]
                     [--format json|compact|labels] [--trace-mode targeted|rejection|unfiltered] [--learn-users N] [--eval-users N]
                     [--layers N (the model's depth; default the preset's)] [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
+                    [--policies reasoning,direct (the language-model policies trained; direct alone skips the reasoning SFT and RL)]
                     [--read-steps N] [--read-lr LR] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
                     [--reasoning-layout full|brief] [--direct-layout sids|full (the reading stage's and direct policy's prompt)] [--rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
@@ -128,6 +139,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "sft-moved-repeat": { type: "string" },
         "read-steps": { type: "string" },
         "read-lr": { type: "string" },
+        policies: { type: "string" },
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
         "rl-reward": { type: "string" },

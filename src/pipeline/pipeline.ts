@@ -132,6 +132,12 @@ function stagePeak(): { stop: () => number } {
 
 export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const P: PipelinePreset = { ...PIPELINE_PRESETS[o.preset], ...o.overrides };
+  // Checked before hours of training, not when the direct stage finds no model to start from.
+  if (P.policies && !P.policies.includes("reasoning") && !(P.read && P.evidence !== "none")) {
+    throw new Error(`a direct-only run needs the reading stage (without one the direct policy starts from the reasoning RL model); use policies reasoning,direct, or evidence other than none`);
+  }
+  if (P.policies?.length === 0) throw new Error("policies: name at least one of reasoning, direct");
+  if (P.policies?.includes("direct") && !P.direct) throw new Error(`policies: the ${o.preset} preset trains no direct policy`);
   const log = o.log ?? (() => {});
   const ds = o.dataset;
   const items = ds.catalogue.items;
@@ -304,8 +310,11 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   });
 
   // ---- evidence reading: the scorer's orders on every learning list, in the direct policy's prompt ----
-  const D = P.direct;
-  const read = P.read && P.evidence !== "none"
+  const policies = new Set(P.policies ?? ["reasoning", "direct"]);
+  const reasoning = policies.has("reasoning");
+  const D = policies.has("direct") ? P.direct : null;
+  // The reading model serves the direct policy, and the reasoning SFT when it starts from it.
+  const read = P.read && P.evidence !== "none" && (D || (reasoning && P.sftFrom === "read"))
     ? await timed("read", async () => {
         const readLayout = (readManifest(o.runDir).stages.read?.config?.layout as string | undefined) ?? "sids";
         if (isDone("read") && readLayout !== directSettings(P).layout) {
@@ -327,10 +336,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       })
     : null;
 
-  const sft = await timed("sft", async () => {
+  const sft = reasoning ? await timed("sft", async () => {
     if (!isDone("sft")) await runSft({ runDir: o.runDir, layout: reasoningLayout, maxHistory: P.maxHistory, maxPromptTokens: P.maxPromptTokens, from: P.sftFrom === "read" && read ? read : mid, traces: [tracePath], ...P.sft, ...(P.sftMovedRepeat ? { movedRepeat: P.sftMovedRepeat } : {}), ...sftShared });
     return join(o.runDir, "sft", "model");
-  });
+  }) : null;
 
   // DAPO on the learning lists, from `from`, prompting and decoding as `settings` say.
   const sequenceOf = new Map(ds.interactions.userIds.map((u, i) => [u, ds.interactions.sequences[i]!]));
@@ -338,10 +347,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const rlPass = (stage: string, from: string, settings: ReturnType<typeof rerankSettings> | ReturnType<typeof directSettings>, dapo: PipelinePreset["dapo"]) =>
     runRl({ runDir: o.runDir, stage, from, lists: learnLists, context, ...settings, constrained: P.rlRollouts === "constrained", shuffle: false, dapo: { ...DAPO_DEFAULTS, ...dapo, seed: o.seed }, device: o.device, ...(graded ? { relevance: graded } : {}) });
 
-  const rl = await timed("rl", async () => {
+  const rl = sft ? await timed("rl", async () => {
     if (!isDone("rl")) await rlPass("rl", sft, rerankSettings(P), P.dapo);
     return join(o.runDir, "rl", "model");
-  });
+  }) : null;
 
   // ---- the direct policy: no reasoning, SIDs-only prompt (technical report) ----
   // With the reading stage it starts from that model (already trained on this prompt); without,
@@ -352,6 +361,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
           if (!isDone("direct")) await rlPass("direct", read, directSettings(P), D.dapo);
           return join(o.runDir, "direct", "model");
         }
+        if (!rl) throw new Error("unreachable: a direct policy without a reading stage needs the reasoning policy (checked at the start of runPipeline)");
         const directTracePath = join(o.runDir, "traces", "direct.jsonl");
         if (!isDone("direct-sft")) {
           const records = readJsonLines<TraceRecord>(tracePath).records;
@@ -368,9 +378,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // ---- evaluation on the test lists ----
   const llm: Record<string, { ranks: MethodRanks; valid: number; identity: number; identityNonoptimal: number; invalidAt: Record<InvalidPart, number> }> = {};
   const evaluated = new Set(P.evaluate ?? ["sft", "rl", "direct"]);
-  const policies = [
-    { name: "sft", dir: sft, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
-    { name: "rl", dir: rl, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens },
+  const trained = [
+    ...(sft && rl ? [{ name: "sft", dir: sft, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens }, { name: "rl", dir: rl, settings: rerankSettings(P), maxNewTokens: P.maxNewTokens }] : []),
     ...(direct && D ? [{ name: "direct", dir: direct, settings: directSettings(P), maxNewTokens: D.maxNewTokens }] : []),
   ].filter((p) => evaluated.has(p.name as "sft"));
   // Reasoning stages may be evaluated on a seeded subset of the test lists (a reasoning decode
@@ -380,7 +389,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const reasoningLists = subsetIdx ? subsetIdx.map((i) => evalLists[i]!) : evalLists;
   const onSubset = new Set<string>();
   await timed("evaluate", async () => {
-    for (const { name, dir, settings, maxNewTokens } of policies) {
+    for (const { name, dir, settings, maxNewTokens } of trained) {
       const model = loadHFModel(dir, o.device);
       const lists = settings.maxRationaleTokens > 0 ? reasoningLists : evalLists;
       if (lists !== evalLists) onSubset.add(name);

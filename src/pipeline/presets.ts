@@ -89,6 +89,14 @@ export interface PipelinePreset {
   directLayout?: "sids" | "full";
   /** The language-model stages evaluated on the test lists (default all). */
   evaluate?: ("sft" | "rl" | "direct")[];
+  /**
+   * The language-model policies the run trains (default both): `reasoning` (SFT on the
+   * teacher's traces, then DAPO) and `direct` (the reading stage, then DAPO without a rationale).
+   * A direct-only run skips the reasoning stages it does not need, the costliest in the full
+   * prompt (a 1,350-step full-layout SFT is ~50 min on 2 cores); it needs the reading stage,
+   * since without one the direct policy starts from the reasoning RL model.
+   */
+  policies?: ("reasoning" | "direct")[];
   dapo: Partial<DapoConfig> & Pick<DapoConfig, "steps" | "maxNewTokens">;
   /**
    * How DAPO samples its rollouts (both RL passes). `constrained`: the ranking line is forced to

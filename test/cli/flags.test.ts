@@ -14,6 +14,7 @@ import { serveDatasetArgs } from "../../src/cli/bench-serve.js";
 import { rankCommand } from "../../src/cli/rank.js";
 import { sidCommand } from "../../src/cli/sid.js";
 import { tracesCommand } from "../../src/cli/traces.js";
+import { parsePolicies } from "../../src/cli/pipeline.js";
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "gr2-cli-flags-"));
@@ -152,4 +153,11 @@ test("--help prints the usage text and exits 0 for every command and subcommand"
       assert.match(r.stdout, /usage:\s+gr2 /, `${args.join(" ")} ${flag}`);
     }
   }
+});
+
+test("--policies reads a comma-separated list of the pipeline's policies and names what it expected", () => {
+  assert.deepEqual(parsePolicies("direct"), ["direct"]);
+  assert.deepEqual(parsePolicies("reasoning, direct,direct"), ["reasoning", "direct"]);
+  assert.throws(() => parsePolicies("direct,cot"), (e: unknown) => e instanceof UsageError && /"cot" is not a policy; expected a comma-separated list of reasoning, direct/.test(e.message));
+  assert.throws(() => parsePolicies(","), UsageError);
 });

@@ -138,6 +138,29 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
   }
 });
 
+test("a direct-only run (policies: direct) trains the reading model and the direct policy and skips the reasoning SFT and RL", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gr2-pipeline-"));
+  try {
+    const ds = generateSynthetic({ users: 120, items: 80, seed: 3 });
+    // Refused before any stage runs: without a reading stage the direct policy would start from the reasoning RL model.
+    await assert.rejects(runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides: { policies: ["direct"], evidence: "none" } }), /a direct-only run needs the reading stage/);
+    assert.ok(!existsSync(join(dir, "run.json")) || !JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).stages.sids, "nothing was trained before the refusal");
+    const overrides = { policies: ["direct" as const], evalUsers: 12 };
+    const r = await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides });
+    const stages = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).stages as Record<string, { status: string }>;
+    assert.equal(stages.read?.status, "done");
+    assert.equal(stages.direct?.status, "done");
+    assert.equal(stages.sft, undefined);
+    assert.equal(stages.rl, undefined);
+    assert.ok(!existsSync(join(dir, "sft")) && !existsSync(join(dir, "rl")));
+    assert.deepEqual(Object.keys(r.stages).filter((s) => ["sft", "rl", "direct"].includes(s)), ["direct"]);
+    assert.equal(r.stages.direct!.lists, 12);
+    assert.equal(r.stages.direct!.vs_reasoning, undefined, "no reasoning policy to compare with");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("with --context compressed the compressor is trained after mid-training and every later prompt and model carries it", async () => {
   const dir = mkdtempSync(join(tmpdir(), "gr2-pipeline-"));
   try {
