@@ -147,6 +147,22 @@ void registerSystem(Napi::Env env, Napi::Object exports) {
     if (!enabled) at::autocast::clear_cache();
     return Napi::Boolean::New(info.Env(), prev);
   });
+  // The CPU's bf16 instructions. oneDNN (libtorch 1.13) runs bf16 matmuls in hardware only with
+  // AVX512-BF16 or AMX; on AVX2-only CPUs autocast's bf16 matmuls fall back to scalar loops
+  // (16x slower than fp32 on an AVX2 EPYC: docs/benchmarks.md), so callers check before autocasting.
+  reg(env, exports, "cpuBf16", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto o = Napi::Object::New(info.Env());
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    o.Set("arch", "x86");
+    o.Set("avx512_bf16", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512bf16")));
+    o.Set("amx_bf16", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("amx-bf16")));
+    o.Set("avx512", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")));
+#else
+    o.Set("arch", "other");
+#endif
+    return o;
+  });
   reg(env, exports, "cudaAvailable", [](const Napi::CallbackInfo& info) -> Napi::Value {
     return Napi::Boolean::New(info.Env(), at::hasCUDA());
   });

@@ -8,7 +8,7 @@
  * AdamW (lr 3e-4, wd 0.1), 2 warm-up + 10 timed steps. Decoding: batch 16, a random 128-token
  * prompt, 64 new tokens sampled at temperature 1 with the KV cache.
  */
-import { AdamW, autocast, getNumThreads, libtorchVersion, manualSeed, randint, tidy } from "../torch/index.js";
+import { AdamW, autocast, bf16Support, getNumThreads, libtorchVersion, manualSeed, randint, tidy } from "../torch/index.js";
 import { makeConfig } from "../lm/config.js";
 import { DecoderLM } from "../lm/model.js";
 import { generate } from "../lm/generate.js";
@@ -58,6 +58,8 @@ export interface EngineBenchResult {
   device: string;
   params: number;
   dtype: "fp32" | "bf16";
+  /** Whether this device runs bf16 matmuls in hardware (`bf16Support`); the bench autocasts either way, to measure it. */
+  bf16_hardware: boolean;
   loss: number;
   train_tokens_per_s: number;
   decode_tokens_per_s: number;
@@ -117,6 +119,7 @@ export function benchEngine(o: EngineBenchOptions = ENGINE_BENCH_DEFAULTS): Engi
     device: o.device,
     params,
     dtype: o.dtype,
+    bf16_hardware: bf16Support(o.device).hardware,
     loss: Number(loss.toFixed(4)),
     train_tokens_per_s: Number(((o.steps * o.batch * o.seq) / trainSeconds).toFixed(1)),
     decode_tokens_per_s: Number(((o.decodeBatch * o.newTokens) / decodeSeconds).toFixed(1)),

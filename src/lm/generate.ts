@@ -7,7 +7,7 @@
  *   sample → record log p(token) under the temperature-scaled, constrained distribution.
  * The recorded log-probabilities are what RL (DAPO) needs as the old policy's values.
  */
-import { autocast, cat, decodeThreads, getNumThreads, int64, linear, noGrad, sampleCategorical, tensor, tidy, withThreads, type Tensor } from "../torch/index.js";
+import { autocast, bf16Support, cat, decodeThreads, getNumThreads, int64, linear, noGrad, sampleCategorical, tensor, tidy, withThreads, type Tensor } from "../torch/index.js";
 import { KVCache } from "./kv-cache.js";
 import type { DecoderLM } from "./model.js";
 
@@ -100,7 +100,8 @@ function generateBatch(model: DecoderLM, prompts: readonly (readonly number[])[]
               const ids = int64(rows.flatMap((p, i) => [...new Array(padLen[r0 + i]!).fill(pad), ...p]), [n, P], model.device);
               const pos = int64(rows.flatMap((_, i) => Array.from({ length: P }, (_, t) => Math.max(0, t - padLen[r0 + i]!))), [n, P], model.device);
               const forward = () => model.hidden(ids, { positions: pos, cache: view, keyMask: keyValid.narrow(0, r0, n).narrow(1, 0, P) });
-              const h = o.prefill === "bf16" ? withThreads(allThreads, () => autocast(forward, { device: model.device })) : forward();
+              // Without hardware bf16 the prefill stays fp32 on the decoding threads, which is faster there.
+              const h = o.prefill === "bf16" && bf16Support(model.device).hardware ? withThreads(allThreads, () => autocast(forward, { device: model.device })) : forward();
               return linear(h.select(1, P - 1).to("float32"), model.outputWeight).keep();
             }),
           );

@@ -21,7 +21,7 @@
  * the logits' values (the probes pass a dummy [B, V] tensor). `permutationConstraint` is such a
  * constraint; a value-dependent one must go through `generate()` instead.
  */
-import { autocast, int64, linear, noGrad, tensor, tidy, zeros, type Tensor } from "../torch/index.js";
+import { int64, mixedPrecision, linear, noGrad, tensor, tidy, zeros, type Tensor } from "../torch/index.js";
 import { sampleStep, type GenerateOptions, type GenerateResult } from "../lm/generate.js";
 import { KVCache } from "../lm/kv-cache.js";
 import type { DecoderLM } from "../lm/model.js";
@@ -326,7 +326,7 @@ function* decodeSteps(model: DecoderLM, prompts: readonly (readonly number[])[],
           // Only the last position's logits are needed: project one row per sequence, not T.
           return last ? linear(h.select(1, n - 1), model.outputWeight).to("float32").keep() : null;
         });
-      logits = noGrad(() => (o.bf16 ? autocast(run, { device: model.device }) : run()));
+      logits = noGrad(() => (o.bf16 ? mixedPrecision(run, model.device) : run()));
       if (!last) yield;
     }
     return logits;

@@ -36,7 +36,7 @@ import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-f
 import { domainOf, PromptBudgetError, type EvidenceContext, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
 import { isDirectPolicy } from "../prompt/prompt-file.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
-import { autocast, manualSeed, tensor, type Tensor } from "../torch/index.js";
+import { manualSeed, mixedPrecision, tensor, type Tensor } from "../torch/index.js";
 import { decodeJumpForwardAsync, PrefixKV, type DecodeStats } from "./decode.js";
 import { ApiError, badRequest } from "./errors.js";
 import { resolveModel, type ResolvedModel } from "./load.js";
@@ -503,7 +503,7 @@ export class ModelSession {
   }
 
   private withPrecision<T>(fn: () => T): T {
-    return this.precision === "bf16" ? autocast(fn, { device: this.model.device }) : fn();
+    return this.precision === "bf16" ? mixedPrecision(fn, this.model.device) : fn();
   }
 
   private seedFor(jobs: readonly Job[]): void {

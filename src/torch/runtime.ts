@@ -46,8 +46,9 @@ export const setRngState = (state: Tensor): void => native.setRngState(state.han
 
 /**
  * Runs fn with automatic mixed precision: matmuls and linears run in `dtype` (bf16 by default)
- * while parameters stay fp32 (master weights) and reductions stay fp32. On our CPUs bf16
- * matmuls use AMX/AVX-512 through oneDNN and run several times faster than fp32.
+ * while parameters stay fp32 (master weights) and reductions stay fp32. On CPUs with
+ * AVX512-BF16 or AMX, bf16 matmuls run through oneDNN several times faster than fp32; on others
+ * they are far slower (see `bf16Support`), so the model code asks for `mixedPrecision`, not this.
  */
 export function autocast<R>(fn: () => R, { device = "cpu", dtype = "bfloat16" as DType, enabled = true } = {}): R {
   const deviceType = device.startsWith("cuda") ? "cuda" : "cpu";
@@ -57,4 +58,40 @@ export function autocast<R>(fn: () => R, { device = "cpu", dtype = "bfloat16" as
   } finally {
     native.setAutocast(deviceType, prev, DTYPE_CODES[dtype]);
   }
+}
+
+/**
+ * Whether `device` runs bf16 matmuls in hardware. libtorch 1.13's oneDNN has bf16 kernels only
+ * for AVX512-BF16 and AMX; elsewhere autocast's bf16 matmuls fall back to scalar loops: on an
+ * AVX2-only EPYC, bf16-autocast training ran at 58 tokens/s against fp32's 922 (16x slower;
+ * docs/benchmarks.md), while on an AVX512-BF16 one it ran 3.65x faster than fp32. CUDA devices
+ * are taken to have it (Ampere and later). GR2_BF16=on|off overrides the check.
+ */
+export function bf16Support(device = "cpu"): { hardware: boolean; reason: string } {
+  const force = process.env.GR2_BF16;
+  if (force === "on") return { hardware: true, reason: "GR2_BF16=on" };
+  if (force === "off") return { hardware: false, reason: "GR2_BF16=off" };
+  if (force !== undefined && force !== "" && force !== "auto") throw new Error(`GR2_BF16 must be on, off or auto, got ${JSON.stringify(force)}`);
+  if (device.startsWith("cuda")) return { hardware: true, reason: "CUDA" };
+  const cpu = (cpuBf16 ??= native.cpuBf16());
+  if (cpu.amx_bf16) return { hardware: true, reason: "AMX-BF16" };
+  if (cpu.avx512_bf16) return { hardware: true, reason: "AVX512-BF16" };
+  return { hardware: false, reason: cpu.arch === "x86" ? "this CPU has neither AVX512-BF16 nor AMX" : "bf16 matmuls are hardware-accelerated in libtorch 1.13 only on x86 with AVX512-BF16 or AMX" };
+}
+let cpuBf16: ReturnType<typeof native.cpuBf16> | undefined;
+let warnedFp32 = false;
+
+/**
+ * What a "bf16" precision setting runs: fn under bf16 autocast where `device` runs bf16 matmuls
+ * in hardware, else fn in fp32 (said once per process). Training, decoding and serving all go
+ * through here, so a laptop without AVX512-BF16 trains at fp32 speed instead of 16x slower.
+ */
+export function mixedPrecision<R>(fn: () => R, device = "cpu"): R {
+  const s = bf16Support(device);
+  if (s.hardware) return autocast(fn, { device });
+  if (!warnedFp32) {
+    warnedFp32 = true;
+    process.emitWarning(`bf16 precision runs as fp32 here: ${s.reason}, and bf16 matmuls would fall back to scalar loops (GR2_BF16=on forces bf16)`, { code: "GR2_BF16" });
+  }
+  return fn();
 }

@@ -1,7 +1,7 @@
 /**
  * The one training loop every stage (pre-training, mid-training, SFT, ...) runs on:
  * AdamW with decay/no-decay parameter groups, warm-up + cosine schedule, gradient accumulation,
- * global-norm clipping, optional bf16 autocast (fp32 master weights), a JSONL metrics log,
+ * global-norm clipping, optional bf16 autocast (fp32 master weights; fp32 on CPUs without hardware bf16), a JSONL metrics log,
  * periodic evaluation, atomic checkpoints and exact resume.
  *
  * Exact resume rests on one rule: a stage's `batch(step, micro)` must be a pure function of
@@ -11,7 +11,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AdamW, autocast, clipGradNorm, tidy, warmupCosineLr, type ParamGroup, type Tensor } from "../torch/index.js";
+import { AdamW, clipGradNorm, mixedPrecision, tidy, warmupCosineLr, type ParamGroup, type Tensor } from "../torch/index.js";
 import type { DecoderLM } from "../lm/model.js";
 import { Progress } from "../util/progress.js";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
@@ -36,7 +36,7 @@ export interface TrainConfig {
   gradClip: number;
   /** Micro-batches per optimiser step. */
   gradAccum: number;
-  /** "bf16" runs forward passes under autocast with fp32 master weights. */
+  /** "bf16" runs forward passes under autocast with fp32 master weights (fp32 where the device has no bf16 matmuls: `mixedPrecision`). */
   precision: "fp32" | "bf16";
   checkpointEvery: number;
   evalEvery?: number;
@@ -120,7 +120,7 @@ export function train(model: DecoderLM, runDir: string, cfg: TrainConfig, hooks:
         tidy(() => {
           const batch = hooks.batch(step, micro);
           const forward = () => lossOf(model, batch);
-          const loss = cfg.precision === "bf16" ? autocast(forward, { device: model.device }) : forward();
+          const loss = cfg.precision === "bf16" ? mixedPrecision(forward, model.device) : forward();
           // Mean over micro-batches: each contributes 1/gradAccum of the gradient.
           (cfg.gradAccum > 1 ? loss.div(cfg.gradAccum) : loss).backward();
           lossSum += loss.item();

@@ -602,6 +602,29 @@ describe("runtime", () => {
     assert.equal(torch.linear(x, w).dtype, "float32", "autocast is off again after a throw");
   });
 
+  tidyTest("mixedPrecision autocasts to bf16 only where the device runs bf16 matmuls in hardware; GR2_BF16 overrides the check", () => {
+    const x = torch.randn([3, 8]);
+    const w = torch.randn([4, 8]);
+    const saved = process.env.GR2_BF16;
+    try {
+      delete process.env.GR2_BF16;
+      const cpu = torch.bf16Support("cpu");
+      assert.ok(cpu.reason.length > 0);
+      assert.equal(torch.mixedPrecision(() => torch.linear(x, w)).dtype, cpu.hardware ? "bfloat16" : "float32", cpu.reason);
+      process.env.GR2_BF16 = "off";
+      assert.deepEqual(torch.bf16Support("cuda"), { hardware: false, reason: "GR2_BF16=off" });
+      assert.equal(torch.mixedPrecision(() => torch.linear(x, w)).dtype, "float32");
+      process.env.GR2_BF16 = "on";
+      assert.equal(torch.mixedPrecision(() => torch.linear(x, w)).dtype, "bfloat16");
+      assert.equal(torch.linear(x, w).dtype, "float32", "and off again afterwards");
+      process.env.GR2_BF16 = "yes";
+      assert.throws(() => torch.mixedPrecision(() => torch.linear(x, w)), /GR2_BF16 must be on, off or auto, got "yes"/);
+    } finally {
+      if (saved === undefined) delete process.env.GR2_BF16;
+      else process.env.GR2_BF16 = saved;
+    }
+  });
+
   tidyTest("noGrad records no graph and restores grad mode, even after a throw", () => {
     const p = torch.randn([3]).requiresGrad_();
     assert.equal(torch.isGradEnabled(), true);
