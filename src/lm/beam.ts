@@ -87,7 +87,7 @@ function searchBatch(model: DecoderLM, rawPrompts: readonly (readonly number[])[
   if (capacity > model.config.maxPositions) throw new Error(`beam search: prompt (${P}) + sequence (${o.trie.depth! - shared.length}) exceed maxPositions (${model.config.maxPositions})`);
   const pad = o.padToken ?? 0;
   const padLen = prompts.map((p) => P - p.length);
-  const run = <R>(fn: () => R): R => (o.precision === "bf16" ? mixedPrecision(fn, model.device) : fn());
+  const run = <R>(fn: () => R): R => (o.precision === "bf16" ? mixedPrecision(fn, { device: model.device }) : fn());
 
   const cache = new KVCache(model.config, B, capacity, { device: model.device });
   const keyValidBase = tensor(Uint8Array.from({ length: B * capacity }, (_, i) => (i % capacity >= padLen[Math.floor(i / capacity)]! ? 1 : 0)), [B, capacity], { dtype: "bool", device: model.device }).keep();

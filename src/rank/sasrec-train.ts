@@ -8,7 +8,7 @@
  * output layer (the [positions × items] logits are the dominant cost), and the transformer runs
  * under bf16 autocast.
  */
-import { AdamW, autocast, cat, clipGradNorm, crossEntropy, embedding, int64, manualSeed, noGrad, ones, randint, tidy, zeros, type Tensor } from "../torch/index.js";
+import { AdamW, cat, clipGradNorm, crossEntropy, embedding, int64, manualSeed, noGrad, ones, randint, tidy, zeros, mixedPrecision, type Tensor } from "../torch/index.js";
 import { Rng } from "../data/rng.js";
 import type { Example, Split } from "../data/types.js";
 import { fullRankingMetrics, type FullRankingMetrics } from "./metrics.js";
@@ -160,7 +160,7 @@ function trainStep(model: Sasrec, optimiser: AdamW, batch: readonly TrainSequenc
         targets.push(item);
       });
     });
-    const loss = autocast(
+    const loss = mixedPrecision(
       () => {
         const h = model.hidden(ids).reshape(-1, model.config.hidden).indexSelect(0, int64(rows, undefined, model.device));
         const t = int64(targets, undefined, model.device);

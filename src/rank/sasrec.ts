@@ -15,7 +15,7 @@
  * - RMSNorm instead of LayerNorm and pre-norm blocks: the engine's norm, and the stable order;
  * - positions count back from the most recent item, so left padding never shifts them.
  */
-import { arange, autocast, dropout, embedding, linear, noGrad, tidy, type Tensor } from "../torch/index.js";
+import { arange, dropout, mixedPrecision, embedding, linear, noGrad, tidy, type Tensor } from "../torch/index.js";
 import { Embedding, RMSNorm } from "../nn/layers.js";
 import { Module } from "../nn/module.js";
 import { PAD, padLeft, batchWidth } from "./sequences.js";
@@ -97,7 +97,7 @@ export class SasrecRanker implements Ranker {
       const flat = noGrad(() =>
         tidy(() => {
           const T = batchWidth(histories, m.config.maxLen);
-          const last = autocast(() => m.hidden(padLeft(histories, T, m.device)).select(1, T - 1), {
+          const last = mixedPrecision(() => m.hidden(padLeft(histories, T, m.device)).select(1, T - 1), {
             device: m.device,
             enabled: this.useAutocast,
           });

@@ -326,7 +326,7 @@ function* decodeSteps(model: DecoderLM, prompts: readonly (readonly number[])[],
           // Only the last position's logits are needed: project one row per sequence, not T.
           return last ? linear(h.select(1, n - 1), model.outputWeight).to("float32").keep() : null;
         });
-      logits = noGrad(() => (o.bf16 ? mixedPrecision(run, model.device) : run()));
+      logits = noGrad(() => (o.bf16 ? mixedPrecision(run, { device: model.device }) : run()));
       if (!last) yield;
     }
     return logits;

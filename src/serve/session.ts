@@ -503,7 +503,7 @@ export class ModelSession {
   }
 
   private withPrecision<T>(fn: () => T): T {
-    return this.precision === "bf16" ? mixedPrecision(fn, this.model.device) : fn();
+    return this.precision === "bf16" ? mixedPrecision(fn, { device: this.model.device }) : fn();
   }
 
   private seedFor(jobs: readonly Job[]): void {

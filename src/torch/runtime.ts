@@ -86,7 +86,8 @@ let warnedFp32 = false;
  * in hardware, else fn in fp32 (said once per process). Training, decoding and serving all go
  * through here, so a laptop without AVX512-BF16 trains at fp32 speed instead of 16x slower.
  */
-export function mixedPrecision<R>(fn: () => R, device = "cpu"): R {
+export function mixedPrecision<R>(fn: () => R, { device = "cpu", enabled = true } = {}): R {
+  if (!enabled) return fn();
   const s = bf16Support(device);
   if (s.hardware) return autocast(fn, { device });
   if (!warnedFp32) {

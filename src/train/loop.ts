@@ -120,7 +120,7 @@ export function train(model: DecoderLM, runDir: string, cfg: TrainConfig, hooks:
         tidy(() => {
           const batch = hooks.batch(step, micro);
           const forward = () => lossOf(model, batch);
-          const loss = cfg.precision === "bf16" ? mixedPrecision(forward, model.device) : forward();
+          const loss = cfg.precision === "bf16" ? mixedPrecision(forward, { device: model.device }) : forward();
           // Mean over micro-batches: each contributes 1/gradAccum of the gradient.
           (cfg.gradAccum > 1 ? loss.div(cfg.gradAccum) : loss).backward();
           lossSum += loss.item();

@@ -610,15 +610,16 @@ describe("runtime", () => {
       delete process.env.GR2_BF16;
       const cpu = torch.bf16Support("cpu");
       assert.ok(cpu.reason.length > 0);
-      assert.equal(torch.mixedPrecision(() => torch.linear(x, w)).dtype, cpu.hardware ? "bfloat16" : "float32", cpu.reason);
+      assert.equal(torch.mixedPrecision(() => torch.linear(x, w), { device: "cpu" }).dtype, cpu.hardware ? "bfloat16" : "float32", cpu.reason);
       process.env.GR2_BF16 = "off";
       assert.deepEqual(torch.bf16Support("cuda"), { hardware: false, reason: "GR2_BF16=off" });
-      assert.equal(torch.mixedPrecision(() => torch.linear(x, w)).dtype, "float32");
+      assert.equal(torch.mixedPrecision(() => torch.linear(x, w), { device: "cpu" }).dtype, "float32");
       process.env.GR2_BF16 = "on";
-      assert.equal(torch.mixedPrecision(() => torch.linear(x, w)).dtype, "bfloat16");
+      assert.equal(torch.mixedPrecision(() => torch.linear(x, w), { device: "cpu" }).dtype, "bfloat16");
       assert.equal(torch.linear(x, w).dtype, "float32", "and off again afterwards");
+      assert.equal(torch.mixedPrecision(() => torch.linear(x, w), { enabled: false }).dtype, "float32", "a caller's own switch still turns it off");
       process.env.GR2_BF16 = "yes";
-      assert.throws(() => torch.mixedPrecision(() => torch.linear(x, w)), /GR2_BF16 must be on, off or auto, got "yes"/);
+      assert.throws(() => torch.mixedPrecision(() => torch.linear(x, w), { device: "cpu" }), /GR2_BF16 must be on, off or auto, got "yes"/);
     } finally {
       if (saved === undefined) delete process.env.GR2_BF16;
       else process.env.GR2_BF16 = saved;

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { AdamW, autocast, clipGradNorm, crossEntropy, int64, loadSafetensors, manualSeed, noGrad, saveSafetensors, tidy, type Tensor } from "../../torch/index.js";
+import { AdamW, clipGradNorm, crossEntropy, int64, loadSafetensors, manualSeed, mixedPrecision, noGrad, saveSafetensors, tidy, type Tensor } from "../../torch/index.js";
 import { Rng } from "../../data/rng.js";
 import { meanMetrics } from "../metrics.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
@@ -131,7 +131,7 @@ function trainStep(model: ListwiseModel, optimiser: AdamW, params: Tensor[], bat
   return tidy(() => {
     const { history, candidates, scores } = listBatch(model, batch);
     const targets = int64(batch.map((l) => l.rankPre - 1), undefined, model.device);
-    const loss = autocast(() => crossEntropy(model.forward(history, candidates, scores), targets), { device: model.device, enabled: useAutocast });
+    const loss = mixedPrecision(() => crossEntropy(model.forward(history, candidates, scores), targets), { device: model.device, enabled: useAutocast });
     optimiser.zeroGrad();
     loss.backward();
     clipGradNorm(params, 1);

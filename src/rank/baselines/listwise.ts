@@ -17,7 +17,7 @@
  *     within the list (how far apart the ranker placed them, not just in which order; zero
  *     for lists without scores). Off in the no-position ablation, since scores imply the order.
  */
-import { autocast, cat, embedding, noGrad, tensor, tidy, zeros, type Tensor } from "../../torch/index.js";
+import { cat, embedding, mixedPrecision, noGrad, tensor, tidy, zeros, type Tensor } from "../../torch/index.js";
 import { Embedding, Linear, RMSNorm } from "../../nn/layers.js";
 import { Module } from "../../nn/module.js";
 import { dropout } from "../../torch/index.js";
@@ -181,7 +181,7 @@ export class ListwiseReranker implements ListReranker {
         const flat = noGrad(() =>
           tidy(() => {
             const { history, candidates, scores } = listBatch(m, batch);
-            return autocast(() => m.forward(history, candidates, scores), { device: m.device, enabled: this.useAutocast }).to("float32").toFloat32Array();
+            return mixedPrecision(() => m.forward(history, candidates, scores), { device: m.device, enabled: this.useAutocast }).to("float32").toFloat32Array();
           }),
         );
         for (let b = 0; b < batch.length; b++) out.push(flat.slice(b * K, (b + 1) * K));
