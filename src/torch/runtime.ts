@@ -63,8 +63,8 @@ export function autocast<R>(fn: () => R, { device = "cpu", dtype = "bfloat16" as
 /**
  * Whether `device` runs bf16 matmuls in hardware. libtorch 1.13's oneDNN has bf16 kernels only
  * for AVX512-BF16 and AMX; elsewhere autocast's bf16 matmuls fall back to scalar loops: on an
- * AVX2-only EPYC, bf16-autocast training ran at 58 tokens/s against fp32's 922 (16x slower;
- * docs/benchmarks.md), while on an AVX512-BF16 one it ran 3.65x faster than fp32. CUDA devices
+ * AVX2-only EPYC, bf16-autocast training ran at 70 tokens/s against fp32's 1,230 (17.5x slower;
+ * docs/benchmarks.md, session 23), while on an AVX512-BF16 one it ran 3.2x faster than fp32. CUDA devices
  * are taken to have it (Ampere and later). GR2_BF16=on|off overrides the check.
  */
 export function bf16Support(device = "cpu"): { hardware: boolean; reason: string } {
@@ -84,7 +84,7 @@ let warnedFp32 = false;
 /**
  * What a "bf16" precision setting runs: fn under bf16 autocast where `device` runs bf16 matmuls
  * in hardware, else fn in fp32 (said once per process). Training, decoding and serving all go
- * through here, so a laptop without AVX512-BF16 trains at fp32 speed instead of 16x slower.
+ * through here, so a laptop without AVX512-BF16 trains at fp32 speed instead of ~18x slower.
  */
 export function mixedPrecision<R>(fn: () => R, { device = "cpu", enabled = true } = {}): R {
   if (!enabled) return fn();
