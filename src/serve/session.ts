@@ -36,7 +36,7 @@ import { candidateNames as namesOf, type OutputFormat } from "../prompt/output-f
 import { domainOf, PromptBudgetError, type EvidenceContext, type PromptContext, type PromptLayout, type RerankPrompt } from "../prompt/rerank-prompt.js";
 import { isDirectPolicy } from "../prompt/prompt-file.js";
 import { formatSid, readSidMap, type SidMap } from "../sid/sidmap.js";
-import { manualSeed, mixedPrecision, tensor, type Tensor } from "../torch/index.js";
+import { bf16Support, manualSeed, mixedPrecision, tensor, type Tensor } from "../torch/index.js";
 import { decodeJumpForwardAsync, PrefixKV, type DecodeStats } from "./decode.js";
 import { ApiError, badRequest } from "./errors.js";
 import { resolveModel, type ResolvedModel } from "./load.js";
@@ -161,6 +161,7 @@ export class ModelSession {
   readonly maxPromptTokens: number | undefined;
   readonly defaultMaxTokens: number;
   readonly decoder: "jump" | "generate";
+  /** What the model computes in: a requested "bf16" is "fp32" on a device without hardware bf16 (`bf16Support`). */
   readonly precision: "fp32" | "bf16";
   readonly stopTokens: number[];
   /** How often a long rerank batch gives the event loop a turn (ms). */
@@ -205,7 +206,8 @@ export class ModelSession {
     this.maxPromptTokens = resolved.prompt?.maxPromptTokens;
     this.defaultMaxTokens = o.maxTokens ?? 256;
     this.decoder = o.decoder ?? "jump";
-    this.precision = o.precision ?? "fp32";
+    // /v1/models reports the precision the model runs at, not the one asked for.
+    this.precision = o.precision === "bf16" && !bf16Support(model.device).hardware ? "fp32" : (o.precision ?? "fp32");
     this.stopTokens = this.template ? stopTokenIds(tokenizer, this.template) : [];
     if (sidMap) sidMap.ids.forEach((id, i) => this.idIndex.set(id, i));
     if (items) for (const it of items) this.catalogue.set(it.id, it);

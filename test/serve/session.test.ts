@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveModel } from "../../src/serve/load.js";
 import { ModelSession } from "../../src/serve/session.js";
+import { bf16Support } from "../../src/torch/index.js";
 import { parseRerank } from "../../src/serve/validation.js";
 import { isPermutation, tempDir, tinyCheckpoint } from "./helpers.js";
 
@@ -71,6 +72,7 @@ test("compact answers, the generate() decoder and bf16 all give permutations; gr
     ["jump-bf16", { precision: "bf16" }],
   ] as const) {
     const s = await ModelSession.load({ model: ckpt.dir, ...o });
+    if (name === "jump-bf16") assert.equal(s.precision, bf16Support("cpu").hardware ? "bf16" : "fp32", "the session reports the precision it runs at");
     try {
       const jobs = await Promise.all(requests.map((r) => s.prepareRerank(r)));
       // Direct rows together, the reasoning row alone (as the queue would batch them).
