@@ -149,7 +149,7 @@ void registerSystem(Napi::Env env, Napi::Object exports) {
   });
   // The CPU's bf16 instructions. oneDNN (libtorch 1.13) runs bf16 matmuls in hardware only with
   // AVX512-BF16 or AMX; on AVX2-only CPUs autocast's bf16 matmuls fall back to scalar loops
-  // (16x slower than fp32 on an AVX2 EPYC: docs/benchmarks.md), so callers check before autocasting.
+  // (17.5x slower than fp32 on an AVX2 EPYC: docs/benchmarks.md, session 23), so callers check before autocasting.
   reg(env, exports, "cpuBf16", [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto o = Napi::Object::New(info.Env());
 #if defined(__x86_64__) || defined(__i386__)
@@ -157,7 +157,6 @@ void registerSystem(Napi::Env env, Napi::Object exports) {
     o.Set("arch", "x86");
     o.Set("avx512_bf16", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512bf16")));
     o.Set("amx_bf16", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("amx-bf16")));
-    o.Set("avx512", Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")));
 #else
     o.Set("arch", "other");
 #endif

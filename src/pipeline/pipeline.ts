@@ -133,10 +133,10 @@ function stagePeak(): { stop: () => number } {
 export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const P: PipelinePreset = { ...PIPELINE_PRESETS[o.preset], ...o.overrides };
   // Checked before hours of training, not when the direct stage finds no model to start from.
+  if (P.policies?.length === 0) throw new Error("policies: name at least one of reasoning, direct");
   if (P.policies && !P.policies.includes("reasoning") && !(P.read && P.evidence !== "none")) {
     throw new Error(`a direct-only run needs the reading stage (without one the direct policy starts from the reasoning RL model); use policies reasoning,direct, or evidence other than none`);
   }
-  if (P.policies?.length === 0) throw new Error("policies: name at least one of reasoning, direct");
   if (P.policies?.includes("direct") && !P.direct) throw new Error(`policies: the ${o.preset} preset trains no direct policy`);
   const log = o.log ?? (() => {});
   const ds = o.dataset;

@@ -22,7 +22,7 @@ export interface NativeTorch {
   setRngState(h: H): void;
   setAutocast(deviceType: string, enabled: boolean, dtypeCode: number): boolean;
   cudaAvailable(): boolean;
-  cpuBf16(): { arch: "x86" | "other"; avx512_bf16?: boolean; amx_bf16?: boolean; avx512?: boolean };
+  cpuBf16(): { arch: "x86" | "other"; avx512_bf16?: boolean; amx_bf16?: boolean };
 
   fromBuffer(data: ArrayBufferView | ArrayBuffer, shape: Shape, dtypeCode: number, device: string): H;
   toBuffer(h: H): ArrayBuffer;
