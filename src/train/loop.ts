@@ -2,7 +2,8 @@
  * The one training loop every stage (pre-training, mid-training, SFT, ...) runs on:
  * AdamW with decay/no-decay parameter groups, warm-up + cosine schedule, gradient accumulation,
  * global-norm clipping, optional bf16 autocast (fp32 master weights; fp32 on CPUs without hardware bf16), a JSONL metrics log,
- * periodic evaluation, atomic checkpoints and exact resume.
+ * periodic evaluation, atomic checkpoints (every `checkpointEvery` steps and every
+ * `checkpointSeconds` of wall time) and exact resume.
  *
  * Exact resume rests on one rule: a stage's `batch(step, micro)` must be a pure function of
  * its arguments (data order derived from the seed and the step, not from mutable state).
@@ -14,7 +15,7 @@ import { join } from "node:path";
 import { AdamW, clipGradNorm, mixedPrecision, tidy, warmupCosineLr, type ParamGroup, type Tensor } from "../torch/index.js";
 import type { DecoderLM } from "../lm/model.js";
 import { Progress } from "../util/progress.js";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
+import { checkpointDue, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
 
 export interface Batch {
   /** int64 [B, T] input tokens. */
@@ -39,6 +40,8 @@ export interface TrainConfig {
   /** "bf16" runs forward passes under autocast with fp32 master weights (fp32 where the device has no bf16 matmuls: `mixedPrecision`). */
   precision: "fp32" | "bf16";
   checkpointEvery: number;
+  /** Also checkpoint once this many seconds have passed since the last save (default CHECKPOINT_SECONDS). */
+  checkpointSeconds?: number;
   evalEvery?: number;
   logEvery?: number;
   /** Apply weight decay to embeddings too (off by default, as for norms and biases). */
@@ -109,6 +112,7 @@ export function train(model: DecoderLM, runDir: string, cfg: TrainConfig, hooks:
   const log: StepLog[] = [];
   let tokensTotal = 0;
   let secondsTotal = 0;
+  let lastSave = performance.now();
   model.train();
   try {
     for (let step = start; step < cfg.steps; step++) {
@@ -143,8 +147,9 @@ export function train(model: DecoderLM, runDir: string, cfg: TrainConfig, hooks:
       log.push(entry);
       appendFileSync(metricsPath, JSON.stringify(entry) + "\n");
       progress.update(done, `loss ${entry.loss.toFixed(3)} ${(tokensTotal / secondsTotal).toFixed(0)} tok/s`);
-      if (done % cfg.checkpointEvery === 0 || done === cfg.steps) {
+      if (checkpointDue(done, { every: cfg.checkpointEvery, steps: cfg.steps, seconds: cfg.checkpointSeconds, sinceLastSave: (performance.now() - lastSave) / 1000 })) {
         saveCheckpoint(runDir, model, opt, { step: done, optimizerSteps: opt.stepCount, lr: opt.lr, extra: {} });
+        lastSave = performance.now();
       }
     }
   } finally {

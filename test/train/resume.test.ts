@@ -7,7 +7,7 @@ import * as torch from "../../src/torch/index.js";
 import { makeConfig } from "../../src/lm/config.js";
 import { DecoderLM } from "../../src/lm/model.js";
 import { train, type TrainConfig, type TrainHooks } from "../../src/train/loop.js";
-import { latestCheckpoint } from "../../src/train/checkpoint.js";
+import { checkpointDue, latestCheckpoint } from "../../src/train/checkpoint.js";
 
 const config = makeConfig({ vocabSize: 64, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 64, maxPositions: 32 });
 
@@ -79,4 +79,43 @@ test("checkpoints are complete folders with HF files, the pointer names the newe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a crash between step-count checkpoints loses only the time since the last timed save, and resumes exactly", () => {
+  const dirA = mkdtempSync(join(tmpdir(), "gr2-timed-a-"));
+  const dirB = mkdtempSync(join(tmpdir(), "gr2-timed-b-"));
+  try {
+    const long = { ...cfg, steps: 6, checkpointEvery: 100 };
+    const a = freshModel();
+    train(a, dirA, long, hooks, { resume: false });
+    const expected = snapshot(a);
+    a.dispose();
+
+    // checkpointSeconds 0: every step is past the time limit, so each one saves. The process
+    // then dies while building step 5's batch, long before the step interval (100) comes round.
+    const crashing: TrainHooks = { ...hooks, batch: (step, micro) => { if (step === 4) throw new Error("killed"); return hooks.batch(step, micro); } };
+    const b1 = freshModel();
+    assert.throws(() => train(b1, dirB, { ...long, checkpointSeconds: 0 }, crashing, { resume: false }), /killed/);
+    b1.dispose();
+    assert.match(latestCheckpoint(dirB)!, /step-000004$/, "the last completed step was saved by time");
+
+    const b2 = freshModel();
+    const rb = train(b2, dirB, long, hooks);
+    assert.equal(rb.resumedFrom, 4);
+    assert.deepEqual(snapshot(b2), expected);
+    b2.dispose();
+  } finally {
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  }
+});
+
+test("checkpointDue: the step interval, the last step, and the time since the last save", () => {
+  const o = { every: 375, steps: 1500, seconds: 600 };
+  assert.equal(checkpointDue(375, { ...o, sinceLastSave: 10 }), true);
+  assert.equal(checkpointDue(1500, { ...o, sinceLastSave: 10 }), true);
+  assert.equal(checkpointDue(40, { ...o, sinceLastSave: 599 }), false);
+  assert.equal(checkpointDue(40, { ...o, sinceLastSave: 600 }), true);
+  assert.equal(checkpointDue(40, { every: 375, steps: 1500, sinceLastSave: 599 }), false, "the default limit is ten minutes");
+  assert.equal(checkpointDue(40, { every: 375, steps: 1500, sinceLastSave: 600 }), true);
 });
