@@ -23,6 +23,13 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** bool [B, S]: which key positions are real tokens (false = left padding). S = keys seen. */
   keyMask?: Tensor;
+  /**
+   * int64 [B, L]: the only positions whose final hidden state is wanted (training without a
+   * cache). The last layer then computes queries, attention output and MLP at these L rows
+   * alone, its keys and values at every position: the same numbers at those rows, for
+   * (L/T) of the last layer's work. A loss on a short answer after a long prompt needs no more.
+   */
+  at?: Tensor;
 }
 
 class Attention extends Module {
@@ -47,7 +54,8 @@ class Attention extends Module {
   /** q, k, v projections fused into one matmul; built by DecoderLM.prepareInference(). */
   fusedQKV: { weight: Tensor; bias: Tensor | null } | null = null;
 
-  forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null): Tensor {
+  forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null, at?: Tensor): Tensor {
+    if (at) return this.forwardAt(x, cos, sin, mask!, at);
     const [B, T] = x.shape as [number, number];
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
     // [B, T, H*D] → [B, H, T, D]
@@ -74,6 +82,36 @@ class Attention extends Module {
     const y = attention(q, keys, values, { causal: true, mask });
     return this.oProj.forward(y.transpose(1, 2).reshape(B, T, H * D));
   }
+
+  /**
+   * Attention output [B, L, d] for the queries at rows `at` [B, L] of x [B, T, d] alone, against
+   * keys and values at every row; `allowed` bool [B, 1, L, T] says which keys each query may see
+   * (causal and padding, built by DecoderLM.hidden).
+   */
+  private forwardAt(x: Tensor, cos: Tensor, sin: Tensor, allowed: Tensor, at: Tensor): Tensor {
+    const [B, T] = x.shape as [number, number];
+    const L = at.size(1);
+    const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
+    let q = this.qProj.forward(rowsAt(x, at)).view(B, L, H, D);
+    let k = this.kProj.forward(x).view(B, T, KV, D);
+    const v = this.vProj.forward(x).view(B, T, KV, D).transpose(1, 2);
+    if (this.qNorm && this.kNorm) {
+      q = this.qNorm.forward(q);
+      k = this.kNorm.forward(k);
+    }
+    // cos/sin are [B, 1, T, D]: the queries take their own positions' rows.
+    const idx = at.view(B, 1, L, 1).expand(B, 1, L, D);
+    q = rope(q.transpose(1, 2), cos.gather(2, idx), sin.gather(2, idx));
+    k = rope(k.transpose(1, 2), cos, sin);
+    const y = attention(q, k, v, { mask: allowed });
+    return this.oProj.forward(y.transpose(1, 2).reshape(B, L, H * D));
+  }
+}
+
+/** Rows `at` [B, L] of x [B, T, d]: [B, L, d]. */
+function rowsAt(x: Tensor, at: Tensor): Tensor {
+  const [B, L] = at.shape as [number, number];
+  return x.gather(1, at.view(B, L, 1).expand(B, L, x.size(-1)));
 }
 
 class MLP extends Module {
@@ -112,8 +150,8 @@ class Block extends Module {
     this.postNorm = this.child("post_attention_layernorm", new RMSNorm(c.hiddenSize, c.rmsNormEps, { device }));
     this.mlp = this.child("mlp", new MLP(c, device));
   }
-  forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null): Tensor {
-    const h = x.add(this.attn.forward(this.inputNorm.forward(x), cos, sin, cache, mask));
+  forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null, at?: Tensor): Tensor {
+    const h = (at ? rowsAt(x, at) : x).add(this.attn.forward(this.inputNorm.forward(x), cos, sin, cache, mask, at));
     return h.add(this.mlp.forward(this.postNorm.forward(h)));
   }
 }
@@ -150,9 +188,10 @@ export class DecoderLM extends Module {
     return this.lmHead ? this.lmHead.weight : this.model.embedTokens.weight;
   }
 
-  /** Final hidden states [B, T, d] for int64 ids [B, T]. */
+  /** Final hidden states [B, T, d] for int64 ids [B, T] ([B, L, d] at rows `o.at`). */
   hidden(ids: Tensor, o: ForwardOptions = {}): Tensor {
     const [B, T] = ids.shape as [number, number];
+    if (o.at && o.cache) throw new Error("hidden: `at` is for training forwards; it cannot be combined with a KV cache");
     const start = o.cache?.length ?? 0;
     if (!o.positions && start + T > this.config.maxPositions) {
       throw new Error(`sequence of ${start + T} tokens exceeds the model's maxPositions (${this.config.maxPositions})`);
@@ -165,7 +204,17 @@ export class DecoderLM extends Module {
     const sin = this.#sin.indexSelect(0, flat).view(B, 1, T, D);
     const mask = o.keyMask ? attentionMask(o.keyMask, T) : null;
     let x = this.model.embedTokens.forward(ids);
-    for (const layer of this.model.layers) x = layer.forward(x, cos, sin, o.cache, mask);
+    const layers = this.model.layers;
+    const body = o.at ? layers.slice(0, -1) : layers;
+    for (const layer of body) x = layer.forward(x, cos, sin, o.cache, mask);
+    if (o.at) {
+      // The last layer at rows `at` only: query row at[b, l] may see keys j ≤ at[b, l] (causal),
+      // and only real tokens.
+      const L = o.at.size(1);
+      let allowed = arange(0, T, 1, { device: this.device }).view(1, 1, 1, T).le(o.at.view(B, 1, L, 1));
+      if (o.keyMask) allowed = allowed.logicalAnd(o.keyMask.view(B, 1, 1, T));
+      x = layers.at(-1)!.forward(x, cos, sin, undefined, allowed, o.at);
+    }
     if (o.cache) o.cache.advance(T);
     return this.model.norm.forward(x);
   }
@@ -181,9 +230,7 @@ export class DecoderLM extends Module {
    * backward) the prompt's [B, T, V] logits.
    */
   logitsAt(ids: Tensor, at: Tensor, o: ForwardOptions = {}): Tensor {
-    const h = this.hidden(ids, o);
-    const [B, L] = at.shape as [number, number];
-    return linear(h.gather(1, at.view(B, L, 1).expand(B, L, this.config.hiddenSize)), this.outputWeight);
+    return linear(this.hidden(ids, { ...o, at }), this.outputWeight);
   }
 
   /**
@@ -203,8 +250,16 @@ export class DecoderLM extends Module {
       const logits = this.forward(ids);
       return crossEntropy(logits.view(-1, V), flatTargets, { weights: weights?.reshape(-1) ?? null, reduction });
     }
+    // ...and so is the last layer's work at every other position (hidden's `at`): each row's
+    // kept positions, padded to the longest row's count by repeating its last one.
+    const [B, T] = ids.shape as [number, number];
+    const perRow: number[][] = Array.from({ length: B }, () => []);
+    for (const i of kept) perRow[Math.floor(i / T)]!.push(i % T);
+    const L = Math.max(...perRow.map((r) => r.length));
+    const at = int64(perRow.flatMap((r) => Array.from({ length: L }, (_, l) => r[Math.min(l, r.length - 1)] ?? 0)), [B, L], this.device);
+    const used = int64(perRow.flatMap((r, b) => r.map((_, l) => b * L + l)), [kept.length], this.device);
+    const h = this.hidden(ids, { at }).reshape(-1, this.config.hiddenSize).indexSelect(0, used);
     const rows = int64(kept, [kept.length], this.device);
-    const h = this.hidden(ids).reshape(-1, this.config.hiddenSize).indexSelect(0, rows);
     return crossEntropy(linear(h, this.outputWeight), flatTargets.indexSelect(0, rows), { weights: weights?.reshape(-1).indexSelect(0, rows) ?? null, reduction });
   }
 

@@ -122,8 +122,9 @@ test("bad model configs are refused with the field named", () => {
   assert.throws(() => makeConfig({ vocabSize: 0, hiddenSize: 32, numLayers: 1, numHeads: 4 }), /vocabSize/);
 });
 
-test("the loss projects only the positions with a target onto the vocabulary, and equals the full projection's loss and gradient", () => {
-  const m = new DecoderLM(makeConfig({ vocabSize: 50, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 64 }), "cpu");
+test("the loss projects (and runs the last layer at) only the positions with a target, and equals the full forward's loss and gradient", () => {
+  torch.manualSeed(3);
+  const m = new DecoderLM(makeConfig({ modelType: "qwen3", vocabSize: 50, hiddenSize: 16, numLayers: 2, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 64 }), "cpu");
   const ids = torch.int64([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [2, 6]);
   const targets = torch.int64([-100, -100, 3, 4, -100, 6, -100, 9, 10, -100, 12, 13], [2, 6]);
   const weights = torch.tensor(new Float32Array([0, 0, 1, 0.5, 0, 2, 0, 1, 1, 0, 0.3, 1]), [2, 6]);
@@ -132,7 +133,7 @@ test("the loss projects only the positions with a target onto the vocabulary, an
       for (const p of m.parameters()) p.grad?.zero_();
       const l = f();
       l.backward();
-      return { value: l.toArray()[0]!, g: m.model.embedTokens.weight.grad!.toFloat32Array().slice() };
+      return { value: l.toArray()[0]!, g: m.parameters().flatMap((p) => Array.from(p.grad!.toFloat32Array())) };
     };
     const kept = grad(() => m.loss(ids, targets, { weights, reduction }));
     const full = grad(() => torch.crossEntropy(m.forward(ids).view(-1, 50), targets.reshape(-1), { weights: weights.reshape(-1), reduction }));
@@ -152,6 +153,13 @@ test("logitsAt gives the full forward pass's logits at the chosen positions", ()
       const picked = full.gather(1, at.view(2, 4, 1).expand(2, 4, 97));
       assert.deepEqual(model.logitsAt(ids, at).shape, [2, 4, 97]);
       assert.ok(maxAbsDiff(model.logitsAt(ids, at), picked) < 1e-5);
+      // Left padding, as DAPO scores its rollouts: the key mask and positions reach the last layer too.
+      const keyMask = torch.tensor(Uint8Array.from([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), [2, 9], { dtype: "bool" });
+      const positions = torch.int64([0, 0, 0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 7, 8], [2, 9]);
+      const at2 = torch.int64([5, 6, 7, 8, 5, 6, 7, 8], [2, 4]);
+      const full2 = model.forward(ids, { keyMask, positions });
+      const picked2 = full2.gather(1, at2.view(2, 4, 1).expand(2, 4, 97));
+      assert.ok(maxAbsDiff(model.logitsAt(ids, at2, { keyMask, positions }), picked2) < 1e-5);
     }),
   );
   model.dispose();
