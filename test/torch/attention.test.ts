@@ -1,7 +1,8 @@
 /**
- * The query-blocked attention kernel (native/attention.cc) against the plain composition that
- * holds the whole score matrix: same outputs and gradients, across several blocks, with the
- * causal mask, key padding, grouped-query heads and bf16 inputs.
+ * The query-blocked attention kernel (native/attention.cc) and, in float on CPU, the tiled one
+ * (native/flash_f32.cc) against the plain composition that holds the whole score matrix: same
+ * outputs and gradients, across several blocks and tiles, with the causal mask, key padding,
+ * grouped-query heads and bf16 inputs.
  */
 import { test } from "node:test";
 import * as torch from "../../src/torch/index.js";
@@ -78,5 +79,37 @@ test("the fused CPU row kernels equal the ATen composition they replace (float a
       const tol = dtype === "float32" ? { atol: 2e-5, rtol: 1e-4 } : { atol: 3e-2, rtol: 3e-2 };
       for (const key of ["out", "dq", "dk", "dv"] as const) assertClose(fused[key], composed[key], tol, `${dtype} ${key}`);
     }
+  });
+});
+
+test("the tiled float kernel equals the plain composition across tile edges (64 × 64 tiles, 4 × 16 register blocks)", () => {
+  torch.tidy(() => {
+    // 150 queries: two full tiles and one of 22 rows (22 % 4 = 2 rows outside the register blocks).
+    const pad = (B: number, S: number, lead: number[]) => bools(Array.from({ length: B * S }, (_, i) => (i % S < (lead[Math.floor(i / S)] ?? 0) ? 0 : 1)), [B, 1, 1, S]);
+    same({ B: 2, Hq: 4, Hkv: 1, T: 150, S: 150, D: 32 }, { causal: true, mask: pad(2, 150, [0, 70]) });
+    // Head size 24: a 16-wide block and 8 edge columns; queries after cached keys, several key tiles.
+    same({ B: 1, Hq: 2, Hkv: 2, T: 70, S: 200, D: 24 }, { causal: true });
+    // More queries than keys under the causal mask: the first 40 rows see nothing (zeros, no NaN).
+    same({ B: 1, Hq: 2, Hkv: 1, T: 100, S: 60, D: 16 }, { causal: true });
+    // No causal mask, padding that empties a whole key tile of one row.
+    same({ B: 2, Hq: 2, Hkv: 1, T: 90, S: 130, D: 40 }, { mask: pad(2, 130, [70, 3]) });
+  });
+});
+
+test("the tiled float kernel and the blocked one it replaces agree (GR2_ATTN_TILED=0 selects the blocks)", () => {
+  torch.tidy(() => {
+    torch.manualSeed(5);
+    const q = torch.randn([2, 8, 130, 32]);
+    const k = torch.randn([2, 2, 130, 32]);
+    const v = torch.randn([2, 2, 130, 32]);
+    const tiled = run(q, k, v, { causal: true });
+    process.env.GR2_ATTN_TILED = "0";
+    let blocks;
+    try {
+      blocks = run(q, k, v, { causal: true });
+    } finally {
+      delete process.env.GR2_ATTN_TILED;
+    }
+    for (const key of ["out", "dq", "dk", "dv"] as const) assertClose(tiled[key], blocks[key], { atol: 2e-5, rtol: 1e-4 }, key);
   });
 });
