@@ -101,8 +101,8 @@ function searchBatch(model: DecoderLM, rawPrompts: readonly (readonly number[])[
       logprobs = tidy(() => {
         const ids = int64(prompts.flatMap((p, b) => [...new Array<number>(padLen[b]!).fill(pad), ...p]), [B, P], model.device);
         const pos = int64(prompts.flatMap((_, b) => Array.from({ length: P }, (_, t) => Math.max(0, t - padLen[b]!))), [B, P], model.device);
-        const hidden = run(() => model.hidden(ids, { positions: pos, cache, keyMask: keyValidBase.narrow(1, 0, P) }));
-        return nextTokenLogprobs(model, hidden.select(1, P - 1)).keep();
+        const hidden = run(() => model.lastHidden(ids, { positions: pos, cache, keyMask: keyValidBase.narrow(1, 0, P) }));
+        return nextTokenLogprobs(model, hidden).keep();
       });
       for (let step = 0; ; step++) {
         beams = expand(beams, rows, logprobs!, o.beams);

@@ -99,10 +99,10 @@ function generateBatch(model: DecoderLM, prompts: readonly (readonly number[])[]
               const rows = prompts.slice(r0, r0 + n);
               const ids = int64(rows.flatMap((p, i) => [...new Array(padLen[r0 + i]!).fill(pad), ...p]), [n, P], model.device);
               const pos = int64(rows.flatMap((_, i) => Array.from({ length: P }, (_, t) => Math.max(0, t - padLen[r0 + i]!))), [n, P], model.device);
-              const forward = () => model.hidden(ids, { positions: pos, cache: view, keyMask: keyValid.narrow(0, r0, n).narrow(1, 0, P) });
+              const forward = () => model.lastHidden(ids, { positions: pos, cache: view, keyMask: keyValid.narrow(0, r0, n).narrow(1, 0, P) });
               // Without hardware bf16 the prefill stays fp32 on the decoding threads, which is faster there.
               const h = o.prefill === "bf16" && bf16Support(model.device).hardware ? withThreads(allThreads, () => autocast(forward, { device: model.device })) : forward();
-              return linear(h.select(1, P - 1).to("float32"), model.outputWeight).keep();
+              return linear(h.to("float32"), model.outputWeight).keep();
             }),
           );
         } finally {

@@ -24,10 +24,11 @@ export interface ForwardOptions {
   /** bool [B, S]: which key positions are real tokens (false = left padding). S = keys seen. */
   keyMask?: Tensor;
   /**
-   * int64 [B, L]: the only positions whose final hidden state is wanted (training without a
-   * cache). The last layer then computes queries, attention output and MLP at these L rows
-   * alone, its keys and values at every position: the same numbers at those rows, for
-   * (L/T) of the last layer's work. A loss on a short answer after a long prompt needs no more.
+   * int64 [B, L]: the only positions (of the T given) whose final hidden state is wanted. The
+   * last layer then computes queries, attention output and MLP at these L rows alone, its keys
+   * and values at every position (and into the cache): the same numbers at those rows, for
+   * L/T of the last layer's work. A loss on a short answer after a long prompt, and a prefill
+   * that wants the next token after the prompt, need no more.
    */
   at?: Tensor;
 }
@@ -55,7 +56,7 @@ class Attention extends Module {
   fusedQKV: { weight: Tensor; bias: Tensor | null } | null = null;
 
   forward(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, mask: Tensor | null, at?: Tensor): Tensor {
-    if (at) return this.forwardAt(x, cos, sin, mask!, at);
+    if (at) return this.forwardAt(x, cos, sin, cache, mask!, at);
     const [B, T] = x.shape as [number, number];
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
     // [B, T, H*D] → [B, H, T, D]
@@ -88,7 +89,7 @@ class Attention extends Module {
    * keys and values at every row; `allowed` bool [B, 1, L, T] says which keys each query may see
    * (causal and padding, built by DecoderLM.hidden).
    */
-  private forwardAt(x: Tensor, cos: Tensor, sin: Tensor, allowed: Tensor, at: Tensor): Tensor {
+  private forwardAt(x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | undefined, allowed: Tensor, at: Tensor): Tensor {
     const [B, T] = x.shape as [number, number];
     const L = at.size(1);
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
@@ -103,7 +104,8 @@ class Attention extends Module {
     const idx = at.view(B, 1, L, 1).expand(B, 1, L, D);
     q = rope(q.transpose(1, 2), cos.gather(2, idx), sin.gather(2, idx));
     k = rope(k.transpose(1, 2), cos, sin);
-    const y = attention(q, k, v, { mask: allowed });
+    const [keys, values] = cache ? cache.append(this.layer, k, v) : [k, v];
+    const y = attention(q, keys, values, { mask: allowed });
     return this.oProj.forward(y.transpose(1, 2).reshape(B, L, H * D));
   }
 }
@@ -191,7 +193,6 @@ export class DecoderLM extends Module {
   /** Final hidden states [B, T, d] for int64 ids [B, T] ([B, L, d] at rows `o.at`). */
   hidden(ids: Tensor, o: ForwardOptions = {}): Tensor {
     const [B, T] = ids.shape as [number, number];
-    if (o.at && o.cache) throw new Error("hidden: `at` is for training forwards; it cannot be combined with a KV cache");
     const start = o.cache?.length ?? 0;
     if (!o.positions && start + T > this.config.maxPositions) {
       throw new Error(`sequence of ${start + T} tokens exceeds the model's maxPositions (${this.config.maxPositions})`);
@@ -208,15 +209,26 @@ export class DecoderLM extends Module {
     const body = o.at ? layers.slice(0, -1) : layers;
     for (const layer of body) x = layer.forward(x, cos, sin, o.cache, mask);
     if (o.at) {
-      // The last layer at rows `at` only: query row at[b, l] may see keys j ≤ at[b, l] (causal),
-      // and only real tokens.
+      // The last layer at rows `at` only: the query at row at[b, l] (key start + at[b, l], after
+      // `start` cached keys) may see keys j ≤ start + at[b, l] (causal), and only real tokens.
       const L = o.at.size(1);
-      let allowed = arange(0, T, 1, { device: this.device }).view(1, 1, 1, T).le(o.at.view(B, 1, L, 1));
-      if (o.keyMask) allowed = allowed.logicalAnd(o.keyMask.view(B, 1, 1, T));
-      x = layers.at(-1)!.forward(x, cos, sin, undefined, allowed, o.at);
+      const S = start + T;
+      let allowed = arange(0, S, 1, { device: this.device }).view(1, 1, 1, S).le(o.at.view(B, 1, L, 1).add(start));
+      if (o.keyMask) allowed = allowed.logicalAnd(o.keyMask.view(B, 1, 1, S));
+      x = layers.at(-1)!.forward(x, cos, sin, o.cache, allowed, o.at);
     }
     if (o.cache) o.cache.advance(T);
     return this.model.norm.forward(x);
+  }
+
+  /**
+   * The final hidden state at the last of the T positions, [B, d]: what a prefill needs to pick
+   * the next token. Every layer's keys and values still go into the cache; the last layer's
+   * queries and MLP run at that one position (hidden's `at`).
+   */
+  lastHidden(ids: Tensor, o: ForwardOptions = {}): Tensor {
+    const [B, T] = ids.shape as [number, number];
+    return this.hidden(ids, { ...o, at: int64(new Array<number>(B).fill(T - 1), [B, 1], this.device) }).select(1, 0);
   }
 
   /** Logits [B, T, V]. */

@@ -54,7 +54,7 @@ export class PrefixKV {
     if (ids.length === 0) throw new Error("PrefixKV: empty prefix");
     const cache = new KVCache(model.config, 1, ids.length, { device: model.device });
     try {
-      noGrad(() => tidy(() => void model.hidden(int64([...ids], [1, ids.length], model.device), { cache })));
+      noGrad(() => tidy(() => void model.lastHidden(int64([...ids], [1, ids.length], model.device), { cache })));
     } catch (e) {
       cache.dispose();
       throw e;
@@ -317,14 +317,15 @@ function* decodeSteps(model: DecoderLM, prompts: readonly (readonly number[])[],
       stats.forwards++;
       const run = () =>
         tidy(() => {
-          const h = model.hidden(int64(slice(ids), [B, n], model.device), {
+          // Only the last position's logits are needed (one row per sequence, not T), and of a
+          // chunk before the last only its keys and values: the last layer runs at one position.
+          const h = model.lastHidden(int64(slice(ids), [B, n], model.device), {
             positions: int64(slice(pos), [B, n], model.device),
             cache: store.cache,
             // Without any padding so far, causal attention needs no key mask (and skips its passes).
             keyMask: padded ? store.keyMask(S0 + e) : undefined,
           });
-          // Only the last position's logits are needed: project one row per sequence, not T.
-          return last ? linear(h.select(1, n - 1), model.outputWeight).to("float32").keep() : null;
+          return last ? linear(h, model.outputWeight).to("float32").keep() : null;
         });
       logits = noGrad(() => (o.bf16 ? mixedPrecision(run, { device: model.device }) : run()));
       if (!last) yield;

@@ -164,3 +164,26 @@ test("logitsAt gives the full forward pass's logits at the chosen positions", ()
   );
   model.dispose();
 });
+
+test("lastHidden after cached keys equals the full forward's last position, and fills the cache as hidden does", () => {
+  const model = tinyModel("qwen3", { tieWordEmbeddings: true });
+  torch.noGrad(() =>
+    torch.tidy(() => {
+      const ids = torch.randint(0, 97, [2, 12]);
+      const full = model.hidden(ids);
+      // A prefix of 7 tokens, then the last layer at one position for the 5 that follow.
+      const cache = new KVCache(model.config, 2, 16);
+      model.hidden(ids.narrow(1, 0, 7), { cache });
+      const last = model.lastHidden(ids.narrow(1, 7, 5), { cache });
+      assert.deepEqual(last.shape, [2, 32]);
+      assert.ok(maxAbsDiff(last, full.select(1, 11)) < 1e-5);
+      // The next token decodes from that cache exactly as after a full prefill.
+      const next = torch.randint(0, 97, [2, 1]);
+      const step = model.forward(next, { cache });
+      const ref = model.forward(torch.cat([ids, next], 1)).narrow(1, 12, 1);
+      assert.ok(maxAbsDiff(step, ref) < 1e-5);
+      cache.dispose();
+    }),
+  );
+  model.dispose();
+});
