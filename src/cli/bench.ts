@@ -2,13 +2,13 @@
  * `gr2 bench engine [--dtype fp32|bf16] [--steps N] [...] [--json]`: the engine benchmark
  * (src/bench/engine.ts). bench/engine.sh runs it beside its PyTorch peer and prints ratios.
  * `gr2 bench serve ...`: the serving benchmark (src/cli/bench-serve.ts).
- * `gr2 bench attention [...] [--json]`: the blocked attention kernel against the plain
- * composition, each in a fresh process (src/bench/attention.ts).
+ * `gr2 bench attention [...] [--json]`: the tiled attention kernel (float on CPU), the blocked
+ * one and the plain composition, each in a fresh process (src/bench/attention.ts).
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ATTENTION_BENCH_DEFAULTS, benchAttention, type AttentionBenchOptions, type AttentionBenchResult } from "../bench/attention.js";
+import { ATTENTION_BENCH_DEFAULTS, ATTENTION_KERNELS, benchAttention, type AttentionBenchOptions, type AttentionBenchResult } from "../bench/attention.js";
 import { benchEngine, ENGINE_BENCH_DEFAULTS, type EngineBenchOptions } from "../bench/engine.js";
 import { choiceFlag, integerFlag, numberFlag, runSubcommands } from "./args.js";
 
@@ -18,8 +18,8 @@ const USAGE = `usage: gr2 bench serve [...]   (gr2 bench serve --help)
                        [--decode-batch N] [--prompt N] [--new-tokens N] [--seed N] [--device cpu|cuda] [--json]
        gr2 bench attention [--batch 8] [--heads 8] [--kv-heads 2] [--seq 1100] [--head-dim 32] [--layers 4]
                        [--steps 3] [--device cpu|cuda] [--json]
-         forward + backward of causal attention, the blocked kernel and the plain composition each in
-         a fresh process: seconds, peak resident memory, and their ratios`;
+         forward + backward of causal attention, the tiled kernel (float on CPU), the blocked kernel
+         and the plain composition each in a fresh process: seconds, peak resident memory, ratios`;
 
 const NUMERIC: [flag: string, key: keyof EngineBenchOptions][] = [
   ["d-model", "dModel"], ["layers", "layers"], ["heads", "heads"], ["kv-heads", "kvHeads"], ["hidden", "hidden"],
@@ -70,7 +70,7 @@ function attentionCommand(args: string[]): number {
   o.device = (values.device as string | undefined) ?? "cpu";
   // One kernel: the child process each half of the comparison runs in.
   if (values.kernel !== undefined) {
-    process.stdout.write(JSON.stringify(benchAttention(o, choiceFlag(values, "kernel", ["blocked", "plain"] as const, "blocked"))) + "\n");
+    process.stdout.write(JSON.stringify(benchAttention(o, choiceFlag(values, "kernel", ATTENTION_KERNELS, "tiled"))) + "\n");
     return 0;
   }
   const main = fileURLToPath(new URL("./main.js", import.meta.url));
@@ -79,10 +79,18 @@ function attentionCommand(args: string[]): number {
     if (r.status !== 0) throw new Error(`gr2 bench attention --kernel ${kernel} failed (exit ${r.status}): ${r.stderr.trim()}`);
     return JSON.parse(r.stdout) as AttentionBenchResult;
   };
-  const blocked = run("blocked");
-  const plain = run("plain");
-  const ratios = { seconds_blocked_over_plain: Math.round((blocked.seconds / plain.seconds) * 100) / 100, peak_rss_blocked_over_plain: Math.round((blocked.peak_rss_mb / plain.peak_rss_mb) * 100) / 100 };
-  if (values.json) process.stdout.write(JSON.stringify({ options: o, blocked, plain, ...ratios }) + "\n");
-  else process.stdout.write(`attention fwd+bwd, ${o.layers} layers of [${o.batch}, ${o.heads}, ${o.seq}, ${o.headDim}]: blocked ${blocked.seconds} s, ${blocked.peak_rss_mb} MB; plain ${plain.seconds} s, ${plain.peak_rss_mb} MB (time ×${ratios.seconds_blocked_over_plain}, memory ×${ratios.peak_rss_blocked_over_plain})\n`);
+  const [tiled, blocked, plain] = ATTENTION_KERNELS.map(run) as [AttentionBenchResult, AttentionBenchResult, AttentionBenchResult];
+  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  const ratios = {
+    seconds_tiled_over_blocked: ratio(tiled.seconds, blocked.seconds),
+    peak_rss_tiled_over_blocked: ratio(tiled.peak_rss_mb, blocked.peak_rss_mb),
+    seconds_blocked_over_plain: ratio(blocked.seconds, plain.seconds),
+    peak_rss_blocked_over_plain: ratio(blocked.peak_rss_mb, plain.peak_rss_mb),
+  };
+  if (values.json) process.stdout.write(JSON.stringify({ options: o, tiled, blocked, plain, ...ratios }) + "\n");
+  else {
+    const line = (r: AttentionBenchResult) => `${r.kernel} ${r.seconds} s, ${r.peak_rss_mb} MB`;
+    process.stdout.write(`attention fwd+bwd, ${o.layers} layers of [${o.batch}, ${o.heads}, ${o.seq}, ${o.headDim}]: ${[tiled, blocked, plain].map(line).join("; ")} (tiled/blocked time ×${ratios.seconds_tiled_over_blocked}, memory ×${ratios.peak_rss_tiled_over_blocked}; blocked/plain time ×${ratios.seconds_blocked_over_plain}, memory ×${ratios.peak_rss_blocked_over_plain})\n`);
+  }
   return 0;
 }
