@@ -120,6 +120,7 @@ def main():
     p.add_argument("--vocab", type=int, default=8192)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seq", type=int, default=256)
+    p.add_argument("--answer", type=int, default=0, help="only the last N tokens of each row carry the loss (0 = every position)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--decode-batch", type=int, default=16)
@@ -139,7 +140,10 @@ def main():
         ids = torch.randint(0, a.vocab, (a.batch, a.seq + 1))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
             logits = model(ids[:, :-1])
-            loss = F.cross_entropy(logits.float().view(-1, a.vocab), ids[:, 1:].reshape(-1))
+            targets = ids[:, 1:].clone()
+            if a.answer > 0:
+                targets[:, : a.seq - a.answer] = -100
+            loss = F.cross_entropy(logits.float().view(-1, a.vocab), targets.reshape(-1), ignore_index=-100)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -173,7 +177,7 @@ def main():
     decode_s = time.perf_counter() - t0
     print(json.dumps({
         "impl": "pytorch-eager", "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "params": params, "dtype": a.dtype, "loss": round(loss, 4),
+        "params": params, "dtype": a.dtype, "answer_tokens": a.answer, "loss": round(loss, 4),
         "train_tokens_per_s": round(a.steps * a.batch * a.seq / train_s, 1),
         "decode_tokens_per_s": round(a.decode_batch * a.new_tokens / decode_s, 1),
     }))

@@ -8,7 +8,7 @@
  * AdamW (lr 3e-4, wd 0.1), 2 warm-up + 10 timed steps. Decoding: batch 16, a random 128-token
  * prompt, 64 new tokens sampled at temperature 1 with the KV cache.
  */
-import { AdamW, autocast, bf16Support, getNumThreads, libtorchVersion, manualSeed, randint, tidy } from "../torch/index.js";
+import { AdamW, arange, autocast, bf16Support, getNumThreads, libtorchVersion, manualSeed, randint, tidy } from "../torch/index.js";
 import { makeConfig } from "../lm/config.js";
 import { DecoderLM } from "../lm/model.js";
 import { generate } from "../lm/generate.js";
@@ -22,6 +22,8 @@ export interface EngineBenchOptions {
   vocab: number;
   batch: number;
   seq: number;
+  /** Tokens at the end of each row that carry the loss (0 = every position, pre-training's step; a few = an SFT or reading step's answer after its prompt). */
+  answer: number;
   warmup: number;
   steps: number;
   decodeBatch: number;
@@ -41,6 +43,7 @@ export const ENGINE_BENCH_DEFAULTS: EngineBenchOptions = {
   vocab: 8192,
   batch: 8,
   seq: 256,
+  answer: 0,
   warmup: 2,
   steps: 10,
   decodeBatch: 16,
@@ -60,6 +63,8 @@ export interface EngineBenchResult {
   dtype: "fp32" | "bf16";
   /** Whether this device runs bf16 matmuls in hardware (`bf16Support`); the bench autocasts either way, to measure it. */
   bf16_hardware: boolean;
+  /** Tokens at the end of each row that carried the loss (0 = every position). */
+  answer_tokens: number;
   loss: number;
   train_tokens_per_s: number;
   decode_tokens_per_s: number;
@@ -86,7 +91,10 @@ export function benchEngine(o: EngineBenchOptions = ENGINE_BENCH_DEFAULTS): Engi
   const step = () =>
     tidy(() => {
       const ids = randint(0, o.vocab, [o.batch, o.seq + 1], { device: o.device });
-      const forward = () => model.loss(ids.narrow(1, 0, o.seq), ids.narrow(1, 1, o.seq));
+      const next = ids.narrow(1, 1, o.seq);
+      // An answer of N tokens: the targets before the last N of each row are -100 (no loss).
+      const targets = o.answer > 0 ? next.maskedFill(arange(0, o.seq, 1, { device: o.device }).lt(o.seq - o.answer).view(1, o.seq), -100) : next;
+      const forward = () => model.loss(ids.narrow(1, 0, o.seq), targets);
       const l = o.dtype === "bf16" ? autocast(forward, { device: o.device }) : forward();
       l.backward();
       opt.step();
@@ -120,6 +128,7 @@ export function benchEngine(o: EngineBenchOptions = ENGINE_BENCH_DEFAULTS): Engi
     params,
     dtype: o.dtype,
     bf16_hardware: bf16Support(o.device).hardware,
+    answer_tokens: o.answer,
     loss: Number(loss.toFixed(4)),
     train_tokens_per_s: Number(((o.steps * o.batch * o.seq) / trainSeconds).toFixed(1)),
     decode_tokens_per_s: Number(((o.decodeBatch * o.newTokens) / decodeSeconds).toFixed(1)),

@@ -10,12 +10,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ATTENTION_BENCH_DEFAULTS, ATTENTION_KERNELS, benchAttention, type AttentionBenchOptions, type AttentionBenchResult } from "../bench/attention.js";
 import { benchEngine, ENGINE_BENCH_DEFAULTS, type EngineBenchOptions } from "../bench/engine.js";
-import { choiceFlag, integerFlag, numberFlag, runSubcommands } from "./args.js";
+import { choiceFlag, integerFlag, numberFlag, runSubcommands, UsageError } from "./args.js";
 
 const USAGE = `usage: gr2 bench serve [...]   (gr2 bench serve --help)
        gr2 bench engine [--dtype fp32|bf16] [--d-model N] [--layers N] [--heads N] [--kv-heads N]
-                       [--hidden N] [--vocab N] [--batch N] [--seq N] [--warmup N] [--steps N]
+                       [--hidden N] [--vocab N] [--batch N] [--seq N] [--answer N] [--warmup N] [--steps N]
                        [--decode-batch N] [--prompt N] [--new-tokens N] [--seed N] [--device cpu|cuda] [--json]
+         --answer N: only the last N tokens of each row carry the loss (an SFT or reading step's
+         answer after its prompt; default 0, every position)
        gr2 bench attention [--batch 8] [--heads 8] [--kv-heads 2] [--seq 1100] [--head-dim 32] [--layers 4]
                        [--steps 3] [--device cpu|cuda] [--json]
          forward + backward of causal attention, the tiled kernel (float on CPU), the blocked kernel
@@ -23,7 +25,7 @@ const USAGE = `usage: gr2 bench serve [...]   (gr2 bench serve --help)
 
 const NUMERIC: [flag: string, key: keyof EngineBenchOptions][] = [
   ["d-model", "dModel"], ["layers", "layers"], ["heads", "heads"], ["kv-heads", "kvHeads"], ["hidden", "hidden"],
-  ["vocab", "vocab"], ["batch", "batch"], ["seq", "seq"], ["warmup", "warmup"], ["steps", "steps"],
+  ["vocab", "vocab"], ["batch", "batch"], ["seq", "seq"], ["answer", "answer"], ["warmup", "warmup"], ["steps", "steps"],
   ["decode-batch", "decodeBatch"], ["prompt", "prompt"], ["new-tokens", "newTokens"], ["seed", "seed"],
 ];
 
@@ -43,6 +45,7 @@ function engineCommand(args: string[]): number {
   });
   const o: EngineBenchOptions = { ...ENGINE_BENCH_DEFAULTS };
   for (const [flag, key] of NUMERIC) (o as unknown as Record<string, number>)[key] = numberFlag(values, flag, o[key] as number);
+  if (!(Number.isInteger(o.answer) && o.answer >= 0 && o.answer <= o.seq)) throw new UsageError(`--answer expects an integer from 0 (every position) to --seq (${o.seq}), got ${o.answer}`);
   o.dtype = choiceFlag(values, "dtype", ["fp32", "bf16"] as const, "fp32");
   o.device = (values.device as string | undefined) ?? "cpu";
   const r = benchEngine(o);

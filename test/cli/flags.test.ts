@@ -130,6 +130,7 @@ test("gr2 bench, lm and ablate dispatch their subcommands like the others", () =
     [["ablate", "rewards", "--run", "r", "--users", "many"], /^gr2 ablate: --users expects an integer ≥ 1, got "many" \(gr2 ablate help\)\n$/],
     [["ablate", "rewards", "--run", "r", "--dataset", "synthetic", "--max-prompt-tokens", "12"], /^gr2 ablate: --max-prompt-tokens expects an integer ≥ 64, got "12" \(gr2 ablate help\)\n$/],
     [["bench", "serve", "--model", "m", "--dataset", "synthetic", "--seed", "x"], /^gr2 bench serve: --seed expects an integer, got "x"\n/],
+    [["bench", "engine", "--seq", "64", "--answer", "65"], /^gr2 bench: --answer expects an integer from 0 \(every position\) to --seq \(64\), got 65 \(gr2 bench help\)\n$/],
   ] as const) {
     const r = spawnSync(process.execPath, ["dist/src/cli/main.js", ...args], { encoding: "utf8" });
     assert.equal(r.status, 2, args.join(" "));

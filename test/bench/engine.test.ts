@@ -1,0 +1,14 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { benchEngine, ENGINE_BENCH_DEFAULTS } from "../../src/bench/engine.js";
+
+test("gr2 bench engine: --answer N puts the loss on the last N tokens of each row, as an SFT step does", () => {
+  const o = { ...ENGINE_BENCH_DEFAULTS, dModel: 32, layers: 2, heads: 4, kvHeads: 2, hidden: 48, vocab: 64, batch: 2, seq: 24, warmup: 0, steps: 1, decodeBatch: 1, prompt: 4, newTokens: 2 };
+  const every = benchEngine(o);
+  const answer = benchEngine({ ...o, answer: 3 });
+  assert.equal(every.answer_tokens, 0);
+  assert.equal(answer.answer_tokens, 3);
+  // Same seed, same first batch: the losses differ only because they average other positions.
+  assert.notEqual(answer.loss, every.loss);
+  for (const r of [every, answer]) assert.ok(Number.isFinite(r.loss) && r.train_tokens_per_s > 0, JSON.stringify(r));
+});
