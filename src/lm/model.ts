@@ -6,6 +6,10 @@
  *                     x = x + down_proj(silu(gate_proj(h)) · up_proj(h))             (h = norm(x))
  *   logits = lm_head(norm(x))      (lm_head = embedᵀ when embeddings are tied)
  *
+ * Where only a few positions' outputs are wanted (a loss on the answer after a long prompt, the
+ * next token after a prefill), the last layer runs at those rows alone (`at`): its keys and
+ * values are the only thing the other rows need from it.
+ *
  * Parameter names follow HF exactly ("model.layers.0.self_attn.q_proj.weight", ...), so a
  * state dict is a checkpoint. Attention is grouped-query (numKvHeads ≤ numHeads); q/k-norm is
  * Qwen3's, attention biases are Qwen2's.
