@@ -11,7 +11,7 @@
 //             P = exp(S − lse), dV += Pᵀ dO, dP = dO Vᵀ, dS = P ∘ (dP − delta),
 //             dQ += scale·dS K, dK += scale·dSᵀ Q.
 // Every product is one register-blocked routine (gemmAcc: C += A·B, row-major), built for
-// AVX-512, AVX2+FMA and the baseline (GCC's target_clones, as vec_math.h does).
+// AVX-512, AVX2+FMA and the baseline (vec_math.h's GR2_CLONES).
 #include "flash_f32.h"
 
 #include <ATen/Parallel.h>
@@ -29,10 +29,6 @@ namespace {
 
 constexpr int64_t kBr = 64;  // query rows per tile
 constexpr int64_t kBc = 64;  // keys per tile
-
-// x86-64-v3 is AVX2 + FMA, resolved from the CPU's features ("arch=haswell" would be resolved
-// from the CPU model: an AMD core with AVX2 and FMA would get the baseline clone, 10× slower).
-#define GR2_FMA_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
 
 // Eight floats; loads and stores need no alignment. GCC lowers it to the clone's registers (one
 // AVX register, two SSE registers on the baseline).
@@ -99,6 +95,13 @@ GR2_INLINE int64_t keyEnd(const TileProblem& p, int64_t i) { return p.causal ? s
 // c < seen(r) (the causal limit), and of those the ones the key mask keeps.
 GR2_INLINE int64_t seen(const TileProblem& p, int64_t i0, int64_t j0, int64_t r, int64_t bc) { return std::max<int64_t>(0, std::min(bc, keyEnd(p, i0 + r) - j0)); }
 
+// The key tile [j0, j0 + bc) as 0 / −inf to add to a row of scores: −inf past the tile's end and
+// where the key mask (or null: none) removes a key.
+GR2_INLINE void keyTile(const bool* mask, int64_t j0, int64_t bc, float* keep) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t c = 0; c < kBc; c++) keep[c] = c < bc && (mask == nullptr || mask[j0 + c]) ? 0.f : ninf;
+}
+
 struct Scratch {
   std::vector<float> kt, vt, s, p2, ds, acc, m, l, dk, dv, keep;
   explicit Scratch(int64_t D)
@@ -106,7 +109,7 @@ struct Scratch {
 };
 
 // One query head of one batch row, forward.
-GR2_FMA_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, const float* q, const float* k, const float* v, float* out, float* lse, Scratch& w) {
+GR2_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, const float* q, const float* k, const float* v, float* out, float* lse, Scratch& w) {
   const int64_t D = p.D, T = p.T, G = p.Hq / p.Hkv;
   const float* Q = q + (b * p.Hq + h) * T * D;
   const float* K = k + (b * p.Hkv + h / G) * p.S * D;
@@ -126,9 +129,8 @@ GR2_FMA_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, cons
       transposeTile(K + j0 * D, D, bc, w.kt.data());
       std::fill(w.s.begin(), w.s.begin() + br * kBc, 0.f);
       gemmAcc<false>(br, kBc, D, Q + i0 * D, D, w.kt.data(), kBc, w.s.data(), kBc);
-      // The key mask as 0 / −inf to add (all 0 without one).
-      float* keep = w.keep.data();
-      for (int64_t c = 0; c < kBc; c++) keep[c] = c < bc && (mask == nullptr || mask[j0 + c]) ? 0.f : ninf;
+      const float* keep = w.keep.data();
+      keyTile(mask, j0, bc, w.keep.data());
       for (int64_t r = 0; r < br; r++) {
         float* s = w.s.data() + r * kBc;
         const int64_t n = seen(p, i0, j0, r, bc);
@@ -172,7 +174,7 @@ GR2_FMA_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, cons
 
 // One key/value head of one batch row, backward: its dK and dV tiles gather every query head
 // that shares it, so no two tasks write the same rows.
-GR2_FMA_CLONES void backwardKvHead(const TileProblem& p, int64_t b, int64_t kv, const float* q, const float* k, const float* v, const float* dout, const float* lse, const float* delta, float* dq, float* dk, float* dv, Scratch& w) {
+GR2_CLONES void backwardKvHead(const TileProblem& p, int64_t b, int64_t kv, const float* q, const float* k, const float* v, const float* dout, const float* lse, const float* delta, float* dq, float* dk, float* dv, Scratch& w) {
   const int64_t D = p.D, T = p.T, S = p.S, G = p.Hq / p.Hkv;
   const float* K = k + (b * p.Hkv + kv) * S * D;
   const float* V = v + (b * p.Hkv + kv) * S * D;
@@ -187,8 +189,8 @@ GR2_FMA_CLONES void backwardKvHead(const TileProblem& p, int64_t b, int64_t kv, 
     transposeTile(V + j0 * D, D, bc, w.vt.data());
     std::fill(w.dk.begin(), w.dk.end(), 0.f);
     std::fill(w.dv.begin(), w.dv.end(), 0.f);
-    float* keep = w.keep.data();
-    for (int64_t c = 0; c < kBc; c++) keep[c] = c < bc && (mask == nullptr || mask[j0 + c]) ? 0.f : ninf;
+    const float* keep = w.keep.data();
+    keyTile(mask, j0, bc, w.keep.data());
     // The first query row that sees key j0: S − T + i ≥ j0 under the causal mask.
     const int64_t iFirst = p.causal ? std::max<int64_t>(0, j0 - (S - T)) : 0;
     for (int64_t g = 0; g < G; g++) {

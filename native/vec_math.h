@@ -1,7 +1,10 @@
 // Element-wise helpers for the fused CPU kernels (softmax_rows.cc, swiglu.cc): plain inline
 // functions a loop over them vectorises, so that one pass over a tensor does what ATen does in
-// several. GR2_CLONES builds a kernel three times (AVX-512, AVX2, the baseline) and the loader
-// picks the one this CPU runs (GCC's target_clones): the addon stays portable. binding.gyp
+// several. GR2_CLONES builds a kernel three times (x86-64-v4: AVX-512; x86-64-v3: AVX2 with
+// FMA; the baseline) and the loader picks the one this CPU runs (GCC's target_clones): the addon
+// stays portable. The levels are resolved from the CPU's features and bring FMA with them
+// ("avx2" or "avx512f" alone leave multiply-adds unfused; "arch=haswell" is resolved from the CPU
+// *model*, and an AMD core with AVX2 got the baseline: the tiled attention ran 10× slower). binding.gyp
 // passes -fopenmp-simd (the `omp simd` reductions) and -fno-trapping-math (without it GCC will
 // not turn a float comparison into a vector select, and a loop with one stays scalar: the fused
 // SwiGLU ran 8× slower than ATen's composition that way). Bit casts use __builtin_bit_cast:
@@ -14,7 +17,7 @@
 namespace gr2 {
 
 #define GR2_INLINE inline __attribute__((always_inline))
-#define GR2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define GR2_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 

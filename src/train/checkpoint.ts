@@ -44,6 +44,15 @@ export function checkpointDue(done: number, o: { every: number; steps: number; s
   return done % o.every === 0 || done === o.steps || o.sinceLastSave >= (o.seconds ?? CHECKPOINT_SECONDS);
 }
 
+/** `checkpointDue` for one loop, keeping the time of its last save: ask `due(done)` after each step, call `saved()` after each save. */
+export function checkpointClock(o: { every: number; steps: number; seconds?: number }): { due(done: number): boolean; saved(): void } {
+  let last = performance.now();
+  return {
+    due: (done) => checkpointDue(done, { ...o, sinceLastSave: (performance.now() - last) / 1000 }),
+    saved: () => void (last = performance.now()),
+  };
+}
+
 export function checkpointRoot(runDir: string): string {
   return join(runDir, "checkpoints");
 }

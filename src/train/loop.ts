@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { AdamW, clipGradNorm, mixedPrecision, tidy, warmupCosineLr, type ParamGroup, type Tensor } from "../torch/index.js";
 import type { DecoderLM } from "../lm/model.js";
 import { Progress } from "../util/progress.js";
-import { checkpointDue, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
+import { checkpointClock, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
 
 export interface Batch {
   /** int64 [B, T] input tokens. */
@@ -112,7 +112,7 @@ export function train(model: DecoderLM, runDir: string, cfg: TrainConfig, hooks:
   const log: StepLog[] = [];
   let tokensTotal = 0;
   let secondsTotal = 0;
-  let lastSave = performance.now();
+  const clock = checkpointClock({ every: cfg.checkpointEvery, steps: cfg.steps, seconds: cfg.checkpointSeconds });
   model.train();
   try {
     for (let step = start; step < cfg.steps; step++) {
@@ -147,9 +147,9 @@ export function train(model: DecoderLM, runDir: string, cfg: TrainConfig, hooks:
       log.push(entry);
       appendFileSync(metricsPath, JSON.stringify(entry) + "\n");
       progress.update(done, `loss ${entry.loss.toFixed(3)} ${(tokensTotal / secondsTotal).toFixed(0)} tok/s`);
-      if (checkpointDue(done, { every: cfg.checkpointEvery, steps: cfg.steps, seconds: cfg.checkpointSeconds, sinceLastSave: (performance.now() - lastSave) / 1000 })) {
+      if (clock.due(done)) {
         saveCheckpoint(runDir, model, opt, { step: done, optimizerSteps: opt.stepCount, lr: opt.lr, extra: {} });
-        lastSave = performance.now();
+        clock.saved();
       }
     }
   } finally {

@@ -18,7 +18,7 @@ import { AdamW, clipGradNorm, int64, noGrad, tensor, tidy, type Tensor } from ".
 import type { DecoderLM } from "../../lm/model.js";
 import { generate, type LogitConstraint } from "../../lm/generate.js";
 import { Progress } from "../../util/progress.js";
-import { checkpointDue, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
+import { checkpointClock, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
 import { parameterGroups, truncateLog } from "../loop.js";
 import { hash32 } from "../corpus.js";
 import { DEFAULT_REWARD, type RewardConfig } from "../../reward/rank.js";
@@ -190,7 +190,7 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
   truncateLog(logPath, start);
   const progress = new Progress(o.label ?? "dapo", cfg.steps);
   const logs: DapoStepLog[] = [];
-  let lastSave = performance.now();
+  const clock = checkpointClock({ every: cfg.checkpointEvery, steps: cfg.steps, seconds: cfg.checkpointSeconds });
   try {
     for (let step = start; step < cfg.steps; step++) {
       const t0 = performance.now();
@@ -252,9 +252,9 @@ export async function trainDapo(policy: DecoderLM, tasks: readonly RerankTask[],
       logs.push(entry);
       appendFileSync(logPath, JSON.stringify(entry) + "\n");
       progress.update(step + 1, `reward ${mean.toFixed(3)} valid ${(mon.valid_rate * 100).toFixed(0)}% copy ${(mon.identity_rate * 100).toFixed(0)}%`);
-      if (checkpointDue(step + 1, { every: cfg.checkpointEvery, steps: cfg.steps, seconds: cfg.checkpointSeconds, sinceLastSave: (performance.now() - lastSave) / 1000 })) {
+      if (clock.due(step + 1)) {
         saveCheckpoint(runDir, policy, opt, { step: step + 1, optimizerSteps: opt.stepCount, lr: opt.lr, extra: {} });
-        lastSave = performance.now();
+        clock.saved();
       }
     }
   } finally {
