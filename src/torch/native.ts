@@ -59,5 +59,16 @@ function findAddon(): string {
   );
 }
 
+/**
+ * Thread pools that sleep when they have nothing to do, unless the user chose otherwise. Between
+ * calls libgomp's workers spin and OpenBLAS's call sched_yield for 2^28 cycles; a training step
+ * makes thousands of calls, so they never sleep. On a 2-vCPU machine that spinning took a fifth of
+ * a core in system time and made a full-prompt training step ~10% slower (docs/benchmarks.md,
+ * session 25). Both libraries read these settings once, when they are loaded, so they are set
+ * here, before the addon loads libtorch, libgomp and OpenBLAS.
+ */
+export const THREAD_POOL_DEFAULTS: Readonly<Record<string, string>> = { OMP_WAIT_POLICY: "passive", OPENBLAS_THREAD_TIMEOUT: "4" };
+for (const [name, value] of Object.entries(THREAD_POOL_DEFAULTS)) process.env[name] ??= value;
+
 const require = createRequire(import.meta.url);
 export const native = require(findAddon()) as NativeTorch & Record<string, (...args: any[]) => any>;
