@@ -104,6 +104,10 @@ GR2_INLINE void keyTile(const bool* mask, int64_t j0, int64_t bc, float* keep) {
 
 struct Scratch {
   std::vector<float> kt, vt, s, p2, ds, acc, m, l, dk, dv, keep;
+  // The forward's Kᵀ of one key/value head, [D, S rounded up to whole tiles], and which head it
+  // holds: the query heads that share it run one after another on the same thread.
+  std::vector<float> kAll;
+  int64_t kAllHead = -1;
   explicit Scratch(int64_t D)
       : kt(D * kBc), vt(D * kBc), s(kBr * kBc), p2(kBr * kBc), ds(kBr * kBc), acc(kBr * D), m(kBr), l(kBr), dk(kBc * D), dv(kBc * D), keep(kBc) {}
 };
@@ -118,6 +122,14 @@ GR2_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, const fl
   float* O = out + (b * p.Hq + h) * T * D;
   float* L = lse + (b * p.Hq + h) * T;
   const float ninf = -std::numeric_limits<float>::infinity();
+  // Kᵀ once per key/value head (not once per query tile): [D, Sp], zero past S.
+  const int64_t Sp = (p.S + kBc - 1) / kBc * kBc, kvHead = b * p.Hkv + h / G;
+  if (w.kAllHead != kvHead) {
+    w.kAll.assign(D * Sp, 0.f);
+    for (int64_t j = 0; j < p.S; j++)
+      for (int64_t d = 0; d < D; d++) w.kAll[d * Sp + j] = K[j * D + d];
+    w.kAllHead = kvHead;
+  }
   for (int64_t i0 = 0; i0 < T; i0 += kBr) {
     const int64_t br = std::min(kBr, T - i0);
     std::fill(w.acc.begin(), w.acc.end(), 0.f);
@@ -126,9 +138,8 @@ GR2_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, const fl
     const int64_t kend = keyEnd(p, i0 + br - 1);
     for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
       const int64_t bc = std::min(kBc, kend - j0);
-      transposeTile(K + j0 * D, D, bc, w.kt.data());
       std::fill(w.s.begin(), w.s.begin() + br * kBc, 0.f);
-      gemmAcc<false>(br, kBc, D, Q + i0 * D, D, w.kt.data(), kBc, w.s.data(), kBc);
+      gemmAcc<false>(br, kBc, D, Q + i0 * D, D, w.kAll.data() + j0, Sp, w.s.data(), kBc);
       const float* keep = w.keep.data();
       keyTile(mask, j0, bc, w.keep.data());
       for (int64_t r = 0; r < br; r++) {
@@ -159,6 +170,7 @@ GR2_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, const fl
         w.m[r] = mnew;
         float* a = w.acc.data() + r * D;
         if (alpha != 1.f)
+#pragma omp simd
           for (int64_t d = 0; d < D; d++) a[d] *= alpha;
       }
       gemmAcc<false>(br, D, bc, w.s.data(), kBc, V + j0 * D, D, w.acc.data(), D);
@@ -166,6 +178,7 @@ GR2_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, const fl
     for (int64_t r = 0; r < br; r++) {
       const float l = w.l[r];
       const float inv = l > 0.f ? 1.f / l : 0.f;
+#pragma omp simd
       for (int64_t d = 0; d < D; d++) O[(i0 + r) * D + d] = w.acc[r * D + d] * inv;
       L[i0 + r] = l > 0.f ? w.m[r] + std::log(l) : ninf;
     }
