@@ -8,7 +8,7 @@
  * AdamW (lr 3e-4, wd 0.1), 2 warm-up + 10 timed steps. Decoding: batch 16, a random 128-token
  * prompt, 64 new tokens sampled at temperature 1 with the KV cache.
  */
-import { AdamW, arange, autocast, bf16Support, getNumThreads, libtorchVersion, manualSeed, randint, tidy } from "../torch/index.js";
+import { AdamW, arange, autocast, bf16Support, getNumThreads, libtorchVersion, threadPoolSettings, manualSeed, randint, tidy } from "../torch/index.js";
 import { makeConfig } from "../lm/config.js";
 import { DecoderLM } from "../lm/model.js";
 import { generate } from "../lm/generate.js";
@@ -58,6 +58,8 @@ export interface EngineBenchResult {
   impl: "gr2";
   libtorch: string;
   threads: number;
+  /** How idle pool threads wait (OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT): they change a step's time. */
+  thread_pools: Record<string, string>;
   device: string;
   params: number;
   dtype: "fp32" | "bf16";
@@ -124,6 +126,7 @@ export function benchEngine(o: EngineBenchOptions = ENGINE_BENCH_DEFAULTS): Engi
     impl: "gr2",
     libtorch: libtorchVersion(),
     threads: getNumThreads(),
+    thread_pools: threadPoolSettings(),
     device: o.device,
     params,
     dtype: o.dtype,

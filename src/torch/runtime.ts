@@ -1,11 +1,16 @@
 /** Process-wide engine settings: threads, seeds and RNG state, autocast, device discovery. */
-import { native } from "./native.js";
+import { native, THREAD_POOL_DEFAULTS } from "./native.js";
 import { DTYPE_CODES, type DType } from "./dtype.js";
 import { fromHandle, type Tensor } from "./tensor.js";
 
 /** libtorch intra-op threads (defaults to every core, or GR2_THREADS). */
 export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const getNumThreads = (): number => native.getNumThreads();
+
+/** The thread pools' idle settings this process runs with (native.ts sets them unless the user did). */
+export function threadPoolSettings(): Record<string, string> {
+  return Object.fromEntries(Object.keys(THREAD_POOL_DEFAULTS).map((name) => [name, process.env[name] ?? ""]));
+}
 
 /** Runs fn with `n` intra-op threads, then restores the previous count. */
 export function withThreads<R>(n: number, fn: () => R): R {
