@@ -11,7 +11,7 @@
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-fopenmp-simd", "-fno-trapping-math", "-Wno-unused-parameter", "-Wno-deprecated-declarations", "-Wno-psabi"]
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-fopenmp", "-fno-trapping-math", "-Wno-unused-parameter", "-Wno-deprecated-declarations", "-Wno-psabi"]
     }
   ]
 }
