@@ -4,7 +4,9 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
+#include <atomic>
 #include <thread>
+#include <vector>
 #include <torch/version.h>
 
 #include "common.h"
@@ -110,6 +112,19 @@ void registerSystem(Napi::Env env, Napi::Object exports) {
   });
   reg(env, exports, "getNumThreads", [](const Napi::CallbackInfo& info) -> Napi::Value {
     return Napi::Number::New(info.Env(), at::get_num_threads());
+  });
+  // How many threads our own kernels' at::parallel_for runs on (ATen's header runs it serially
+  // unless this file was compiled with OpenMP): the distinct thread ids that ran `n` one-item chunks.
+  reg(env, exports, "parallelForThreads", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const int64_t n = I(info, 0);
+    std::vector<std::atomic<bool>> seen(static_cast<size_t>(std::max(1, at::get_num_threads())));
+    at::parallel_for(0, n, 1, [&](int64_t, int64_t) {
+      const int t = at::get_thread_num();
+      if (t >= 0 && static_cast<size_t>(t) < seen.size()) seen[t] = true;
+    });
+    int count = 0;
+    for (auto& s : seen) count += s ? 1 : 0;
+    return Napi::Number::New(info.Env(), count);
   });
   reg(env, exports, "manualSeed", [](const Napi::CallbackInfo& info) -> Napi::Value {
     at::manual_seed(static_cast<uint64_t>(I(info, 0)));

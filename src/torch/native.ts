@@ -17,6 +17,7 @@ export interface NativeTorch {
   liveTensors(): number;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  parallelForThreads(n: number): number;
   manualSeed(seed: number): void;
   getRngState(): H;
   setRngState(h: H): void;

@@ -7,6 +7,13 @@ import { fromHandle, type Tensor } from "./tensor.js";
 export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const getNumThreads = (): number => native.getNumThreads();
 
+/**
+ * How many threads the addon's own kernels (tiled attention, fused softmax and SwiGLU) run
+ * on: ATen's at::parallel_for is header code that runs serially unless the addon is compiled
+ * with OpenMP (native/binding.gyp), which no result shows, only the time.
+ */
+export const parallelForThreads = (items = 64): number => native.parallelForThreads(items);
+
 /** The thread pools' idle settings this process runs with (native.ts sets them unless the user did). */
 export function threadPoolSettings(): Record<string, string> {
   return Object.fromEntries(Object.keys(THREAD_POOL_DEFAULTS).map((name) => [name, process.env[name] ?? ""]));

@@ -30,3 +30,9 @@ test("idle thread pools sleep by default: passive OpenMP waits, OpenBLAS's short
 test("a user's own thread-pool settings are kept", () => {
   assert.deepEqual(childSettings({ OMP_WAIT_POLICY: "active", OPENBLAS_THREAD_TIMEOUT: "28" }), { OMP_WAIT_POLICY: "active", OPENBLAS_THREAD_TIMEOUT: "28" });
 });
+
+test("the addon's own kernels run on every intra-op thread (compiled with OpenMP, not serially)", async () => {
+  const torch = await import("../../src/torch/index.js");
+  torch.withThreads(2, () => assert.equal(torch.parallelForThreads(64), 2));
+  torch.withThreads(1, () => assert.equal(torch.parallelForThreads(64), 1));
+});
