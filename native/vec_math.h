@@ -5,7 +5,9 @@
 // stays portable. The levels are resolved from the CPU's features and bring FMA with them
 // ("avx2" or "avx512f" alone leave multiply-adds unfused; "arch=haswell" is resolved from the CPU
 // *model*, and an AMD core with AVX2 got the baseline: the tiled attention ran 10× slower). binding.gyp
-// passes -fopenmp-simd (the `omp simd` reductions) and -fno-trapping-math (without it GCC will
+// passes -fopenmp (the `omp simd` reductions, and at::parallel_for, which ATen's OpenMP build
+// runs serially in a file compiled without it; the GOMP symbols bind to the libgomp libtorch
+// loads, so there is one OpenMP runtime) and -fno-trapping-math (without it GCC will
 // not turn a float comparison into a vector select, and a loop with one stays scalar: the fused
 // SwiGLU ran 8× slower than ATen's composition that way). Bit casts use __builtin_bit_cast:
 // a memcpy through a local also blocks vectorisation.
