@@ -79,12 +79,12 @@ GR2_INLINE void gemmAcc(int64_t M, int64_t N, int64_t K, const float* __restrict
   }
 }
 
-// dst[D × kBc] = rows [j0, j0 + bc) of src [·, D] transposed; columns bc.. are zero.
-GR2_INLINE void transposeTile(const float* src, int64_t D, int64_t bc, float* dst) {
+// dst[D × width] = the first n rows of src [·, D] transposed; columns n.. are zero.
+GR2_INLINE void transposeRows(const float* src, int64_t D, int64_t n, int64_t width, float* dst) {
   for (int64_t d = 0; d < D; d++) {
-    float* row = dst + d * kBc;
-    for (int64_t c = 0; c < bc; c++) row[c] = src[c * D + d];
-    for (int64_t c = bc; c < kBc; c++) row[c] = 0.f;
+    float* row = dst + d * width;
+    for (int64_t c = 0; c < n; c++) row[c] = src[c * D + d];
+    for (int64_t c = n; c < width; c++) row[c] = 0.f;
   }
 }
 
@@ -125,9 +125,8 @@ GR2_CLONES void forwardHead(const TileProblem& p, int64_t b, int64_t h, const fl
   // Kᵀ once per key/value head (not once per query tile): [D, Sp], zero past S.
   const int64_t Sp = (p.S + kBc - 1) / kBc * kBc, kvHead = b * p.Hkv + h / G;
   if (w.kAllHead != kvHead) {
-    w.kAll.assign(D * Sp, 0.f);
-    for (int64_t j = 0; j < p.S; j++)
-      for (int64_t d = 0; d < D; d++) w.kAll[d * Sp + j] = K[j * D + d];
+    w.kAll.resize(D * Sp);
+    transposeRows(K, D, p.S, Sp, w.kAll.data());
     w.kAllHead = kvHead;
   }
   for (int64_t i0 = 0; i0 < T; i0 += kBr) {
@@ -198,8 +197,8 @@ GR2_CLONES void backwardKvHead(const TileProblem& p, int64_t b, int64_t kv, cons
   for (int64_t g = 0; g < G; g++) std::fill(dq + (b * p.Hq + kv * G + g) * T * D, dq + (b * p.Hq + kv * G + g + 1) * T * D, 0.f);
   for (int64_t j0 = 0; j0 < S; j0 += kBc) {
     const int64_t bc = std::min(kBc, S - j0);
-    transposeTile(K + j0 * D, D, bc, w.kt.data());
-    transposeTile(V + j0 * D, D, bc, w.vt.data());
+    transposeRows(K + j0 * D, D, bc, kBc, w.kt.data());
+    transposeRows(V + j0 * D, D, bc, kBc, w.vt.data());
     std::fill(w.dk.begin(), w.dk.end(), 0.f);
     std::fill(w.dv.begin(), w.dv.end(), 0.f);
     const float* keep = w.keep.data();

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
+import * as torch from "../../src/torch/index.js";
 import { THREAD_POOL_DEFAULTS } from "../../src/torch/native.js";
 
 const index = new URL("../../src/torch/index.js", import.meta.url).href;
@@ -31,8 +32,7 @@ test("a user's own thread-pool settings are kept", () => {
   assert.deepEqual(childSettings({ OMP_WAIT_POLICY: "active", OPENBLAS_THREAD_TIMEOUT: "28" }), { OMP_WAIT_POLICY: "active", OPENBLAS_THREAD_TIMEOUT: "28" });
 });
 
-test("the addon's own kernels run on every intra-op thread (compiled with OpenMP, not serially)", async () => {
-  const torch = await import("../../src/torch/index.js");
+test("the addon's own kernels run on every intra-op thread (compiled with OpenMP, not serially)", () => {
   torch.withThreads(2, () => assert.equal(torch.parallelForThreads(64), 2));
   torch.withThreads(1, () => assert.equal(torch.parallelForThreads(64), 1));
 });
