@@ -61,6 +61,8 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
   if (values["train-lists"] !== undefined) o.trainLists = parseTrainLists(values["train-lists"] as string);
   const window = integerFlag(values, "graded-window", 0);
   if (window !== undefined) o.gradedWindow = window;
+  const testWindow = integerFlag(values, "test-window", 1);
+  if (testWindow !== undefined) o.testWindow = testWindow;
   // Catalogues with long titles need a larger budget than the preset's for the reasoning prompt.
   const maxPrompt = integerFlag(values, "max-prompt-tokens", 64);
   if (maxPrompt !== undefined) o.maxPromptTokens = maxPrompt;
@@ -109,6 +111,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--evidence none|meta|cobuy|all|ranked] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
                     [--graded-window W (later purchases within W are positives; for --rl-reward auc|ndcg)]
+                    [--test-window W (test lists with several positives: the user's next W items; graded NDCG@5)]
                     [--embed tfidf,cooc|use-lite[,cooc] (the SIDs' item embeddings; use-lite: a pretrained sentence encoder)]
                     [--context full|compressed (compressed: histories rewritten by the context compressor, trained by RL)]
                     [--compress-steps N] [--compress-alpha A (the compression term's weight in its reward, 0..1)]
@@ -145,6 +148,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "rl-reward": { type: "string" },
         "max-prompt-tokens": { type: "string" },
         "graded-window": { type: "string" },
+        "test-window": { type: "string" },
         "rl-format-credit": { type: "string" },
         evidence: { type: "string" },
         "train-lists": { type: "string" },
@@ -194,17 +198,23 @@ export function comparisonTable(r: PipelineResult): string {
 }
 
 function methodRows(r: PipelineResult, evaluation: PipelineResult["evaluation"]): string[] {
+  const graded = Boolean(evaluation.graded);
   const rows = evaluation.methods.map((m) => {
-    const f = (k: keyof typeof m.metrics) => `${m.metrics[k].mean.toFixed(4)} [${m.metrics[k].lo.toFixed(3)}, ${m.metrics[k].hi.toFixed(3)}]`;
-    const d = (k: keyof typeof m.metrics) => {
-      const v = m.vsIncoming[k];
-      if (m.name === "incoming") return "";
+    const f = (k: keyof typeof m.metrics) => fmt(m.metrics[k]);
+    const d = (v: { mean: number; lo: number; hi: number } | undefined) => {
+      if (m.name === "incoming" || !v) return "";
       const sign = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
       return `${sign(v.mean)} [${sign(v.lo)}, ${sign(v.hi)}]${v.lo > 0 ? " ▲" : v.hi < 0 ? " ▼" : ""}`;
     };
     const stage = r.stages[m.name === "incoming" ? "prerank" : m.name];
     const extra = stage ? `${(stage.valid_rate * 100).toFixed(1)}% / ${(stage.identity_rate * 100).toFixed(1)}%` : "";
-    return `| ${m.name} | ${f("recall@1")} | ${d("recall@1")} | ${f("recall@5")} | ${f("ndcg@5")} | ${d("ndcg@5")} | ${extra} |`;
+    const g = graded ? ` ${m.graded ? fmt(m.graded["ndcg@5"]) : ""} | ${d(m.graded?.vsIncoming)} |` : "";
+    return `| ${m.name} | ${f("recall@1")} | ${d(m.vsIncoming["recall@1"])} | ${f("recall@5")} | ${f("ndcg@5")} | ${d(m.vsIncoming["ndcg@5"])} |${g} ${extra} |`;
   });
-  return ["| method | R@1 | Δ R@1 | R@5 | NDCG@5 | Δ NDCG@5 | valid / copy |", "|---|---|---|---|---|---|---|", ...rows];
+  const head = `| method | R@1 | Δ R@1 | R@5 | NDCG@5 | Δ NDCG@5 |${graded ? " graded NDCG@5 | Δ graded |" : ""} valid / copy |`;
+  const rule = `|---|---|---|---|---|---|${graded ? "---|---|" : ""}---|`;
+  const note = evaluation.graded ? [`(graded NDCG@5: ${evaluation.graded.lists} lists with several positives, ${evaluation.graded.positives} a list; gains 2^g − 1)\n`] : [];
+  return [...note, head, rule, ...rows];
 }
+
+const fmt = (i: { mean: number; lo: number; hi: number }) => `${i.mean.toFixed(4)} [${i.lo.toFixed(3)}, ${i.hi.toFixed(3)}]`;

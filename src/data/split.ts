@@ -82,3 +82,25 @@ function checkMaxHistory(maxHistory: number | undefined): void {
     throw new RangeError(`maxHistory must be a positive integer, got ${maxHistory}`);
   }
 }
+
+/**
+ * A test window of W items (the technical report's setting of several positives per list):
+ * each user's last W − 1 items are set aside, so that leave-one-out on what is left puts the
+ * test target at s[n−W] with the history s[0..n−W−1], and the items set aside are the user's
+ * later ones, more positives for the test list (`BuildOptions.later`, src/rank/candidates.ts).
+ *
+ * Everything a re-ranker learns from or sees is computed from `interactions` (the items left),
+ * so nothing in the window can leak into training, evidence or prompts: the window is the
+ * future, as the test target is under plain leave-one-out (W = 1, which changes nothing).
+ * A user keeps at least 3 items (`MIN_SEQUENCE_FOR_SPLIT`): a shorter one sets aside fewer.
+ */
+export function testWindow(interactions: Interactions, window: number): { interactions: Interactions; later: number[][] } {
+  if (!(Number.isInteger(window) && window >= 1)) throw new RangeError(`test window must be an integer ≥ 1 (1 = leave-one-out), got ${window}`);
+  const later: number[][] = [];
+  const sequences = interactions.sequences.map((s) => {
+    const keep = Math.max(Math.min(s.length, MIN_SEQUENCE_FOR_SPLIT), s.length - (window - 1));
+    later.push(s.slice(keep));
+    return s.slice(0, keep);
+  });
+  return { interactions: { ...interactions, sequences }, later };
+}

@@ -17,7 +17,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset, Split } from "../data/types.js";
 import { itemText } from "../data/text.js";
-import { leaveOneOut } from "../data/split.js";
+import { leaveOneOut, testWindow } from "../data/split.js";
 import { buildSids, namedSources, writeSidArtefacts } from "../sid/build.js";
 import { readSidMap, type SidMap } from "../sid/sidmap.js";
 import { fitRanker } from "../rank/fit.js";
@@ -73,6 +73,8 @@ export interface StageMetrics {
   "recall@5": number;
   "ndcg@3": number;
   "ndcg@5": number;
+  /** With graded test lists (`--test-window`): graded NDCG@5 over each list's positives. */
+  "graded_ndcg@5"?: number;
   valid_rate: number;
   identity_rate: number;
   /** Identity outputs among lists whose target is not first: copying that loses the target. */
@@ -139,7 +141,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   }
   if (P.policies?.includes("direct") && !P.direct) throw new Error(`policies: the ${o.preset} preset trains no direct policy`);
   const log = o.log ?? (() => {});
-  const ds = o.dataset;
+  // Under a test window every stage sees only what is left once the window is set aside.
+  const window = testWindow(o.dataset.interactions, P.testWindow ?? 1);
+  const ds = P.testWindow && P.testWindow > 1 ? { ...o.dataset, interactions: window.interactions } : o.dataset;
   const items = ds.catalogue.items;
   const split: Split = leaveOneOut(ds.interactions, { skipShortUsers: true });
   const seconds: Record<string, number> = {};
@@ -180,6 +184,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const listPath = (s: string) => join(o.runDir, "candidates", `${s}.jsonl`);
   const splits = P.trainLists ? (["train", "valid", "test"] as const) : (["valid", "test"] as const);
   const { valid, test, train } = await timed("prerank", () => {
+    const recordedWindow = (readManifest(o.runDir).stages.prerank?.config?.testWindow as number | undefined) ?? 1;
+    if (isDone("prerank") && recordedWindow !== (P.testWindow ?? 1)) throw new Error(`${o.runDir}: its lists were built with a test window of ${recordedWindow}, not ${P.testWindow ?? 1}; run with --test-window ${recordedWindow}, or start a new run folder (--out)`);
     if (isDone("prerank") && splits.every((s) => existsSync(listPath(s)))) {
       const read = (s: string) => readCandidateLists(listPath(s), itemIds);
       return { valid: read("valid"), test: read("test"), train: P.trainLists ? read("train") : [] };
@@ -188,7 +194,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const { ranker } = fitRanker(P.ranker, split, items.length, fit);
     const negatives = defaultNegatives();
     const v = buildCandidateLists(ranker, split.valid, "valid", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
-    const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
+    const later = P.testWindow && P.testWindow > 1 ? { later: window.later } : {};
+    const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed, ...later }).lists;
     // Under `hits` only the users the ranker retrieved get a list; too few and nothing downstream means anything.
     for (const [name, lists] of [["valid", v], ["test", t]] as const) {
       if (lists.length < 10) throw new Error(`prerank: the ${P.ranker} ranker put the target in its top ${LIST_SIZE} for only ${lists.length} of ${split[name].length} ${name} users; the re-ranker needs lists to learn from and be measured on (a stronger ranker, or more users)`);
@@ -203,10 +210,12 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     if (P.trainLists) writeCandidateLists(listPath("train"), tr, itemIds);
     // The learning lists must be as hard as the test lists: their incoming R@1 side by side.
     const r1 = (ls: readonly CandidateList[]) => (ls.length === 0 ? null : Math.round((1e4 * ls.filter((l) => l.rankPre === 1).length) / ls.length) / 1e4);
-    const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length, train_lists: tr.length, incoming_recall1: { train: r1(tr), valid: r1(v), test: r1(t) } };
+    const positives = t.length && t[0]!.grades ? { test_positives: r4(t.reduce((s, l) => s + l.grades!.filter((g) => g > 0).length, 0) / t.length) } : {};
+    const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length, train_lists: tr.length, incoming_recall1: { train: r1(tr), valid: r1(v), test: r1(t) }, ...positives };
     log(`  lists: ${tr.length} train (scored by a ranker that never saw their targets), ${v.length} valid, ${t.length} test; incoming R@1 ${JSON.stringify(metrics.incoming_recall1)}`);
+    if (P.testWindow && P.testWindow > 1) log(`  test window ${P.testWindow}: ${t.length} test lists hold at least one of the user's next ${P.testWindow} items, ${metrics.test_positives ?? 0} positives a list`);
     const outputs = Object.fromEntries(splits.map((s) => [s, `candidates/${s}.jsonl`]));
-    recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives), trainLists: P.trainLists } });
+    recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives), trainLists: P.trainLists, testWindow: P.testWindow ?? 1 } });
     return { valid: v, test: t, train: tr };
   });
   // The re-ranker learns from the valid lists of most users; a held-out slice is for model selection.
@@ -240,7 +249,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const baselines = await timed("listwise", () => evaluateBaselines({ items, trainSequences: split.train, validLists: valid, testLists: evalLists, randomSeed: o.seed, bootstrap: { seed: o.seed }, extra: [scorer] }));
   // Each baseline scored once: its ranks feed the joint evaluation, its copy rates the stage metrics.
   const baselineScores = new Map(baselines.rerankers.map((r) => [r.name, r.scoreLists(evalLists)] as const));
-  const baselineRanks: MethodRanks[] = baselines.evaluation.methods.map((m) => ({ name: m.name, ranks: rerankedRanks(evalLists, scoresOf(baselineScores, m.name)), seconds: m.seconds }));
+  const baselineRanks: MethodRanks[] = baselines.evaluation.methods.map((m) => {
+    const scores = scoresOf(baselineScores, m.name);
+    return { name: m.name, ranks: rerankedRanks(evalLists, scores), orders: scores.map(orderByScore), seconds: m.seconds };
+  });
 
   // ---- language model stages ----
   await timed("pretrain", () => (isDone("pretrain") ? null : pretrain(ds, { ...PRETRAIN_DEFAULTS[o.preset], ...P.pretrain, preset: o.preset, runDir: o.runDir, device: o.device })));
@@ -400,12 +412,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       const r = await rerankWithModel(model, tokenizer, context, lists, { ...settings, batch: P.evalBatch, maxNewTokens, label: `eval ${name}` });
       model.dispose();
       trimAllocator(0);
-      llm[name] = { ranks: { name, ranks: r.ranks, seconds: r.seconds }, valid: r.freeRate, identity: r.identityRate, identityNonoptimal: r.identityRateNonoptimal, invalidAt: r.invalidAt };
+      // The order each list was served in (the incoming one where the answer did not parse), for graded NDCG.
+      const orders = r.outputs.map((x, i) => x.ranking ?? lists[i]!.candidates.map((_, j) => j));
+      llm[name] = { ranks: { name, ranks: r.ranks, orders, seconds: r.seconds }, valid: r.freeRate, identity: r.identityRate, identityNonoptimal: r.identityRateNonoptimal, invalidAt: r.invalidAt };
     }
   });
   const evaluation = evaluateRanks(evalLists, [...baselineRanks, ...Object.entries(llm).filter(([n]) => !onSubset.has(n)).map(([, l]) => l.ranks)], { seed: o.seed });
   const subset = subsetIdx && onSubset.size > 0
-    ? evaluateRanks(reasoningLists, [...baselineRanks.map((b) => ({ ...b, ranks: Int32Array.from(subsetIdx, (i) => b.ranks[i]!) })), ...[...onSubset].map((n) => llm[n]!.ranks)], { seed: o.seed })
+    ? evaluateRanks(reasoningLists, [...baselineRanks.map((b) => ({ ...b, ranks: Int32Array.from(subsetIdx, (i) => b.ranks[i]!), orders: subsetIdx.map((i) => b.orders![i]!) })), ...[...onSubset].map((n) => llm[n]!.ranks)], { seed: o.seed })
     : undefined;
   const stages: Record<string, StageMetrics> = {};
   const compression = compressor ? (readManifest(o.runDir).stages.compress?.metrics as unknown as CompressStageMetrics) : undefined;
@@ -413,7 +427,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const m = (onSubset.has(name) ? subset! : evaluation).methods.find((x) => x.name === name);
     if (!m) return undefined;
     return {
-      lists: onSubset.has(name) ? reasoningLists.length : evalLists.length, "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal, vs_incoming: vsIncomingOf(m) };
+      lists: onSubset.has(name) ? reasoningLists.length : evalLists.length, "recall@1": m.metrics["recall@1"].mean, "recall@3": m.metrics["recall@3"].mean, "recall@5": m.metrics["recall@5"].mean, "ndcg@3": m.metrics["ndcg@3"].mean, "ndcg@5": m.metrics["ndcg@5"].mean, ...(m.graded ? { "graded_ndcg@5": m.graded["ndcg@5"].mean } : {}), valid_rate: valid, identity_rate: identity, identity_rate_nonoptimal: identityNonoptimal, vs_incoming: vsIncomingOf(m) };
   };
   // The baselines always write a valid order; their copy rates are counted from those orders.
   const pickBaseline = (name: string) => {
@@ -443,6 +457,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
       `evaluated on ${evalLists.length} test lists${subset ? ` (the reasoning stages ${[...onSubset].join(", ")} on a seeded subset of ${reasoningLists.length}, compared with the incoming order and baselines on those same lists: extra.reasoning_subset)` : ""}; the re-ranker learned from ${learnLists.length} lists (${learnLists.filter((l) => l.split === "valid").length} valid, ${learnLists.filter((l) => l.split === "train").length} train-prefix lists); held out for model selection: ${heldOutValid.length} valid lists.`,
       `evidence (${P.evidence}): computed from the train split only, withholding a train-prefix list's own later purchases; "evidence" is the listwise logistic scorer over it (src/rank/evidence/scorer.ts), the teacher's ranker.`,
+      ...(P.testWindow && P.testWindow > 1 ? [`test window ${P.testWindow}: each user's last ${P.testWindow - 1} items were set aside before anything was trained; a test list's positives are the user's next ${P.testWindow} items that the ranker put in its top ${LIST_SIZE} (the first of them is the list's target, grade 2; the others grade 1), and graded_ndcg@5 is NDCG@5 with gains 2^g − 1 over them.`] : []),
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
     extra: { stages, seconds, peak_rss_mb: peakRssMb, context: P.context ?? "full", ...(compression ? { compression } : {}), ...(subset ? { reasoning_subset: subset } : {}) },

@@ -147,6 +147,13 @@ export interface PipelinePreset {
    */
   gradedWindow?: number;
   /**
+   * Test lists with several positives (`testWindow`, src/data/split.ts): each user's last W − 1
+   * items are set aside before anything is trained, and a test list's positives are the user's
+   * next W items that the upstream ranker retrieved (graded NDCG@5 beside the target's metrics).
+   * Absent or 1: leave-one-out.
+   */
+  testWindow?: number;
+  /**
    * The context every re-ranking prompt shows (technical report §5.1): `full` history, or
    * `compressed` by the context compressor (src/prompt/compress.ts), trained by RL with the
    * offline evidence judge right after mid-training (the `compress` stage) and used by every

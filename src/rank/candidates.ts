@@ -57,6 +57,12 @@ export interface CandidateList {
   rankPre: number;
   /** Upstream scores parallel to `candidates` (non-increasing), or null when unknown. */
   scores: number[] | null;
+  /**
+   * Relevance grades parallel to `candidates`, for lists with several positives (the technical
+   * report's setting; `testWindow` in src/data/split.ts): 0 = not relevant, the target's grade
+   * is the highest. Absent: the target is the only positive. Metrics read them as graded NDCG.
+   */
+  grades?: number[];
 }
 
 export type NegativeStrategy = { kind: "hits" } | { kind: "top" } | { kind: "pool"; size: number } | { kind: "random" };
@@ -93,6 +99,14 @@ export interface BuildOptions {
   negatives?: NegativeStrategy;
   /** Seed for `pool` and `random` draws. */
   seed?: number;
+  /**
+   * Several positives per list: per user index, the items the user went on to consume after the
+   * example's target (a test window, src/data/split.ts). Lists then carry `grades`: the target 2,
+   * a later item in the list 1. Under `hits` a user whose target the ranker missed still gets a
+   * list when a later item is in its top K; that item becomes the list's target (the first of the
+   * user's next items the ranker retrieved).
+   */
+  later?: readonly (readonly number[])[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -120,22 +134,31 @@ export function buildCandidateLists(ranker: Ranker, examples: readonly Example[]
     (rows, offset) =>
       rows.forEach((scores, i) => {
         const e = examples[offset + i]!;
+        const later = o.later ? (o.later[e.user] ?? []) : null;
+        const fullRank = (fullRanks[offset + i] = rankOfTarget(scores, e.history, e.target));
+        let target = e.target;
+        if (negatives.kind === "hits" && fullRank > K) {
+          const top = later?.length ? new Set(topItems(scores, K, new Set(e.history))) : null;
+          const next = top ? later!.find((x) => top.has(x)) : undefined;
+          if (next === undefined) return;
+          target = next;
+        }
         const exclude = new Set(e.history);
-        exclude.add(e.target);
+        exclude.add(target);
         const available = ranker.numItems - exclude.size;
         if (available < K - 1) throw new RangeError(`user ${userIds[e.user]}: only ${available} items are outside the history; a list needs ${K - 1} negatives`);
-        const fullRank = (fullRanks[offset + i] = rankOfTarget(scores, e.history, e.target));
-        if (negatives.kind === "hits" && fullRank > K) return;
         const negs = drawNegatives(scores, K - 1, exclude, negatives, rng);
-        const candidates = [e.target, ...negs].sort((a, b) => scores[b]! - scores[a]! || a - b);
+        const candidates = [target, ...negs].sort((a, b) => scores[b]! - scores[a]! || a - b);
+        const positives = later ? new Set([e.target, ...later]) : null;
         lists.push({
           user: userIds[e.user] ?? String(e.user),
           split,
           history: e.history.slice(),
           candidates,
-          target: e.target,
-          rankPre: candidates.indexOf(e.target) + 1,
+          target,
+          rankPre: candidates.indexOf(target) + 1,
           scores: candidates.map((c) => roundScore(scores[c]!)),
+          ...(positives ? { grades: candidates.map((c) => (c === target ? 2 : positives.has(c) ? 1 : 0)) } : {}),
         });
       }),
     { onProgress: o.onProgress },
@@ -169,6 +192,7 @@ export interface CandidateLine {
   target: string;
   rank_pre: number;
   scores?: number[] | null;
+  grades?: number[];
 }
 
 export function toLine(list: CandidateList, itemIds: readonly string[]): CandidateLine {
@@ -181,6 +205,7 @@ export function toLine(list: CandidateList, itemIds: readonly string[]): Candida
     target: id(list.target),
     rank_pre: list.rankPre,
     scores: list.scores,
+    ...(list.grades ? { grades: list.grades } : {}),
   };
 }
 
@@ -283,5 +308,15 @@ function parseLine(line: string, where: { file: string; line: number }, index: R
       if (scores[i]! > scores[i - 1]!) fail(`"scores" must not increase: candidates are in upstream order (position ${i + 1} scores above position ${i})`);
     }
   }
-  return { user, split: split as ListSplit, history, candidates, target, rankPre: at + 1, scores };
+  let grades: number[] | undefined;
+  if (o.grades !== undefined && o.grades !== null) {
+    const g = o.grades;
+    if (!Array.isArray(g) || g.length !== candidates.length || !g.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0)) {
+      fail(`"grades" must be ${candidates.length} numbers ≥ 0 parallel to "candidates" (or null)`);
+    }
+    grades = g as number[];
+    const top = Math.max(...grades);
+    if (!(grades[at]! > 0 && grades[at] === top)) fail(`"grades": the target (candidate ${at + 1}) must have the highest grade, above 0; it has ${grades[at]} and the highest is ${top}`);
+  }
+  return { user, split: split as ListSplit, history, candidates, target, rankPre: at + 1, scores, ...(grades ? { grades } : {}) };
 }

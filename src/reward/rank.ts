@@ -14,6 +14,7 @@
  * a copy earns the format bonus only when the incoming order already had the target on top.
  * Invalid outputs get a fixed penalty (default −1) and stay in their group.
  */
+import { gradedNdcg } from "../rank/metrics.js";
 
 export interface RankOutcome {
   /** 1-based position of the target in the incoming order. */
@@ -72,11 +73,9 @@ export function aucReward(order: readonly number[], relevance: readonly number[]
   return correct / pairs;
 }
 
-/** Graded NDCG over the whole list with gains 2^g − 1. */
+/** Graded NDCG over the whole list with gains 2^g − 1 (the evaluation's metric, src/rank/metrics.ts, at k = |D|). */
 export function ndcgReward(order: readonly number[], relevance: readonly number[]): number {
-  const dcg = (gains: number[]) => gains.reduce((s, g, r) => s + (2 ** g - 1) / Math.log2(r + 2), 0);
-  const ideal = dcg([...relevance].sort((a, b) => b - a));
-  return ideal > 0 ? dcg(order.map((i) => relevance[i]!)) / ideal : 0;
+  return gradedNdcg(order, relevance, order.length);
 }
 
 /**

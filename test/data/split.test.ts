@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DataError } from "../../src/data/errors.js";
-import { lastTrainExamples, leaveOneOut, trainExamples } from "../../src/data/split.js";
+import { lastTrainExamples, leaveOneOut, testWindow, trainExamples } from "../../src/data/split.js";
 
 const interactions = { userIds: ["a", "b"], sequences: [[10, 11, 12, 13, 14], [20, 21, 22]] };
 
@@ -58,4 +58,20 @@ test("users with fewer than 3 items are rejected clearly, or skipped and listed"
   assert.deepEqual(split.skippedUsers, [1]);
   assert.deepEqual(split.train, [[1], [], [6, 7]]);
   assert.deepEqual(split.test.map((e) => e.user), [0, 2]);
+});
+
+test("a test window sets each user's last W − 1 items aside: leave-one-out on the rest tests s[n−W], the window is its later items", () => {
+  const { interactions: left, later } = testWindow(interactions, 3);
+  // a: 5 items, two set aside; b: 3 items, the minimum a split needs, none set aside.
+  assert.deepEqual(left.sequences, [[10, 11, 12], [20, 21, 22]]);
+  assert.deepEqual(later, [[13, 14], []]);
+  assert.deepEqual(left.userIds, interactions.userIds);
+  const split = leaveOneOut(left);
+  assert.deepEqual(split.test[0], { user: 0, history: [10, 11], target: 12 });
+  // Nothing set aside is trained on or seen: the train prefix ends before the valid target.
+  assert.deepEqual(split.train[0], [10]);
+  assert.ok(!split.train.flat().some((i) => later.flat().includes(i)));
+  // W = 1 is plain leave-one-out.
+  assert.deepEqual(testWindow(interactions, 1).interactions.sequences, interactions.sequences);
+  assert.throws(() => testWindow(interactions, 0), /test window must be an integer ≥ 1/);
 });

@@ -118,3 +118,41 @@ test("malformed lines are rejected with file:line and what is wrong", () => {
   assert.equal(list.rankPre, 2);
   assertDataError(() => readCandidateLists(path, itemIds, { size: 10 }), "own.jsonl", 1, /expected 10/);
 });
+
+test("later items (a test window): more lists under hits, graded positives, the first retrieved item as target", () => {
+  const examples = [
+    { user: 0, history: [0, 2], target: 20 }, // target missed; a later item (5) is in the top 10: a list with 5 as target
+    { user: 1, history: [1], target: 3 }, // target in the top 10 and one later item (7) too
+    { user: 2, history: [], target: 15 }, // target and later items all missed: no list
+  ];
+  const later = [[25, 5, 8], [7, 28], [16, 17]];
+  const { lists, fullRanks } = buildCandidateLists(ranker, examples, "test", userIds, { later });
+  assert.deepEqual(lists.map((l) => l.user), ["alice", "bob"]);
+  assert.deepEqual(Array.from(fullRanks), [19, 3, 16]); // still the example's own target
+  const [a, b] = lists as [CandidateList, CandidateList];
+  assert.deepEqual(a.candidates, [1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.equal(a.target, 5);
+  assert.equal(a.rankPre, 4);
+  assert.deepEqual(a.grades, [0, 0, 0, 2, 0, 0, 1, 0, 0, 0]); // 8 is a later positive too; 20 and 25 are not in the list
+  assert.equal(b.target, 3);
+  assert.deepEqual(b.grades, [0, 0, 2, 0, 0, 0, 1, 0, 0, 0]);
+  // Without later items nothing changes: no grades, the same lists as plain hits.
+  const plain = buildCandidateLists(ranker, examples, "test", userIds).lists;
+  assert.deepEqual(plain.map((l) => l.user), ["bob"]);
+  assert.equal(plain[0]!.grades, undefined);
+});
+
+test("grades travel through the JSONL file and are checked line by line", () => {
+  const dir = tempDir();
+  const path = join(dir, "graded.jsonl");
+  const list: CandidateList = { user: "alice", split: "test", history: [0], candidates: [1, 2, 3], target: 2, rankPre: 2, scores: null, grades: [1, 2, 0] };
+  writeCandidateLists(path, [list], itemIds);
+  assert.deepEqual(readCandidateLists(path, itemIds), [list]);
+  const line = (grades: unknown) => JSON.stringify({ user: "bob", split: "test", history: ["sku-0"], candidates: ["sku-1", "sku-2", "sku-3"], target: "sku-2", rank_pre: 2, grades });
+  writeFileSync(path, `${line([0, 1, 0])}\n${line([0, 1])}\n`);
+  assertDataError(() => readCandidateLists(path, itemIds), path, 2, /"grades" must be 3 numbers ≥ 0/);
+  writeFileSync(path, `${line([0, 1, 0])}\n${line([2, 1, 0])}\n`);
+  assertDataError(() => readCandidateLists(path, itemIds), path, 2, /the target \(candidate 2\) must have the highest grade/);
+  writeFileSync(path, `${line([0, 1, 0])}\n`);
+  assert.deepEqual(readCandidateLists(path, itemIds)[0]!.grades, [0, 1, 0]);
+});

@@ -41,7 +41,7 @@ export interface RlStageOptions {
    * `dapo.distillCoef` weighs the reverse KL to it.
    */
   teacher?: string;
-  /** Relevance grades per incoming candidate of a list (several positives), for the list rewards. */
+  /** Relevance grades per incoming candidate of a list (several positives), for the list rewards; default: the list's own `grades`, if any. */
   relevance?: (list: CandidateList) => number[];
 }
 
@@ -89,7 +89,7 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
       rankPre: list.rankPre,
       listSize: list.candidates.length,
       shownPosition: episode.shownPosition,
-      ...(o.relevance ? { relevance: o.relevance(list) } : {}),
+      ...(o.relevance ? { relevance: o.relevance(list) } : list.grades ? { relevance: list.grades } : {}),
       candidateNames: episode.candidateNames,
       score: (resp) => ({ order: readAnswer(tokenizer, episode, resp, stop).order }),
     });
