@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/load.js";
-import { leaveOneOut } from "../data/split.js";
+import { leaveOneOut, testWindow } from "../data/split.js";
 import type { Dataset, Split } from "../data/types.js";
 import { FULL_RANKING_METRICS, fullRankingMetrics, meanMetrics, type FullRankingMetrics } from "../rank/metrics.js";
 import { buildCandidateLists, defaultNegatives, formatNegatives, parseNegatives, SPLITS, writeCandidateLists, type CandidateList, type EvalSplit } from "../rank/candidates.js";
@@ -30,7 +30,9 @@ const USAGE = `usage:
       --out FILE [--splits valid,test] [--negatives hits|top|pool:P|random (default hits: the top K, for the users it contains the target of)] [--size 10] [--train-seed 0] [--json]
 --seed seeds the synthetic catalogue (as in every gr2 command); --train-seed seeds the ranker and
 the negatives. The ranker trains on the train split only; by default a list is the ranker's top K
-for each user whose target is in it (the paper's setting; see docs/candidates-format.md).`;
+for each user whose target is in it (the paper's setting; see docs/candidates-format.md).
+--test-window W (every rank and eval command) sets each user's last W − 1 items aside first; test
+lists then have several graded positives, the user's next W items the ranker retrieved.`;
 
 export function rankCommand(args: string[], io: Output = PROCESS_OUTPUT): Promise<number> {
   return runSubcommands("rank", USAGE, { train: trainCommand, candidates: candidatesCommand }, args, io);
@@ -39,7 +41,7 @@ export function rankCommand(args: string[], io: Output = PROCESS_OUTPUT): Promis
 // ---- shared flags ----------------------------------------------------------------------------
 
 /** The dataset flags (args.ts) and --json: what every `gr2 rank` and `gr2 eval baselines` command takes. */
-export const DATA_OPTIONS = { ...DATASET_OPTIONS, json: { type: "boolean", default: false } } as const;
+export const DATA_OPTIONS = { ...DATASET_OPTIONS, json: { type: "boolean", default: false }, "test-window": { type: "string" } } as const;
 
 export interface LoadedData {
   dataset: Dataset;
@@ -51,12 +53,20 @@ export interface LoadedData {
   name: string;
   /** The dataset flags it was loaded from. */
   flags: DatasetFlags;
+  /** With --test-window W > 1: per user, the items set aside after the test target (more positives for test lists). */
+  later?: number[][];
 }
 
-/** Loads the dataset named by the dataset flags (--dataset required) and splits it leave-one-out. */
+/**
+ * Loads the dataset named by the dataset flags (--dataset required) and splits it leave-one-out,
+ * after setting each user's last W − 1 items aside under --test-window W (src/data/split.ts).
+ */
 export async function loadFromFlags(values: Record<string, unknown>): Promise<LoadedData> {
   const flags = datasetFlags(values, { required: true });
-  const dataset = await loadDataset(flags);
+  const loaded = await loadDataset(flags);
+  const W = integerFlag(values, "test-window", 1) ?? 1;
+  const window = testWindow(loaded.interactions, W);
+  const dataset = W > 1 ? { ...loaded, interactions: window.interactions } : loaded;
   const split = leaveOneOut(dataset.interactions, { skipShortUsers: true });
   const { users, items, seed } = flags;
   const name = flags.name === "synthetic" ? `synthetic(users=${users ?? "default"}, items=${items ?? "default"}, seed=${seed ?? "default"})` : dataset.catalogue.name;
@@ -68,6 +78,7 @@ export async function loadFromFlags(values: Record<string, unknown>): Promise<Lo
     userIds: dataset.interactions.userIds,
     name,
     flags,
+    ...(W > 1 ? { later: window.later } : {}),
   };
 }
 
@@ -270,7 +281,8 @@ export function buildLists(
   const lists: CandidateList[] = [];
   const perSplit: BuiltSplits["perSplit"] = {};
   for (const s of splits) {
-    const built = buildCandidateLists(ranker, data.split[s], s, data.userIds, { ...o, onProgress: progress(io, `candidates ${s}`) });
+    const later = s === "test" && data.later ? { later: data.later } : {};
+    const built = buildCandidateLists(ranker, data.split[s], s, data.userIds, { ...o, ...later, onProgress: progress(io, `candidates ${s}`) });
     lists.push(...built.lists);
     const K = o.size ?? 10;
     const histogram = new Array<number>(K).fill(0);

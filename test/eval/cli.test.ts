@@ -32,6 +32,28 @@ test("gr2 rank train + candidates on a small synthetic catalogue", async () => {
   assert.ok(existsSync(`${file}.meta.json`));
 });
 
+test("gr2 rank candidates --test-window: test lists with graded positives, more of them than under leave-one-out", async () => {
+  const dir = tempDir("gr2-cli-");
+  const lists = async (window: string[]) => {
+    const name = window.length ? "window" : "loo";
+    const io = captureIo();
+    assert.equal(await rankCommand(["train", ...SMALL, ...window, "--ranker", "item-knn", "--out", join(dir, name), "--json"], io.io), 0, io.err());
+    const file = join(dir, `${name}.jsonl`);
+    const cand = captureIo();
+    assert.equal(await rankCommand(["candidates", ...SMALL, ...window, "--ranker", join(dir, name), "--out", file, "--splits", "test", "--json"], cand.io), 0, cand.err());
+    return readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { target: string; candidates: string[]; grades?: number[] });
+  };
+  const loo = await lists([]);
+  const windowed = await lists(["--test-window", "4"]);
+  assert.ok(loo.every((l) => l.grades === undefined));
+  assert.ok(windowed.length > loo.length, `${windowed.length} lists with a window of 4, ${loo.length} without`);
+  for (const l of windowed) {
+    assert.equal(l.grades![l.candidates.indexOf(l.target)], 2);
+    assert.ok(l.grades!.every((g) => g === 0 || g === 1 || g === 2));
+  }
+  assert.ok(windowed.some((l) => l.grades!.filter((g) => g > 0).length > 1), "some lists hold several positives");
+});
+
 test("gr2 eval baselines --json prints the summary line and writes the report", async () => {
   const out = join(tempDir("gr2-cli-"), "run");
   const run = captureIo();
