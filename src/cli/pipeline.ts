@@ -53,6 +53,12 @@ export function overridesFrom(values: Record<string, unknown>, preset: PipelineP
     o.dapo = { ...(o.dapo ?? preset.dapo), reward };
     if (preset.direct) o.direct = { ...preset.direct, dapo: { ...preset.direct.dapo, reward } };
   }
+  const directRl = integerFlag(values, "direct-rl-steps", 1);
+  if (directRl !== undefined) {
+    if (!preset.direct) throw new UsageError(`--direct-rl-steps: the preset trains no direct policy`);
+    const direct = o.direct ?? preset.direct;
+    o.direct = { ...direct, dapo: { ...direct.dapo, steps: directRl } };
+  }
   if (values["rl-format-credit"] !== undefined) {
     const formatCredit = choiceFlag(values, "rl-format-credit", ["sequence", "first_error"] as const, "sequence");
     o.dapo = { ...(o.dapo ?? preset.dapo), formatCredit };
@@ -106,7 +112,7 @@ const USAGE = `usage: gr2 pipeline --dataset NAME [--data-dir DIR] [--users N --
                     [--layers N (the model's depth; default the preset's)] [--midtrain-steps N] [--mix sequential=0.3,candidates=0.45,…]
                     [--policies reasoning,direct (the language-model policies trained; direct alone skips the reasoning SFT and RL)]
                     [--read-steps N] [--read-lr LR] [--sft-steps N] [--sft-from mid|read] [--sft-moved-repeat N]
-                    [--reasoning-layout full|brief] [--direct-layout sids|full (the reading stage's and direct policy's prompt)] [--rl-steps N] [--rl-rollouts constrained|free]
+                    [--reasoning-layout full|brief] [--direct-layout sids|full (the reading stage's and direct policy's prompt)] [--rl-steps N] [--direct-rl-steps N] [--rl-rollouts constrained|free]
                     [--rl-format-credit sequence|first_error] [--rl-reward ${REWARD_NAMES.join("|")}]
                     [--evidence none|meta|cobuy|all|ranked] [--train-lists cut:N|folds:F:N|none]
                     [--teacher-temperature T] [--max-prompt-tokens N (the reasoning prompt's budget)]
@@ -146,6 +152,7 @@ export async function pipelineCommand(args: string[]): Promise<number> {
         "rl-steps": { type: "string" },
         "rl-rollouts": { type: "string" },
         "rl-reward": { type: "string" },
+        "direct-rl-steps": { type: "string" },
         "max-prompt-tokens": { type: "string" },
         "graded-window": { type: "string" },
         "test-window": { type: "string" },

@@ -88,3 +88,13 @@ test("--direct-layout full gives the reading stage and the direct policy the rea
   assert.deepEqual([asReasoning.layout, asReasoning.maxRationaleTokens], ["full", demo.maxRationaleTokens]);
   assert.equal(settingsAsTrained(demo, { format: "labels", layout: "sids" }).maxRationaleTokens, 0);
 });
+
+test("--direct-rl-steps sets the direct policy's DAPO steps, beside --rl-reward; --test-window is an integer ≥ 1", () => {
+  const o = overridesFrom({ "direct-rl-steps": "30", "rl-reward": "ndcg" }, demo);
+  assert.deepEqual(o.direct!.dapo, { ...demo.direct!.dapo, steps: 30, reward: "ndcg" });
+  assert.equal(o.dapo!.reward, "ndcg");
+  assert.equal(o.dapo!.steps, demo.dapo.steps, "the reasoning RL keeps its own steps");
+  assert.throws(() => overridesFrom({ "direct-rl-steps": "0" }, demo), /direct-rl-steps/);
+  assert.equal(overridesFrom({ "test-window": "6" }, demo).testWindow, 6);
+  assert.throws(() => overridesFrom({ "test-window": "0" }, demo), /test-window/);
+});
