@@ -138,15 +138,23 @@ test("the tiny pipeline runs every stage end to end, reports each, and a re-run 
   }
 });
 
-test("a direct-only run (policies: direct) trains the reading model and the direct policy and skips the reasoning SFT and RL", async () => {
+test("a direct-only run (policies: direct) trains the reading model and the direct policy and skips the reasoning SFT and RL; under a test window its test lists are graded", async () => {
   const dir = mkdtempSync(join(tmpdir(), "gr2-pipeline-"));
   try {
     const ds = generateSynthetic({ users: 120, items: 80, seed: 3 });
     // Refused before any stage runs: without a reading stage the direct policy would start from the reasoning RL model.
     await assert.rejects(runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides: { policies: ["direct"], evidence: "none" } }), /a direct-only run needs the reading stage/);
     assert.ok(!existsSync(join(dir, "run.json")) || !JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).stages.sids, "nothing was trained before the refusal");
-    const overrides = { policies: ["direct" as const], evalUsers: 12 };
+    const overrides = { policies: ["direct" as const], evalUsers: 12, testWindow: 3 };
     const r = await runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides });
+    // The test window: graded test lists, graded NDCG@5 for every method beside the target's metrics.
+    const lists = readFileSync(join(dir, "candidates", "test.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { grades?: number[] });
+    assert.ok(lists.every((l) => l.grades && l.grades.includes(2)));
+    assert.ok(r.evaluation.graded && r.evaluation.graded.lists === 12);
+    for (const m of r.evaluation.methods) assert.ok(m.graded, `${m.name} has graded NDCG@5`);
+    const graded = r.stages.direct!.vs_incoming["graded_ndcg@5"]!;
+    assert.ok(graded[1] <= graded[0] && graded[0] <= graded[2]);
+    await assert.rejects(runPipeline({ dataset: ds, preset: "tiny", runDir: dir, device: "cpu", seed: 0, overrides: { ...overrides, testWindow: 1 } }), /built with a test window of 3, not 1/);
     const stages = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).stages as Record<string, { status: string }>;
     assert.equal(stages.read?.status, "done");
     assert.equal(stages.direct?.status, "done");
