@@ -148,6 +148,12 @@ export function reportMarkdown(report: EvalReport, charts: string[] = []): strin
   out.push(table(["method", ...RERANK_METRICS], r.methods.map((m) => [m.name, ...RERANK_METRICS.map((k) => withCi(m.metrics[k]))])), "");
   out.push(`## Paired differences against the incoming order`, "", `▲ / ▼: the ${ci} interval lies entirely above / below zero.`, "");
   out.push(table(["method", ...RERANK_METRICS], r.methods.filter((m) => m.name !== "incoming").map((m) => [m.name, ...RERANK_METRICS.map((k) => diff(m.vsIncoming[k]))])), "");
+  if (r.graded) {
+    const g = r.graded;
+    out.push(`## Graded NDCG@5 (several positives)`, "", `${g.lists} of ${r.users} lists carry grades, ${g.positives} positives a list on average; gains 2^g − 1 (docs/candidates-format.md).`, "");
+    const rows = r.methods.filter((m) => m.graded).map((m) => [m.name, withCi(m.graded!["ndcg@5"]), m.name === "incoming" ? "" : diff(m.graded!.vsIncoming)]);
+    out.push(table(["method", "graded NDCG@5", "vs incoming"], rows), "");
+  }
   out.push(`## Target position after re-ranking (share of users)`, "");
   out.push(
     table(

@@ -86,6 +86,7 @@ test("the report folder has JSON, Markdown, well-formed SVGs and valid PNGs", ()
   assert.match(md, /\| better \| \+0\.\d{4} \[\+0\.\d{4}, \+0\.\d{4}\]▲/);
   assert.match(md, /!\[positions\]\(positions\.svg\)/);
   assert.match(md, /ratio \(ours \/ reference\)/);
+  assert.doesNotMatch(md, /Graded NDCG@5/, "no graded section without grades");
 
   for (const name of ["metrics.svg", "differences.svg", "positions.svg"]) {
     const svg = readFileSync(join(dir, name), "utf8");
@@ -106,6 +107,24 @@ test("the report folder has JSON, Markdown, well-formed SVGs and valid PNGs", ()
   const idatLength = png.readUInt32BE(33);
   const raw = inflateSync(png.subarray(41, 41 + idatLength));
   assert.equal(raw.length, (width * 4 + 1) * height);
+});
+
+test("graded lists add a graded NDCG@5 section to report.md", () => {
+  const dir = tempDir("gr2-report-");
+  const report = sampleReport();
+  const lists: CandidateList[] = Array.from({ length: 40 }, (_, u) => {
+    const candidates = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+    const t = u % 10;
+    return { user: `u${u}`, split: "test", history: [1], candidates, target: candidates[t]!, rankPre: t + 1, scores: null, grades: candidates.map((_, i) => (i === t ? 2 : i === 9 && t !== 9 ? 1 : 0)) };
+  });
+  const identity = lists.map((l) => l.candidates.map((_, i) => i));
+  const best = lists.map((l) => [...l.candidates.keys()].sort((a, b) => l.grades![b]! - l.grades![a]! || a - b));
+  report.rerank = evaluateRanks(lists, [{ name: "incoming", ranks: Int32Array.from(lists, (l) => l.rankPre), orders: identity }, { name: "oracle", ranks: new Int32Array(40).fill(1), orders: best }], { samples: 200, seed: 3 });
+  writeReport(dir, report);
+  const md = readFileSync(join(dir, "report.md"), "utf8");
+  assert.match(md, /## Graded NDCG@5 \(several positives\)/);
+  assert.match(md, /40 of 40 lists carry grades, 1\.9 positives a list/);
+  assert.match(md, /\| oracle \| 1\.0000 \[1\.0000, 1\.0000\] \| \+0\.\d{4} \[\+0\.\d{4}, \+0\.\d{4}\]▲ \|/);
 });
 
 test("SVG/PNG building blocks: escaping, ticks, CRC", () => {
