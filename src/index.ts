@@ -7,7 +7,7 @@
 // data: readers and the leave-one-out split
 export { loadDataset, DATA_DIR_ENV, type LoadOptions } from "./data/load.js";
 export { generateSynthetic, type SyntheticOptions } from "./data/synthetic.js";
-export { leaveOneOut, trainExamples, lastTrainExamples, type SplitOptions } from "./data/split.js";
+export { leaveOneOut, testWindow, trainExamples, lastTrainExamples, type SplitOptions } from "./data/split.js";
 export type { Dataset, Catalogue, Interactions, Item, Example, Split } from "./data/types.js";
 
 // semantic IDs
@@ -33,7 +33,7 @@ export { ChatClient } from "./teacher/openai-client.js";
 export type { Teacher, TraceMode } from "./teacher/teacher.js";
 
 // rewards and hacking monitors
-export { R_rank, conditionalReward, naiveReward, aucReward, ndcgReward, guardedListReward, DEFAULT_REWARD, type RankOutcome, type RewardConfig } from "./reward/rank.js";
+export { R_rank, conditionalReward, naiveReward, aucReward, ndcgReward, gradedNdcg, guardedListReward, DEFAULT_REWARD, type RankOutcome, type RewardConfig } from "./reward/rank.js";
 export { monitor, type MonitorStats, type RolloutOutcome } from "./reward/monitors.js";
 
 // language model and training stages

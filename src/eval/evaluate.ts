@@ -7,7 +7,8 @@
 import type { CandidateList } from "../rank/candidates.js";
 import { incomingRanks, orderByScore, rerankedRanks, type ListReranker } from "../rank/baselines/reranker.js";
 import { rankMetricIntervals, Resamples, type BootstrapOptions, type Interval } from "./bootstrap.js";
-import { FULL_RANKING_METRICS, gradedNdcg, RERANK_METRICS } from "../rank/metrics.js";
+import { FULL_RANKING_METRICS, RERANK_METRICS } from "../rank/metrics.js";
+import { gradedNdcg } from "../reward/rank.js";
 
 export type RerankMetric = (typeof RERANK_METRICS)[number];
 export type FullMetric = (typeof FULL_RANKING_METRICS)[number];

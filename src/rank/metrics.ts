@@ -30,18 +30,6 @@ export function metricAtRank(metric: MetricName, rank: number): number {
   throw new RangeError(`unknown metric "${metric}" (expected recall@k, ndcg@k or mrr)`);
 }
 
-/**
- * Graded NDCG@k of one re-ranked list, for lists with several positives (the technical report's
- * setting): gains 2^g − 1 discounted by log2(rank + 1), over the ideal order's top k.
- * `order` lists candidate indices best first; `relevance[i]` is candidate i's grade (0 = not
- * relevant). A list with no positive scores 0. With one positive of grade 1 this is `ndcg@k`.
- */
-export function gradedNdcg(order: readonly number[], relevance: readonly number[], k: number = order.length): number {
-  const dcg = (grades: readonly number[]) => grades.slice(0, k).reduce((s, g, r) => s + (2 ** g - 1) / Math.log2(r + 2), 0);
-  const ideal = dcg([...relevance].sort((a, b) => b - a));
-  return ideal > 0 ? dcg(order.map((i) => relevance[i]!)) / ideal : 0;
-}
-
 /** Per-user values of each metric: name → Float64Array parallel to `ranks`. */
 export function perUserMetrics<M extends MetricName>(ranks: ArrayLike<number>, metrics: readonly M[]): Record<M, Float64Array> {
   const out = {} as Record<M, Float64Array>;

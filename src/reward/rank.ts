@@ -14,7 +14,6 @@
  * a copy earns the format bonus only when the incoming order already had the target on top.
  * Invalid outputs get a fixed penalty (default −1) and stay in their group.
  */
-import { gradedNdcg } from "../rank/metrics.js";
 
 export interface RankOutcome {
   /** 1-based position of the target in the incoming order. */
@@ -73,7 +72,20 @@ export function aucReward(order: readonly number[], relevance: readonly number[]
   return correct / pairs;
 }
 
-/** Graded NDCG over the whole list with gains 2^g − 1 (the evaluation's metric, src/rank/metrics.ts, at k = |D|). */
+/**
+ * Graded NDCG@k of one re-ranked list, for lists with several positives (the technical report's
+ * setting): gains 2^g − 1 discounted by log2(rank + 1), over the ideal order's top k.
+ * `order` lists candidate indices best first; `relevance[i]` is candidate i's grade (0 = not
+ * relevant). A list with no positive scores 0. With one positive of grade 1 this is `ndcg@k`;
+ * the evaluation reports it at k = 5 (src/eval/evaluate.ts).
+ */
+export function gradedNdcg(order: readonly number[], relevance: readonly number[], k: number = order.length): number {
+  const dcg = (grades: readonly number[]) => grades.slice(0, k).reduce((s, g, r) => s + (2 ** g - 1) / Math.log2(r + 2), 0);
+  const ideal = dcg([...relevance].sort((a, b) => b - a));
+  return ideal > 0 ? dcg(order.map((i) => relevance[i]!)) / ideal : 0;
+}
+
+/** Graded NDCG over the whole list with gains 2^g − 1. */
 export function ndcgReward(order: readonly number[], relevance: readonly number[]): number {
   return gradedNdcg(order, relevance, order.length);
 }

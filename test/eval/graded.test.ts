@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { evaluateRanks, evaluateRerankers, vsIncomingOf } from "../../src/eval/evaluate.js";
 import type { ListReranker } from "../../src/rank/baselines/reranker.js";
 import type { CandidateList } from "../../src/rank/candidates.js";
-import { gradedNdcg, metricAtRank } from "../../src/rank/metrics.js";
+import { metricAtRank } from "../../src/rank/metrics.js";
+import { gradedNdcg } from "../../src/reward/rank.js";
 
 test("graded NDCG@k: gains 2^g − 1 over the ideal order's top k; one positive of grade 1 is plain NDCG@k", () => {
   // Target (grade 2) second, a later positive (grade 1) fourth: (3/log2 3 + 1/log2 5) / (3 + 1/log2 3).
