@@ -65,8 +65,8 @@ export async function loadFromFlags(values: Record<string, unknown>): Promise<Lo
   const flags = datasetFlags(values, { required: true });
   const loaded = await loadDataset(flags);
   const W = integerFlag(values, "test-window", 1) ?? 1;
-  const window = testWindow(loaded.interactions, W);
-  const dataset = W > 1 ? { ...loaded, interactions: window.interactions } : loaded;
+  const aside = testWindow(loaded.interactions, W);
+  const dataset = W > 1 ? { ...loaded, interactions: aside.interactions } : loaded;
   const split = leaveOneOut(dataset.interactions, { skipShortUsers: true });
   const { users, items, seed } = flags;
   const name = flags.name === "synthetic" ? `synthetic(users=${users ?? "default"}, items=${items ?? "default"}, seed=${seed ?? "default"})` : dataset.catalogue.name;
@@ -78,7 +78,7 @@ export async function loadFromFlags(values: Record<string, unknown>): Promise<Lo
     userIds: dataset.interactions.userIds,
     name,
     flags,
-    ...(W > 1 ? { later: window.later } : {}),
+    ...(W > 1 ? { later: aside.later } : {}),
   };
 }
 

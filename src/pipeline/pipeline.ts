@@ -142,8 +142,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   if (P.policies?.includes("direct") && !P.direct) throw new Error(`policies: the ${o.preset} preset trains no direct policy`);
   const log = o.log ?? (() => {});
   // Under a test window every stage sees only what is left once the window is set aside.
-  const window = testWindow(o.dataset.interactions, P.testWindow ?? 1);
-  const ds = P.testWindow && P.testWindow > 1 ? { ...o.dataset, interactions: window.interactions } : o.dataset;
+  const W = P.testWindow ?? 1;
+  const aside = testWindow(o.dataset.interactions, W);
+  const ds = W > 1 ? { ...o.dataset, interactions: aside.interactions } : o.dataset;
   const items = ds.catalogue.items;
   const split: Split = leaveOneOut(ds.interactions, { skipShortUsers: true });
   const seconds: Record<string, number> = {};
@@ -185,7 +186,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const splits = P.trainLists ? (["train", "valid", "test"] as const) : (["valid", "test"] as const);
   const { valid, test, train } = await timed("prerank", () => {
     const recordedWindow = (readManifest(o.runDir).stages.prerank?.config?.testWindow as number | undefined) ?? 1;
-    if (isDone("prerank") && recordedWindow !== (P.testWindow ?? 1)) throw new Error(`${o.runDir}: its lists were built with a test window of ${recordedWindow}, not ${P.testWindow ?? 1}; run with --test-window ${recordedWindow}, or start a new run folder (--out)`);
+    if (isDone("prerank") && recordedWindow !== W) throw new Error(`${o.runDir}: its lists were built with a test window of ${recordedWindow}, not ${W}; run with --test-window ${recordedWindow}, or start a new run folder (--out)`);
     if (isDone("prerank") && splits.every((s) => existsSync(listPath(s)))) {
       const read = (s: string) => readCandidateLists(listPath(s), itemIds);
       return { valid: read("valid"), test: read("test"), train: P.trainLists ? read("train") : [] };
@@ -194,7 +195,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const { ranker } = fitRanker(P.ranker, split, items.length, fit);
     const negatives = defaultNegatives();
     const v = buildCandidateLists(ranker, split.valid, "valid", ds.interactions.userIds, { negatives, seed: o.seed }).lists;
-    const later = P.testWindow && P.testWindow > 1 ? { later: window.later } : {};
+    const later = W > 1 ? { later: aside.later } : {};
     const t = buildCandidateLists(ranker, split.test, "test", ds.interactions.userIds, { negatives, seed: o.seed, ...later }).lists;
     // Under `hits` only the users the ranker retrieved get a list; too few and nothing downstream means anything.
     for (const [name, lists] of [["valid", v], ["test", t]] as const) {
@@ -213,9 +214,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const positives = t.length && t[0]!.grades ? { test_positives: r4(t.reduce((s, l) => s + l.grades!.filter((g) => g > 0).length, 0) / t.length) } : {};
     const metrics = { valid_lists: v.length, valid_users: split.valid.length, test_lists: t.length, test_users: split.test.length, train_lists: tr.length, incoming_recall1: { train: r1(tr), valid: r1(v), test: r1(t) }, ...positives };
     log(`  lists: ${tr.length} train (scored by a ranker that never saw their targets), ${v.length} valid, ${t.length} test; incoming R@1 ${JSON.stringify(metrics.incoming_recall1)}`);
-    if (P.testWindow && P.testWindow > 1) log(`  test window ${P.testWindow}: ${t.length} test lists hold at least one of the user's next ${P.testWindow} items, ${metrics.test_positives ?? 0} positives a list`);
+    if (W > 1) log(`  test window ${W}: ${t.length} test lists hold at least one of the user's next ${W} items, ${metrics.test_positives ?? 0} positives a list`);
     const outputs = Object.fromEntries(splits.map((s) => [s, `candidates/${s}.jsonl`]));
-    recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives), trainLists: P.trainLists, testWindow: P.testWindow ?? 1 } });
+    recordStage(o.runDir, "prerank", { status: "done", outputs, metrics, config: { ranker: P.ranker, negatives: formatNegatives(negatives), trainLists: P.trainLists, testWindow: W } });
     return { valid: v, test: t, train: tr };
   });
   // The re-ranker learns from the valid lists of most users; a held-out slice is for model selection.
@@ -457,7 +458,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       "identity_rate: share of outputs equal to the incoming order; identity_rate_nonoptimal: the same among lists whose target the incoming order does not put first, the copying that loses the target (keeping the order is right when the target is first).",
       `evaluated on ${evalLists.length} test lists${subset ? ` (the reasoning stages ${[...onSubset].join(", ")} on a seeded subset of ${reasoningLists.length}, compared with the incoming order and baselines on those same lists: extra.reasoning_subset)` : ""}; the re-ranker learned from ${learnLists.length} lists (${learnLists.filter((l) => l.split === "valid").length} valid, ${learnLists.filter((l) => l.split === "train").length} train-prefix lists); held out for model selection: ${heldOutValid.length} valid lists.`,
       `evidence (${P.evidence}): computed from the train split only, withholding a train-prefix list's own later purchases; "evidence" is the listwise logistic scorer over it (src/rank/evidence/scorer.ts), the teacher's ranker.`,
-      ...(P.testWindow && P.testWindow > 1 ? [`test window ${P.testWindow}: each user's last ${P.testWindow - 1} items were set aside before anything was trained; a test list's positives are the user's next ${P.testWindow} items that the ranker put in its top ${LIST_SIZE} (the first of them is the list's target, grade 2; the others grade 1), and graded_ndcg@5 is NDCG@5 with gains 2^g − 1 over them.`] : []),
+      ...(W > 1 ? [`test window ${W}: each user's last ${W - 1} items were set aside before anything was trained; a test list's positives are the user's next ${W} items that the ranker put in its top ${LIST_SIZE} (the first of them is the list's target, grade 2; the others grade 1), and graded_ndcg@5 is NDCG@5 with gains 2^g − 1 over them.`] : []),
       `candidate lists (see docs/candidates-format.md): ${test.length} of ${split.test.length} test users and ${valid.length} of ${split.valid.length} valid users have one (under the default \`hits\` protocol, those whose target the upstream ranker put in its top ${LIST_SIZE}).`,
     ],
     extra: { stages, seconds, peak_rss_mb: peakRssMb, context: P.context ?? "full", ...(compression ? { compression } : {}), ...(subset ? { reasoning_subset: subset } : {}) },
