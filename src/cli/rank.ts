@@ -66,7 +66,7 @@ export async function loadFromFlags(values: Record<string, unknown>): Promise<Lo
   const loaded = await loadDataset(flags);
   const W = integerFlag(values, "test-window", 1) ?? 1;
   const aside = testWindow(loaded.interactions, W);
-  const dataset = W > 1 ? { ...loaded, interactions: aside.interactions } : loaded;
+  const dataset = { ...loaded, interactions: aside.interactions };
   const split = leaveOneOut(dataset.interactions, { skipShortUsers: true });
   const { users, items, seed } = flags;
   const name = flags.name === "synthetic" ? `synthetic(users=${users ?? "default"}, items=${items ?? "default"}, seed=${seed ?? "default"})` : dataset.catalogue.name;

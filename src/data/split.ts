@@ -96,6 +96,7 @@ function checkMaxHistory(maxHistory: number | undefined): void {
  */
 export function testWindow(interactions: Interactions, window: number): { interactions: Interactions; later: number[][] } {
   if (!(Number.isInteger(window) && window >= 1)) throw new RangeError(`test window must be an integer ≥ 1 (1 = leave-one-out), got ${window}`);
+  if (window === 1) return { interactions, later: interactions.sequences.map(() => []) };
   const later: number[][] = [];
   const sequences = interactions.sequences.map((s) => {
     const keep = Math.max(Math.min(s.length, MIN_SEQUENCE_FOR_SPLIT), s.length - (window - 1));

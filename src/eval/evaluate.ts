@@ -9,6 +9,7 @@ import { incomingRanks, orderByScore, rerankedRanks, type ListReranker } from ".
 import { rankMetricIntervals, Resamples, type BootstrapOptions, type Interval } from "./bootstrap.js";
 import { FULL_RANKING_METRICS, RERANK_METRICS } from "../rank/metrics.js";
 import { gradedNdcg } from "../reward/rank.js";
+import { relevanceOf } from "../reward/registry.js";
 
 export type RerankMetric = (typeof RERANK_METRICS)[number];
 export type FullMetric = (typeof FULL_RANKING_METRICS)[number];
@@ -123,7 +124,7 @@ export function evaluateRanks(lists: readonly CandidateList[], methods: readonly
  */
 function gradedEvaluation(lists: readonly CandidateList[], resamples: Resamples) {
   if (!lists.some((l) => l.grades)) return null;
-  const relevance = lists.map((l) => l.grades ?? l.candidates.map((c) => (c === l.target ? 1 : 0)));
+  const relevance = lists.map((l) => relevanceOf({ order: null, rankPre: l.rankPre, listSize: l.candidates.length, relevance: l.grades }));
   const ndcg5 = (orders: readonly (readonly number[])[]) => {
     if (orders.length !== lists.length) throw new RangeError(`graded evaluation: ${orders.length} orders for ${lists.length} lists`);
     return Float64Array.from(relevance, (r, l) => gradedNdcg(orders[l]!, r, 5));

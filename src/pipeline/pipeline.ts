@@ -144,7 +144,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // Under a test window every stage sees only what is left once the window is set aside.
   const W = P.testWindow ?? 1;
   const aside = testWindow(o.dataset.interactions, W);
-  const ds = W > 1 ? { ...o.dataset, interactions: aside.interactions } : o.dataset;
+  const ds = { ...o.dataset, interactions: aside.interactions };
   const items = ds.catalogue.items;
   const split: Split = leaveOneOut(ds.interactions, { skipShortUsers: true });
   const seconds: Record<string, number> = {};

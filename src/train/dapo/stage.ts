@@ -84,12 +84,13 @@ export async function runRl(o: RlStageOptions): Promise<RlStageResult> {
       maxPromptTokens: o.maxPromptTokens,
       ...(o.shuffle ? { shuffleSeed: listSeed(o.dapo.seed, list.user, "rl") } : {}),
     });
+    const relevance = o.relevance?.(list) ?? list.grades;
     tasks.push({
       promptIds: episode.ids,
       rankPre: list.rankPre,
       listSize: list.candidates.length,
       shownPosition: episode.shownPosition,
-      ...(o.relevance ? { relevance: o.relevance(list) } : list.grades ? { relevance: list.grades } : {}),
+      ...(relevance ? { relevance } : {}),
       candidateNames: episode.candidateNames,
       score: (resp) => ({ order: readAnswer(tokenizer, episode, resp, stop).order }),
     });
